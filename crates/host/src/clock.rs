@@ -1,0 +1,66 @@
+//! The clock instrumented code reads: a cell in the trace memory that a
+//! helper thread keeps at the current microsecond.
+//!
+//! Reading a clock through a host call costs more than everything else a
+//! record needs, so the instrumented code loads this cell instead. The
+//! thread writes only when the microsecond changes, so the cache line
+//! moves between cores at most once per microsecond.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// A running clock thread; stops when dropped.
+pub struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Microseconds since `epoch`, wrapped to the record's 32 bits.
+pub fn micros_since(epoch: Instant) -> u32 {
+    epoch.elapsed().as_micros() as u32
+}
+
+impl Ticker {
+    /// Starts keeping the `u32` at `cell` fresh.
+    ///
+    /// # Safety
+    ///
+    /// `cell` must point to 4 writable, 4-aligned bytes that stay valid until
+    /// the ticker is dropped. (A wasm memory with a fixed maximum never moves.)
+    pub unsafe fn start(cell: *mut u32, epoch: Instant) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let addr = cell as usize;
+        let flag = stop.clone();
+        // SAFETY: as above; the first value is there before the guest runs.
+        unsafe { AtomicU32::from_ptr(cell) }.store(micros_since(epoch), Ordering::Relaxed);
+        let thread = std::thread::Builder::new()
+            .name("ruchy-trace-clock".into())
+            .spawn(move || {
+                // SAFETY: guaranteed by the caller for the thread's lifetime;
+                // the guest only ever reads the cell.
+                let cell = unsafe { AtomicU32::from_ptr(addr as *mut u32) };
+                let mut last = u32::MAX;
+                while !flag.load(Ordering::Relaxed) {
+                    let now = micros_since(epoch);
+                    if now != last {
+                        cell.store(now, Ordering::Relaxed);
+                        last = now;
+                    }
+                    std::hint::spin_loop();
+                }
+            })
+            .expect("spawning the clock thread");
+        Ticker { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Runs WebAssembly under wasmtime with ruchy-trace's instrumentation and
+//! collects its call trace.
+//!
+//! The shape follows wasmtime's embedding API: a [`Tracer`] owns the
+//! engine; [`Tracer::load`] instruments (unless the module already is) and
+//! compiles a module into a [`Program`]; [`Program::run`] instantiates it in
+//! a fresh store, links the trace hooks (and WASI preview 1 for
+//! [`Entry::Wasi`]), calls the entry point and returns the [`Outcome`]: how
+//! the guest ended and its decoded [`tracer_core::Trace`]. A guest that traps,
+//! exits or is interrupted still yields its trace, with open frames closed.
+#![deny(missing_docs)]
+
+mod clock;
+mod error;
+mod recorder;
+mod run;
+
+pub use error::HostError;
+pub use run::{Entry, Outcome, Program, RunOptions, Tracer};
+pub use tracer_core;
+pub use wasm_instrument;

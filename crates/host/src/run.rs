@@ -1,0 +1,353 @@
+//! Loading, instantiating and running a traced program.
+
+use crate::clock::{micros_since, Ticker};
+use crate::error::HostError;
+use crate::recorder::{self, HasRecorder, Recorder};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracer_core::decode::{RunEnd, Trace};
+use tracer_core::record;
+use tracer_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
+use wasmtime::{Config, Engine, Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap, Val, ValType};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+/// Owns the wasmtime engine programs are compiled and run with.
+pub struct Tracer {
+    engine: Engine,
+    interruptible: bool,
+}
+
+/// An instrumented, compiled module.
+pub struct Program {
+    engine: Engine,
+    module: Module,
+    table: Arc<FunctionTable>,
+    interruptible: bool,
+    /// What instrumenting did that a user should know.
+    pub notes: Vec<String>,
+    /// The instrumented bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// What to call.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// A WASI preview 1 command: `_start`, with arguments (the first is the
+    /// program name), environment variables and preopened directories
+    /// (host path, guest path). The guest sees nothing else of the host.
+    Wasi {
+        /// `argv`, program name first.
+        args: Vec<String>,
+        /// Environment variables.
+        env: Vec<(String, String)>,
+        /// Directories to grant: (host path, guest path).
+        dirs: Vec<(String, String)>,
+    },
+    /// An exported function, called without WASI, with arguments parsed from
+    /// text according to its parameter types.
+    Invoke {
+        /// Export name.
+        name: String,
+        /// Arguments, as text.
+        args: Vec<String>,
+    },
+}
+
+/// Limits and ring settings of one run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Ring capacity, in events.
+    pub capacity: u64,
+    /// Which events the ring keeps when full.
+    pub policy: OverflowPolicy,
+    /// Whether tracing starts switched on.
+    pub enabled: bool,
+    /// Wall-clock limit for the guest.
+    pub timeout: Option<Duration>,
+    /// Cap on each guest memory, in bytes.
+    pub max_memory: Option<usize>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { capacity: 1 << 22, policy: OverflowPolicy::KeepNewest, enabled: true, timeout: None, max_memory: None }
+    }
+}
+
+/// How a run ended, with its trace.
+pub struct Outcome {
+    /// The decoded trace; `trace.end` says how the guest ended.
+    pub trace: Trace,
+    /// For [`Entry::Invoke`]: the results, rendered as text.
+    pub results: Vec<String>,
+}
+
+struct StoreData {
+    recorder: Recorder,
+    wasi: Option<WasiP1Ctx>,
+    limits: StoreLimits,
+}
+
+impl HasRecorder for StoreData {
+    fn recorder(&mut self) -> &mut Recorder {
+        &mut self.recorder
+    }
+}
+
+impl Tracer {
+    /// An engine with wasmtime's default features. `interruptible` enables
+    /// epoch interruption so runs can have a time-out; it costs a check on
+    /// every loop back-edge and function entry, so it is off unless asked.
+    pub fn new(interruptible: bool) -> Result<Tracer, HostError> {
+        let mut config = Config::new();
+        config.epoch_interruption(interruptible);
+        let engine = Engine::new(&config).map_err(|e| HostError::Compile(e.to_string()))?;
+        Ok(Tracer { engine, interruptible })
+    }
+
+    /// Instruments `wasm` (unless it already carries a ruchy-trace table)
+    /// and compiles it.
+    pub fn load(&self, wasm: &[u8], config: &wasm_instrument::Config) -> Result<Program, HostError> {
+        let (bytes, table, notes) = match wasm_instrument::read_table(wasm)? {
+            Some(table) => (wasm.to_vec(), table, vec!["module is already instrumented; running it as it is".to_string()]),
+            None => {
+                let out = wasm_instrument::instrument(wasm, config)?;
+                (out.bytes, out.table, out.notes)
+            }
+        };
+        self.compile(bytes, table, notes)
+    }
+
+    /// Compiles a module as it is, without instrumenting it: for measuring
+    /// against the original. Its trace is empty.
+    pub fn load_plain(&self, wasm: &[u8]) -> Result<Program, HostError> {
+        wasm_instrument::read_table(wasm)?;
+        self.compile(wasm.to_vec(), FunctionTable::default(), Vec::new())
+    }
+
+    fn compile(&self, bytes: Vec<u8>, table: FunctionTable, notes: Vec<String>) -> Result<Program, HostError> {
+        let module = Module::new(&self.engine, &bytes).map_err(|e| HostError::Compile(format!("{e:#}")))?;
+        Ok(Program {
+            engine: self.engine.clone(),
+            module,
+            table: Arc::new(table),
+            interruptible: self.interruptible,
+            notes,
+            bytes,
+        })
+    }
+}
+
+fn classify(err: &wasmtime::Error) -> RunEnd {
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return RunEnd::Exited(exit.0);
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => RunEnd::Interrupted("time limit reached".into()),
+        Some(Trap::OutOfFuel) => RunEnd::Interrupted("fuel exhausted".into()),
+        Some(trap) => RunEnd::Trapped(trap.to_string()),
+        None => RunEnd::Trapped(format!("{:#}", err)),
+    }
+}
+
+fn parse_arg(text: &str, ty: &ValType) -> Result<Val, String> {
+    let bad = || format!("argument `{text}` is not a valid {ty}");
+    Ok(match ty {
+        ValType::I32 => Val::I32(text.parse::<i32>().or_else(|_| text.parse::<u32>().map(|v| v as i32)).map_err(|_| bad())?),
+        ValType::I64 => Val::I64(text.parse::<i64>().or_else(|_| text.parse::<u64>().map(|v| v as i64)).map_err(|_| bad())?),
+        ValType::F32 => Val::F32(text.parse::<f32>().map_err(|_| bad())?.to_bits()),
+        ValType::F64 => Val::F64(text.parse::<f64>().map_err(|_| bad())?.to_bits()),
+        other => return Err(format!("cannot pass a {other} from the command line")),
+    })
+}
+
+fn render_val(v: &Val) -> String {
+    match v {
+        Val::I32(x) => x.to_string(),
+        Val::I64(x) => x.to_string(),
+        Val::F32(x) => f32::from_bits(*x).to_string(),
+        Val::F64(x) => f64::from_bits(*x).to_string(),
+        Val::V128(x) => format!("{:#034x}", x.as_u128()),
+        _ => "<ref>".to_string(),
+    }
+}
+
+impl Program {
+    /// The function table the instrumented module carries.
+    pub fn table(&self) -> &FunctionTable {
+        &self.table
+    }
+
+    /// The compiled module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Runs the program once, in a fresh store.
+    pub fn run(&self, entry: &Entry, options: &RunOptions) -> Result<Outcome, HostError> {
+        let epoch = Instant::now();
+        let epoch_unix_us = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
+        let layout = RecordLayout::new(&self.table);
+        let ring = Ring::new(layout, options.capacity, options.policy);
+        let mut limits = StoreLimitsBuilder::new();
+        if let Some(max) = options.max_memory {
+            limits = limits.memory_size(max);
+        }
+        let wasi = match entry {
+            Entry::Wasi { args, env, dirs } => {
+                let mut b = WasiCtxBuilder::new();
+                b.inherit_stdio().args(args).envs(env);
+                for (host, guest) in dirs {
+                    b.preopened_dir(host, guest, FsPerms::ReadWrite)
+                        .map_err(|e| HostError::Instantiate(format!("cannot grant directory {host}: {e}")))?;
+                }
+                Some(b.build_p1())
+            }
+            Entry::Invoke { .. } => None,
+        };
+        let data = StoreData { recorder: Recorder::new(self.table.clone(), ring, epoch), wasi, limits: limits.build() };
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|d| &mut d.limits);
+        let mut linker: Linker<StoreData> = Linker::new(&self.engine);
+        recorder::link(&mut linker, &self.module).map_err(|e| HostError::Instantiate(e.to_string()))?;
+        if matches!(entry, Entry::Wasi { .. }) {
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |d: &mut StoreData| d.wasi.as_mut().expect("WASI context"))
+                .map_err(|e| HostError::Instantiate(e.to_string()))?;
+        }
+
+        let _watchdog = match (options.timeout, self.interruptible) {
+            (Some(limit), true) => {
+                store.set_epoch_deadline(1);
+                Some(Watchdog::start(self.engine.clone(), limit))
+            }
+            (_, false) => {
+                store.set_epoch_deadline(u64::MAX);
+                None
+            }
+            _ => {
+                store.set_epoch_deadline(u64::MAX);
+                None
+            }
+        };
+
+        let (end, results, instance) = match linker.instantiate(&mut store, &self.module) {
+            Err(e) if e.downcast_ref::<Trap>().is_some() || e.downcast_ref::<I32Exit>().is_some() => {
+                (classify(&e), Vec::new(), None)
+            }
+            Err(e) => return Err(HostError::Instantiate(format!("{e:#}"))),
+            Ok(instance) => {
+                if let Some(g) = instance.get_global(&mut store, record::ENABLED_EXPORT) {
+                    let _ = g.set(&mut store, Val::I32(options.enabled as i32));
+                }
+                let (end, results) = self.call(&mut store, &instance, entry, epoch)?;
+                (end, results, Some(instance))
+            }
+        };
+        if let Some(instance) = &instance {
+            recorder::final_flush(&mut store, instance);
+        }
+        let end_us = micros_since(epoch) as u64;
+        let data = store.into_data();
+        if let Some(e) = data.recorder.error {
+            return Err(HostError::Trace(e));
+        }
+        let recorded = data.recorder.ring.finish()?;
+        let table = (*self.table).clone();
+        // Relative record timestamps wrap at 32 bits; the end time is only
+        // used to close frames, so take it modulo the same width.
+        let trace = Trace::new(table, recorded, end, epoch_unix_us, Some(end_us));
+        Ok(Outcome { trace, results })
+    }
+
+    fn call(
+        &self,
+        store: &mut Store<StoreData>,
+        instance: &Instance,
+        entry: &Entry,
+        epoch: Instant,
+    ) -> Result<(RunEnd, Vec<String>), HostError> {
+        let exports: Vec<String> = self
+            .module
+            .exports()
+            .filter(|e| e.ty().func().is_some() && !e.name().starts_with("__ruchy_trace"))
+            .map(|e| e.name().to_string())
+            .collect();
+        let (name, args) = match entry {
+            Entry::Wasi { .. } => ("_start", &[][..]),
+            Entry::Invoke { name, args } => (name.as_str(), args.as_slice()),
+        };
+        let Some(func) = instance.get_func(&mut *store, name) else {
+            return Err(HostError::MissingExport { name: name.to_string(), available: exports });
+        };
+        let ty = func.ty(&*store);
+        if ty.params().len() != args.len() {
+            return Err(HostError::BadArguments(format!(
+                "`{name}` takes {} argument(s) ({}), {} given",
+                ty.params().len(),
+                ty.params().map(|t| t.to_string()).collect::<Vec<_>>().join(", "),
+                args.len()
+            )));
+        }
+        let params = args
+            .iter()
+            .zip(ty.params())
+            .map(|(a, t)| parse_arg(a, &t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(HostError::BadArguments)?;
+        let mut results = vec![Val::I32(0); ty.results().len()];
+        let tickers = self.start_clock(store, instance, epoch);
+        let outcome = func.call(&mut *store, &params, &mut results);
+        drop(tickers);
+        Ok(match outcome {
+            Ok(()) => (RunEnd::Returned, results.iter().map(render_val).collect()),
+            Err(e) => match classify(&e) {
+                RunEnd::Exited(0) if matches!(entry, Entry::Wasi { .. }) => (RunEnd::Exited(0), Vec::new()),
+                end => (end, Vec::new()),
+            },
+        })
+    }
+
+    fn start_clock(&self, store: &mut Store<StoreData>, instance: &Instance, epoch: Instant) -> Option<Ticker> {
+        if !(self.table.options.timestamps && self.table.options.strategy == Strategy::Inline) {
+            return None;
+        }
+        let memory = instance.get_memory(&mut *store, record::MEMORY_EXPORT)?;
+        if memory.data_size(&*store) < record::STAGING_BASE as usize {
+            return None;
+        }
+        let cell = unsafe { memory.data_ptr(&*store).add(record::CLOCK_ADDRESS as usize) } as *mut u32;
+        // SAFETY: the trace memory has a fixed maximum, so wasmtime never
+        // moves it, and the ticker is dropped before the store.
+        Some(unsafe { Ticker::start(cell, epoch) })
+    }
+}
+
+/// Interrupts the engine's stores once a time limit passes.
+struct Watchdog {
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watchdog {
+    fn start(engine: Engine, limit: Duration) -> Watchdog {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                if start.elapsed() >= limit {
+                    engine.increment_epoch();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5).min(limit));
+            }
+        });
+        Watchdog { done }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

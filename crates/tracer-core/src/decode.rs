@@ -1,0 +1,219 @@
+//! Turns kept records back into events, tracking the call stack so exits
+//! get their depth and duration, and closing the frames a run left open.
+
+use crate::error::Error;
+use crate::event::{CloseReason, Event, EventKind};
+use crate::record::{RawRecord, RecordKind, RecordLayout, Records};
+use crate::ring::Recorded;
+use crate::table::FunctionTable;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// A frame whose entry was seen and whose exit was not (yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenFrame {
+    /// Function id.
+    pub id: u32,
+    /// When it was entered, in microseconds since the trace started.
+    pub entered_us: Option<u64>,
+    /// Its depth.
+    pub depth: u32,
+}
+
+/// What a reader of the record stream knows at a point in it: the open
+/// frames and the clock. Shared by the ring (for records it drops) and the
+/// decoder, so both agree on depths and durations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamState {
+    /// Open frames, outermost first.
+    pub open: Vec<OpenFrame>,
+    /// The last timestamp seen, unwrapped to 64 bits.
+    pub clock_us: u64,
+}
+
+/// Where a record sits once the stack is taken into account.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed {
+    /// Unwrapped timestamp.
+    pub timestamp_us: Option<u64>,
+    /// Call depth.
+    pub depth: u32,
+    /// For exits, time since the matching entry.
+    pub duration_us: Option<u64>,
+}
+
+impl StreamState {
+    /// Advances past one record.
+    #[inline]
+    pub fn apply(&mut self, r: &RawRecord<'_>) -> Placed {
+        let timestamp_us = r.timestamp.map(|t| {
+            self.clock_us += u64::from(t.wrapping_sub(self.clock_us as u32));
+            self.clock_us
+        });
+        match r.kind {
+            RecordKind::Enter => {
+                let depth = r.depth.unwrap_or(self.open.len() as u32);
+                self.open.push(OpenFrame { id: r.id, entered_us: timestamp_us, depth });
+                Placed { timestamp_us, depth, duration_us: None }
+            }
+            RecordKind::Exit | RecordKind::TailExit => match self.open.pop() {
+                Some(f) => Placed {
+                    timestamp_us,
+                    depth: f.depth,
+                    duration_us: match (timestamp_us, f.entered_us) {
+                        (Some(t), Some(e)) => Some(t.saturating_sub(e)),
+                        _ => None,
+                    },
+                },
+                None => Placed { timestamp_us, depth: 0, duration_us: None },
+            },
+        }
+    }
+}
+
+/// How the traced run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RunEnd {
+    /// The entry point returned.
+    #[default]
+    Returned,
+    /// The guest exited with this status.
+    Exited(i32),
+    /// The guest trapped; the message names the trap.
+    Trapped(String),
+    /// The host stopped the guest (time-out, fuel); the message says why.
+    Interrupted(String),
+}
+
+/// A finished trace: the function table, the kept records and how the run
+/// ended. Everything a formatter needs.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// The function table of the instrumented module.
+    pub table: FunctionTable,
+    /// Record sizes for the table.
+    pub layout: RecordLayout,
+    /// The kept records.
+    pub recorded: Recorded,
+    /// How the run ended.
+    pub end: RunEnd,
+    /// Wall-clock time when the trace started, in microseconds since the
+    /// Unix epoch; record timestamps are relative to it.
+    pub epoch_unix_us: u64,
+    /// Microseconds since the trace started at which the run ended, used to
+    /// time frames the host closes.
+    pub end_us: Option<u64>,
+}
+
+/// Totals over a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Events written by the guest (kept and lost).
+    pub total_events: u64,
+    /// Events kept.
+    pub kept_events: u64,
+    /// Events written but not kept, because the ring was full.
+    pub dropped_events: u64,
+}
+
+impl Trace {
+    /// Builds a trace from what a ring kept.
+    pub fn new(table: FunctionTable, recorded: Recorded, end: RunEnd, epoch_unix_us: u64, end_us: Option<u64>) -> Trace {
+        let layout = RecordLayout::new(&table);
+        Trace { table, layout, recorded, end, epoch_unix_us, end_us }
+    }
+
+    /// Event counts.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            total_events: self.recorded.kept + self.recorded.lost,
+            kept_events: self.recorded.kept,
+            dropped_events: self.recorded.lost,
+        }
+    }
+
+    /// The events, in order, followed by host-closed frames.
+    pub fn events(&self) -> Decoder<'_> {
+        Decoder {
+            trace: self,
+            records: Records::new(&self.layout, &self.recorded.bytes, 0),
+            state: self.recorded.start.clone(),
+            closing: false,
+        }
+    }
+
+    /// Why frames still open at the end are closed.
+    pub fn close_reason(&self) -> CloseReason {
+        match &self.end {
+            RunEnd::Trapped(_) => CloseReason::Trapped,
+            RunEnd::Exited(_) => CloseReason::Exited,
+            RunEnd::Interrupted(_) => CloseReason::Interrupted,
+            RunEnd::Returned => CloseReason::Lost,
+        }
+    }
+}
+
+/// Iterator over a trace's events; see [`Trace::events`].
+pub struct Decoder<'a> {
+    trace: &'a Trace,
+    records: Records<'a>,
+    state: StreamState,
+    closing: bool,
+}
+
+impl<'a> Iterator for Decoder<'a> {
+    type Item = Result<Event<'a>, Error>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let functions = &self.trace.table.functions;
+        if !self.closing {
+            match self.records.next() {
+                Some(Ok(r)) => {
+                    let placed = self.state.apply(&r);
+                    let Some(function) = functions.get(r.id as usize) else {
+                        return Some(Err(Error::UnknownFunction { id: r.id, offset: 0 }));
+                    };
+                    return Some(Ok(Event {
+                        kind: match r.kind {
+                            RecordKind::Enter => EventKind::Enter,
+                            RecordKind::Exit => EventKind::Exit,
+                            RecordKind::TailExit => EventKind::TailExit,
+                        },
+                        id: r.id,
+                        function,
+                        timestamp_us: placed.timestamp_us,
+                        depth: placed.depth,
+                        duration_us: placed.duration_us,
+                        values: r.values,
+                    }));
+                }
+                Some(Err(e)) => {
+                    self.closing = true;
+                    return Some(Err(e));
+                }
+                None => self.closing = true,
+            }
+        }
+        let frame = self.state.open.pop()?;
+        let function = functions.get(frame.id as usize)?;
+        let reason = if self.trace.recorded.cut_at_end { CloseReason::Lost } else { self.trace.close_reason() };
+        let timestamp_us = if self.trace.layout.timestamps() {
+            Some(self.trace.end_us.unwrap_or(self.state.clock_us).max(self.state.clock_us))
+        } else {
+            None
+        };
+        Some(Ok(Event {
+            kind: EventKind::Closed(reason),
+            id: frame.id,
+            function,
+            timestamp_us,
+            depth: frame.depth,
+            duration_us: match (timestamp_us, frame.entered_us) {
+                (Some(t), Some(e)) => Some(t.saturating_sub(e)),
+                _ => None,
+            },
+            values: &[],
+        }))
+    }
+}

@@ -1,0 +1,484 @@
+//! The strace-style text format, one line per event:
+//!
+//! ```text
+//! [1761761183.405413] -> fibonacci(i64=5) <fibonacci.ruchy:1:5>
+//! [1761761183.405438] <- fibonacci() = 1 [0.002ms]
+//! ```
+
+use super::util::{param_name, push_millis, push_secs_micros, push_u64, push_value_text};
+use super::Formatter;
+use crate::decode::{RunEnd, Stats, Trace};
+use crate::event::{Event, EventKind};
+use crate::table::FunctionInfo;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Choices of the text format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Indent each arrow by two spaces per call depth.
+    pub indent: bool,
+    /// Start each line with the wall-clock time `[secs.micros]` when the
+    /// trace has timestamps.
+    pub timestamps: bool,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions { indent: false, timestamps: true }
+    }
+}
+
+/// The text pieces of one function, built on its first event.
+#[derive(Debug)]
+struct Pieces {
+    /// `-> name(`
+    enter: String,
+    /// `<- name()`
+    exit: String,
+    /// ` <file:line:col>`, or empty.
+    location: String,
+    /// Per parameter: `i64=` or `n: i64 = `.
+    labels: Vec<String>,
+}
+
+impl Pieces {
+    fn new(f: &FunctionInfo) -> Pieces {
+        let mut enter = String::with_capacity(f.name.len() + 4);
+        enter.push_str("-> ");
+        enter.push_str(&f.name);
+        enter.push('(');
+        let mut exit = String::with_capacity(f.name.len() + 5);
+        exit.push_str("<- ");
+        exit.push_str(&f.name);
+        exit.push_str("()");
+        let mut location = String::new();
+        if let Some(l) = &f.location {
+            location.push_str(" <");
+            location.push_str(&l.file);
+            location.push(':');
+            push_u64(&mut location, u64::from(l.line));
+            if l.column != 0 {
+                location.push(':');
+                push_u64(&mut location, u64::from(l.column));
+            }
+            location.push('>');
+        }
+        let labels = f
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut s = String::new();
+                match param_name(&f.param_names, i) {
+                    Some(n) => {
+                        s.push_str(n);
+                        s.push_str(": ");
+                        s.push_str(t.name());
+                        s.push_str(" = ");
+                    }
+                    None => {
+                        s.push_str(t.name());
+                        s.push('=');
+                    }
+                }
+                s
+            })
+            .collect();
+        Pieces { enter, exit, location, labels }
+    }
+}
+
+/// Renders a trace as strace-style text.
+///
+/// Entries read `-> name(i64=5)` (or `-> name(n: i64 = 5)` when the
+/// parameter's name is known) followed by ` <file:line:col>` when the
+/// function's location is; exits read `<- name() = 1`, `<- name() = (1, 2.0)`
+/// or `<- name()`, tail exits `<- name() [tail call]`, frames closed by the
+/// host `<- name() [trapped]` (or `exited`, `interrupted`, `lost`), each
+/// followed by ` [0.002ms]` when the call's duration is known. A summary
+/// `# events: K kept, L lost` and how the run ended close the text.
+#[derive(Debug, Default)]
+pub struct TextFormatter {
+    options: TextOptions,
+    pieces: Vec<Option<Pieces>>,
+    epoch_unix_us: u64,
+}
+
+impl TextFormatter {
+    /// A text formatter with the given options.
+    pub fn new(options: TextOptions) -> TextFormatter {
+        TextFormatter { options, pieces: Vec::new(), epoch_unix_us: 0 }
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> TextOptions {
+        self.options
+    }
+
+    #[inline]
+    fn pieces(&mut self, id: u32, f: &FunctionInfo) -> &Pieces {
+        let i = id as usize;
+        if i >= self.pieces.len() {
+            self.pieces.resize_with(i + 1, || None);
+        }
+        self.pieces[i].get_or_insert_with(|| Pieces::new(f))
+    }
+}
+
+impl Formatter for TextFormatter {
+    fn begin(&mut self, trace: &Trace, _out: &mut String) {
+        self.pieces.clear();
+        self.pieces.resize_with(trace.table.functions.len(), || None);
+        self.epoch_unix_us = trace.epoch_unix_us;
+    }
+
+    #[inline]
+    fn event(&mut self, _trace: &Trace, event: &Event<'_>, out: &mut String) {
+        let options = self.options;
+        let epoch = self.epoch_unix_us;
+        if options.timestamps {
+            if let Some(t) = event.timestamp_us {
+                out.push('[');
+                push_secs_micros(out, epoch.wrapping_add(t));
+                out.push_str("] ");
+            }
+        }
+        if options.indent {
+            for _ in 0..event.depth {
+                out.push_str("  ");
+            }
+        }
+        let p = self.pieces(event.id, event.function);
+        match event.kind {
+            EventKind::Enter => {
+                out.push_str(&p.enter);
+                for (i, v) in event.values().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    if let Some(label) = p.labels.get(i) {
+                        out.push_str(label);
+                    }
+                    push_value_text(out, v);
+                }
+                out.push(')');
+                out.push_str(&p.location);
+                out.push('\n');
+                return;
+            }
+            EventKind::Exit => {
+                out.push_str(&p.exit);
+                match event.function.results.len() {
+                    0 => {}
+                    1 => {
+                        out.push_str(" = ");
+                        for v in event.values() {
+                            push_value_text(out, v);
+                        }
+                    }
+                    _ => {
+                        out.push_str(" = (");
+                        for (i, v) in event.values().enumerate() {
+                            if i > 0 {
+                                out.push_str(", ");
+                            }
+                            push_value_text(out, v);
+                        }
+                        out.push(')');
+                    }
+                }
+            }
+            EventKind::TailExit => {
+                out.push_str(&p.exit);
+                out.push_str(" [tail call]");
+            }
+            EventKind::Closed(reason) => {
+                out.push_str(&p.exit);
+                out.push_str(" [");
+                out.push_str(reason.word());
+                out.push(']');
+            }
+        }
+        if let Some(d) = event.duration_us {
+            out.push_str(" [");
+            push_millis(out, d);
+            out.push_str("ms]");
+        }
+        out.push('\n');
+    }
+
+    fn end(&mut self, trace: &Trace, stats: &Stats, out: &mut String) {
+        out.push_str("# events: ");
+        push_u64(out, stats.kept_events);
+        out.push_str(" kept, ");
+        push_u64(out, stats.dropped_events);
+        out.push_str(" lost\n");
+        let (head, message) = match &trace.end {
+            RunEnd::Returned => return,
+            RunEnd::Exited(code) => {
+                out.push_str("# exited with status ");
+                if *code < 0 {
+                    out.push('-');
+                }
+                push_u64(out, u64::from(code.unsigned_abs()));
+                out.push('\n');
+                return;
+            }
+            RunEnd::Trapped(m) => ("# trapped: ", m),
+            RunEnd::Interrupted(m) => ("# interrupted: ", m),
+        };
+        out.push_str(head);
+        // Keep every line of a multi-line message a comment.
+        for (i, line) in message.trim_end().split('\n').enumerate() {
+            if i > 0 {
+                out.push_str("\n#   ");
+            }
+            out.push_str(line.trim_end_matches('\r'));
+        }
+        out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::util::testutil::*;
+    use super::*;
+    use crate::record::RecordKind::*;
+    use crate::value::{ValType, Value};
+    use alloc::string::ToString;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn lines(out: &str) -> Vec<&str> {
+        out.lines().collect()
+    }
+
+    #[test]
+    fn fib_nested() {
+        let t = trace(table(true), &fib_records(), RunEnd::Returned, None);
+        let out = render(&mut TextFormatter::default(), &t);
+        assert_eq!(
+            lines(&out),
+            [
+                "[1761761183.405413] -> main()",
+                "[1761761183.405418] -> fibonacci(i64=2) <fibonacci.ruchy:1:5>",
+                "[1761761183.405423] -> fibonacci(i64=1) <fibonacci.ruchy:1:5>",
+                "[1761761183.405425] <- fibonacci() = 1 [0.002ms]",
+                "[1761761183.405428] -> fibonacci(i64=0) <fibonacci.ruchy:1:5>",
+                "[1761761183.405430] <- fibonacci() = 0 [0.002ms]",
+                "[1761761183.406943] <- fibonacci() = 1 [1.525ms]",
+                "[1761761183.407013] <- main() [1.600ms]",
+                "# events: 8 kept, 0 lost",
+            ]
+        );
+    }
+
+    #[test]
+    fn indent_and_no_timestamps() {
+        let t = trace(table(false), &fib_records(), RunEnd::Returned, None);
+        let out = render(&mut TextFormatter::new(TextOptions { indent: true, timestamps: true }), &t);
+        assert_eq!(
+            lines(&out),
+            [
+                "-> main()",
+                "  -> fibonacci(i64=2) <fibonacci.ruchy:1:5>",
+                "    -> fibonacci(i64=1) <fibonacci.ruchy:1:5>",
+                "    <- fibonacci() = 1",
+                "    -> fibonacci(i64=0) <fibonacci.ruchy:1:5>",
+                "    <- fibonacci() = 0",
+                "  <- fibonacci() = 1",
+                "<- main()",
+                "# events: 8 kept, 0 lost",
+            ]
+        );
+        // Timestamps switched off by option, indented after the time otherwise.
+        let t = trace(table(true), &fib_records()[..2], RunEnd::Returned, None);
+        let out = render(&mut TextFormatter::new(TextOptions { indent: false, timestamps: false }), &t);
+        assert!(
+            out.starts_with("-> main()\n-> fibonacci(i64=2) <fibonacci.ruchy:1:5>\n<- fibonacci() [lost] [0.000ms]\n"),
+            "{out}"
+        );
+        let out = render(&mut TextFormatter::new(TextOptions { indent: true, timestamps: true }), &t);
+        assert!(out.contains("\n[1761761183.405418]   -> fibonacci(i64=2)"), "{out}");
+    }
+
+    #[test]
+    fn multi_value_and_param_names() {
+        let recs = vec![
+            (PAIR, Enter, 1, vec![Value::F64(2.0), Value::I32(-3)]),
+            (PAIR, Exit, 1501, vec![Value::I32(i32::MIN), Value::F64(0.1)]),
+            (PAIR, Enter, 2000, vec![Value::F64(f64::NAN), Value::I32(0)]),
+            (PAIR, Exit, 2000, vec![Value::I32(7), Value::F64(-1e300)]),
+        ];
+        let t = trace(table(true), &recs, RunEnd::Returned, None);
+        let out = render(&mut TextFormatter::default(), &t);
+        assert_eq!(
+            lines(&out),
+            [
+                "[1761761183.405414] -> pair(x: f64 = 2.0, y: i32 = -3) <lib.ruchy:12>",
+                "[1761761183.406914] <- pair() = (-2147483648, 0.1) [1.500ms]",
+                "[1761761183.407413] -> pair(x: f64 = NaN, y: i32 = 0) <lib.ruchy:12>",
+                "[1761761183.407413] <- pair() = (7, -1e300) [0.000ms]",
+                "# events: 4 kept, 0 lost",
+            ]
+        );
+    }
+
+    #[test]
+    fn unrecorded_v128() {
+        let recs = vec![
+            (SIMD, Enter, 3, vec![Value::Unrecorded(ValType::V128), Value::I32(7)]),
+            (SIMD, Exit, 4, vec![Value::Unrecorded(ValType::V128)]),
+        ];
+        let mut tb = table(true);
+        let out = render(&mut TextFormatter::default(), &trace(tb.clone(), &recs, RunEnd::Returned, None));
+        assert_eq!(
+            lines(&out),
+            [
+                "[1761761183.405416] -> simd(v128=<v128>, i32=7)",
+                "[1761761183.405417] <- simd() = <v128> [0.001ms]",
+                "# events: 2 kept, 0 lost",
+            ]
+        );
+        tb.functions[SIMD as usize].param_names = vec!["v".to_string(), "".to_string()];
+        let out = render(&mut TextFormatter::default(), &trace(tb, &recs, RunEnd::Returned, None));
+        assert!(out.starts_with("[1761761183.405416] -> simd(v: v128 = <v128>, i32=7)\n"), "{out}");
+    }
+
+    #[test]
+    fn trapped_with_open_frames() {
+        let recs = &fib_records()[..3];
+        let t = trace(table(true), recs, RunEnd::Trapped("wasm trap: unreachable\nbacktrace: x".to_string()), Some(40));
+        let out = render(&mut TextFormatter::new(TextOptions { indent: true, timestamps: true }), &t);
+        assert_eq!(
+            lines(&out),
+            [
+                "[1761761183.405413] -> main()",
+                "[1761761183.405418]   -> fibonacci(i64=2) <fibonacci.ruchy:1:5>",
+                "[1761761183.405423]     -> fibonacci(i64=1) <fibonacci.ruchy:1:5>",
+                "[1761761183.405453]     <- fibonacci() [trapped] [0.030ms]",
+                "[1761761183.405453]   <- fibonacci() [trapped] [0.035ms]",
+                "[1761761183.405453] <- main() [trapped] [0.040ms]",
+                "# events: 3 kept, 0 lost",
+                "# trapped: wasm trap: unreachable",
+                "#   backtrace: x",
+            ]
+        );
+    }
+
+    #[test]
+    fn tail_calls_and_run_ends() {
+        let recs = vec![(MAIN, Enter, 0, vec![]), (MAIN, TailExit, 2500, vec![])];
+        let t = trace(table(true), &recs, RunEnd::Exited(3), None);
+        let out = render(&mut TextFormatter::default(), &t);
+        assert_eq!(
+            lines(&out),
+            [
+                "[1761761183.405413] -> main()",
+                "[1761761183.407913] <- main() [tail call] [2.500ms]",
+                "# events: 2 kept, 0 lost",
+                "# exited with status 3",
+            ]
+        );
+        let t = trace(table(false), &recs[..1], RunEnd::Interrupted("time limit".to_string()), None);
+        let out = render(&mut TextFormatter::default(), &t);
+        assert_eq!(
+            lines(&out),
+            ["-> main()", "<- main() [interrupted]", "# events: 1 kept, 0 lost", "# interrupted: time limit"]
+        );
+        let t = trace(table(false), &[], RunEnd::Exited(-1), None);
+        assert_eq!(render(&mut TextFormatter::default(), &t), "# events: 0 kept, 0 lost\n# exited with status -1\n");
+    }
+
+    #[test]
+    fn reused_formatter_forgets_the_previous_table() {
+        let mut f = TextFormatter::default();
+        let t = trace(table(false), &fib_records()[1..2], RunEnd::Returned, None);
+        render(&mut f, &t);
+        let mut other = table(false);
+        other.functions[FIB as usize].name = "fib2".to_string();
+        let out = render(&mut f, &trace(other, &fib_records()[1..2], RunEnd::Returned, None));
+        assert!(out.starts_with("-> fib2(i64=2)"), "{out}");
+    }
+
+    /// Renders about 5.4 million fibonacci events (fib(30)) and prints the
+    /// rate. Run with `cargo test --release -p tracer-core -- --ignored
+    /// --nocapture`.
+    #[test]
+    #[ignore]
+    fn bench_text_rate() {
+        extern crate std;
+        use crate::ring::Recorded;
+        use std::time::Instant;
+
+        // Write the records of fib(30) with an explicit stack.
+        let mut bytes = Vec::with_capacity(90 << 20);
+        let mut clock: u32 = 0;
+        let mut events = 0u64;
+        enum Step {
+            Call(i64),
+            Return,
+        }
+        let mut stack = vec![Step::Call(30)];
+        let mut results: Vec<i64> = Vec::new();
+        let mut frames: Vec<i64> = Vec::new();
+        while let Some(step) = stack.pop() {
+            clock = clock.wrapping_add(1);
+            events += 1;
+            match step {
+                Step::Call(n) => {
+                    crate::record::write_record(&mut bytes, FIB, Enter, Some(clock), None, &[Value::I64(n)]);
+                    frames.push(n);
+                    stack.push(Step::Return);
+                    if n >= 2 {
+                        stack.push(Step::Call(n - 2));
+                        stack.push(Step::Call(n - 1));
+                    }
+                }
+                Step::Return => {
+                    let n = frames.pop().unwrap();
+                    let r = if n < 2 { n } else { results.pop().unwrap() + results.pop().unwrap() };
+                    results.push(r);
+                    crate::record::write_record(&mut bytes, FIB, Exit, Some(clock), None, &[Value::I64(r)]);
+                }
+            }
+        }
+        assert_eq!(results, [832_040]);
+        let recorded = Recorded { bytes, start: Default::default(), kept: events, lost: 0, cut_at_end: false };
+        let t = Trace::new(table(true), recorded, RunEnd::Returned, EPOCH, None);
+
+        let start = Instant::now();
+        let mut n = 0u64;
+        for e in t.events() {
+            core::hint::black_box(e.unwrap());
+            n += 1;
+        }
+        let decode = start.elapsed();
+        assert_eq!(n, events);
+
+        let mut f = TextFormatter::default();
+        let mut out = String::with_capacity(2 << 20);
+        let mut total_bytes = 0usize;
+        let start = Instant::now();
+        f.begin(&t, &mut out);
+        for e in t.events() {
+            f.event(&t, &e.unwrap(), &mut out);
+            if out.len() >= 1 << 20 {
+                total_bytes += out.len();
+                core::hint::black_box(&out);
+                out.clear();
+            }
+        }
+        f.end(&t, &t.stats(), &mut out);
+        total_bytes += out.len();
+        let elapsed = start.elapsed();
+        let rate = events as f64 / elapsed.as_secs_f64();
+        std::println!(
+            "text: {events} events, {total_bytes} bytes in {:.3}s = {:.2} M events/s (decoding alone {:.3}s)",
+            elapsed.as_secs_f64(),
+            rate / 1e6,
+            decode.as_secs_f64()
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! Writing helpers shared by the formatters: integers without `core::fmt`,
+//! floats, fixed-point times and JSON strings and values.
+
+use crate::value::{ValType, Value};
+use alloc::string::String;
+use core::fmt::Write;
+
+/// Two-digit decimal pairs "00" to "99".
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Appends the ASCII bytes of `digits` (always decimal digits) to `out`.
+#[inline(always)]
+fn push_ascii(out: &mut String, digits: &[u8]) {
+    // The buffers hold decimal digits only, so this never fails.
+    out.push_str(core::str::from_utf8(digits).unwrap_or_default());
+}
+
+/// Appends `n` in decimal.
+#[inline]
+pub(crate) fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while n >= 100 {
+        let r = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i] = PAIRS[r];
+        buf[i + 1] = PAIRS[r + 1];
+    }
+    if n >= 10 {
+        let r = n as usize * 2;
+        i -= 2;
+        buf[i] = PAIRS[r];
+        buf[i + 1] = PAIRS[r + 1];
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    push_ascii(out, &buf[i..]);
+}
+
+/// Appends `n` in decimal.
+#[inline]
+pub(crate) fn push_i64(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
+/// Appends `n % 10^width` in decimal, zero-padded to `width` (at most 20)
+/// digits.
+#[inline]
+pub(crate) fn push_padded(out: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let width = width.min(buf.len());
+    let mut i = width;
+    while i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    push_ascii(out, &buf[..width]);
+}
+
+/// Appends a microsecond count as seconds with six decimals:
+/// `1761761183.405413`.
+#[inline]
+pub(crate) fn push_secs_micros(out: &mut String, us: u64) {
+    push_u64(out, us / 1_000_000);
+    out.push('.');
+    push_padded(out, us % 1_000_000, 6);
+}
+
+/// Appends a microsecond count as milliseconds with three decimals:
+/// `0.002`, `1.500`.
+#[inline]
+pub(crate) fn push_millis(out: &mut String, us: u64) {
+    push_u64(out, us / 1000);
+    out.push('.');
+    push_padded(out, us % 1000, 3);
+}
+
+/// Appends `us * 1000` in decimal, exactly even past `u64`.
+#[inline]
+pub(crate) fn push_us_as_ns(out: &mut String, us: u64) {
+    match us.checked_mul(1000) {
+        Some(ns) => push_u64(out, ns),
+        None => {
+            let _ = write!(out, "{}", u128::from(us) * 1000);
+        }
+    }
+}
+
+/// Appends a float the way Rust's `{:?}` spells it: the shortest text that
+/// reads back to the same value, integral values with one decimal (`2.0`),
+/// exponents for very large and very small magnitudes (`1e300`), `NaN`,
+/// `inf`, `-inf`.
+#[inline]
+pub(crate) fn push_f64(out: &mut String, x: f64) {
+    let _ = write!(out, "{x:?}");
+}
+
+/// Like [`push_f64`] for `f32` (shortest text for the `f32` value).
+#[inline]
+pub(crate) fn push_f32(out: &mut String, x: f32) {
+    let _ = write!(out, "{x:?}");
+}
+
+/// Appends a value for people: integers in decimal, floats per
+/// [`push_f64`], unrecorded values as `<TYPE>`.
+#[inline]
+pub(crate) fn push_value_text(out: &mut String, v: Value) {
+    match v {
+        Value::I32(x) => push_i64(out, i64::from(x)),
+        Value::I64(x) => push_i64(out, x),
+        Value::F32(x) => push_f32(out, x),
+        Value::F64(x) => push_f64(out, x),
+        Value::Unrecorded(t) => {
+            out.push('<');
+            out.push_str(t.name());
+            out.push('>');
+        }
+    }
+}
+
+/// Appends a value as a JSON value: integers and finite floats as numbers,
+/// non-finite floats as the strings `"NaN"`, `"inf"`, `"-inf"`, and
+/// unrecorded values as `unrecorded` (already JSON text, e.g. `null`).
+#[inline]
+pub(crate) fn push_value_json(out: &mut String, v: Value, unrecorded: &str) {
+    match v {
+        Value::I32(x) => push_i64(out, i64::from(x)),
+        Value::I64(x) => push_i64(out, x),
+        Value::F32(x) => {
+            if x.is_finite() {
+                push_f32(out, x);
+            } else {
+                out.push('"');
+                push_f32(out, x);
+                out.push('"');
+            }
+        }
+        Value::F64(x) => {
+            if x.is_finite() {
+                push_f64(out, x);
+            } else {
+                out.push('"');
+                push_f64(out, x);
+                out.push('"');
+            }
+        }
+        Value::Unrecorded(_) => out.push_str(unrecorded),
+    }
+}
+
+/// Appends `s` as a JSON string, quotes included. Quotes and backslashes
+/// are escaped with a backslash, other control characters as `\u00XX`.
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        // `b` is ASCII, so `i` is a character boundary.
+        out.push_str(&s[start..i]);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xf)] as char);
+            }
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// `{"type_info": {"name": "TYPE"}, "value": ` for each type: the start of
+/// a JSON value object.
+pub(crate) const fn json_value_head(t: ValType) -> &'static str {
+    match t {
+        ValType::I32 => r#"{"type_info": {"name": "i32"}, "value": "#,
+        ValType::I64 => r#"{"type_info": {"name": "i64"}, "value": "#,
+        ValType::F32 => r#"{"type_info": {"name": "f32"}, "value": "#,
+        ValType::F64 => r#"{"type_info": {"name": "f64"}, "value": "#,
+        ValType::V128 => r#"{"type_info": {"name": "v128"}, "value": "#,
+        ValType::Ref => r#"{"type_info": {"name": "ref"}, "value": "#,
+    }
+}
+
+/// The parameter name at `index`, unless absent or empty.
+#[inline]
+pub(crate) fn param_name(names: &[String], index: usize) -> Option<&str> {
+    names.get(index).map(String::as_str).filter(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Hand-built traces for the formatter tests.
+
+    use crate::decode::{RunEnd, Trace};
+    use crate::format::Formatter;
+    use crate::record::{write_record, RecordKind, RecordLayout};
+    use crate::ring::{OverflowPolicy, Recorded, Ring};
+    use crate::table::{FunctionInfo, FunctionTable, Location, Strategy, TraceOptions};
+    use crate::value::{ValType, Value};
+    use alloc::string::{String, ToString};
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    /// Wall clock of the test traces' start.
+    pub const EPOCH: u64 = 1_761_761_183_405_413;
+
+    /// Function ids of [`table`].
+    pub const FIB: u32 = 0;
+    pub const PAIR: u32 = 1;
+    pub const SIMD: u32 = 2;
+    pub const MAIN: u32 = 3;
+
+    fn function(
+        name: &str,
+        params: &[ValType],
+        results: &[ValType],
+        names: &[&str],
+        loc: Option<(&str, u32, u32)>,
+    ) -> FunctionInfo {
+        FunctionInfo {
+            wasm_index: 10,
+            raw_name: name.to_string(),
+            name: name.to_string(),
+            params: params.to_vec(),
+            results: results.to_vec(),
+            param_names: names.iter().map(|n| n.to_string()).collect(),
+            location: loc.map(|(file, line, column)| Location { file: file.to_string(), line, column }),
+        }
+    }
+
+    /// fibonacci (i64 -> i64, no parameter names), pair ((x: f64, y: i32)
+    /// -> (i32, f64)), simd ((v128, i32) -> v128), main (() -> ()).
+    pub fn table(timestamps: bool) -> FunctionTable {
+        use ValType::*;
+        FunctionTable {
+            options: TraceOptions { strategy: Strategy::Inline, timestamps, sample: 1, staging_bytes: 4096 },
+            program: "fibonacci".to_string(),
+            functions: vec![
+                function("fibonacci", &[I64], &[I64], &[], Some(("fibonacci.ruchy", 1, 5))),
+                function("pair", &[F64, I32], &[I32, F64], &["x", "y"], Some(("lib.ruchy", 12, 0))),
+                function("simd", &[V128, I32], &[V128], &[], None),
+                function("main", &[], &[], &[], None),
+            ],
+        }
+    }
+
+    /// One record to write: (id, kind, timestamp, values).
+    pub type Rec = (u32, RecordKind, u32, Vec<Value>);
+
+    /// The bytes of `records` for `table`.
+    pub fn bytes(table: &FunctionTable, records: &[Rec]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (id, kind, ts, values) in records {
+            let ts = table.options.timestamps.then_some(*ts);
+            write_record(&mut out, *id, *kind, ts, None, values);
+        }
+        out
+    }
+
+    /// A trace that kept all of `records`.
+    pub fn trace(table: FunctionTable, records: &[Rec], end: RunEnd, end_us: Option<u64>) -> Trace {
+        let b = bytes(&table, records);
+        let layout = RecordLayout::new(&table);
+        let mut ring = Ring::new(layout, 1 << 20, OverflowPolicy::KeepNewest);
+        ring.push(&b).unwrap();
+        let recorded: Recorded = ring.finish().unwrap();
+        assert_eq!(recorded.kept as usize, records.len());
+        Trace::new(table, recorded, end, EPOCH, end_us)
+    }
+
+    /// main -> fibonacci(2) -> fibonacci(1), fibonacci(0).
+    pub fn fib_records() -> Vec<Rec> {
+        use RecordKind::*;
+        vec![
+            (MAIN, Enter, 0, vec![]),
+            (FIB, Enter, 5, vec![Value::I64(2)]),
+            (FIB, Enter, 10, vec![Value::I64(1)]),
+            (FIB, Exit, 12, vec![Value::I64(1)]),
+            (FIB, Enter, 15, vec![Value::I64(0)]),
+            (FIB, Exit, 17, vec![Value::I64(0)]),
+            (FIB, Exit, 1530, vec![Value::I64(1)]),
+            (MAIN, Exit, 1600, vec![]),
+        ]
+    }
+
+    /// Runs `f` over every event of `trace`.
+    pub fn render<F: Formatter>(f: &mut F, trace: &Trace) -> String {
+        let mut out = String::new();
+        f.begin(trace, &mut out);
+        for e in trace.events() {
+            f.event(trace, &e.unwrap(), &mut out);
+        }
+        f.end(trace, &trace.stats(), &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn s(f: impl FnOnce(&mut String)) -> String {
+        let mut out = String::new();
+        f(&mut out);
+        out
+    }
+
+    #[test]
+    fn integers() {
+        for n in [0u64, 1, 9, 10, 99, 100, 101, 999, 1000, 12345, u64::MAX, 1 << 53] {
+            assert_eq!(s(|o| push_u64(o, n)), n.to_string());
+        }
+        for n in [0i64, -1, -10, 42, i64::MIN, i64::MAX] {
+            assert_eq!(s(|o| push_i64(o, n)), n.to_string());
+        }
+        assert_eq!(s(|o| push_padded(o, 42, 6)), "000042");
+        assert_eq!(s(|o| push_secs_micros(o, 1_761_761_183_405_413)), "1761761183.405413");
+        assert_eq!(s(|o| push_secs_micros(o, 7)), "0.000007");
+        assert_eq!(s(|o| push_millis(o, 2)), "0.002");
+        assert_eq!(s(|o| push_millis(o, 1500)), "1.500");
+        assert_eq!(s(|o| push_millis(o, 123_456_789)), "123456.789");
+        assert_eq!(s(|o| push_us_as_ns(o, 5)), "5000");
+        assert_eq!(s(|o| push_us_as_ns(o, u64::MAX)), "18446744073709551615000");
+    }
+
+    #[test]
+    fn floats() {
+        let f = |x: f64| s(|o| push_f64(o, x));
+        assert_eq!(f(2.0), "2.0");
+        assert_eq!(f(0.1), "0.1");
+        assert_eq!(f(-0.5), "-0.5");
+        assert_eq!(f(-0.0), "-0.0");
+        assert_eq!(f(1e300), "1e300");
+        assert_eq!(f(f64::NAN), "NaN");
+        assert_eq!(f(f64::NEG_INFINITY), "-inf");
+        assert_eq!(s(|o| push_f32(o, 0.1)), "0.1");
+        assert_eq!(s(|o| push_f32(o, 3.0)), "3.0");
+        for x in [0.1, 1.0 / 3.0, 1e-7, 123456789.125, f64::MAX, f64::MIN_POSITIVE] {
+            assert_eq!(f(x).parse::<f64>().unwrap(), x);
+        }
+        assert_eq!(s(|o| push_value_json(o, Value::F64(f64::INFINITY), "null")), "\"inf\"");
+        assert_eq!(s(|o| push_value_json(o, Value::F32(f32::NAN), "null")), "\"NaN\"");
+        assert_eq!(s(|o| push_value_json(o, Value::Unrecorded(ValType::Ref), "null")), "null");
+    }
+
+    #[test]
+    fn json_strings() {
+        let j = |x: &str| s(|o| push_json_str(o, x));
+        assert_eq!(j("plain"), "\"plain\"");
+        assert_eq!(j("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(j("\n\t\u{1}\u{1f}"), r#""\u000a\u0009\u0001\u001f""#);
+        assert_eq!(j("é<∑>\u{7f}"), "\"é<∑>\u{7f}\"");
+        assert_eq!(j(""), "\"\"");
+    }
+}

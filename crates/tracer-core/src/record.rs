@@ -1,0 +1,270 @@
+//! The binary record format, and the contract between instrumented code and
+//! the hosts that collect its records.
+//!
+//! A record is a little-endian `u32` header `id << 2 | kind`, then, when the
+//! module was instrumented with timestamps, a `u32` timestamp in microseconds
+//! since the trace started (wrapping), then, for entries of a sampled module,
+//! a `u32` call depth, then the values: the arguments of an entry or the
+//! results of an exit, each in [`ValType::record_size`] bytes. A tail exit
+//! carries no values. Fibonacci's `i64 -> i64` therefore costs 16 bytes per
+//! event with timestamps and 12 without.
+
+use crate::error::Error;
+use crate::table::FunctionTable;
+use crate::value::{ValType, Value};
+use alloc::vec::Vec;
+
+/// Import module of the hooks and of the flush call.
+pub const HOOK_MODULE: &str = "ruchy_trace";
+/// Import taking a full staging area: `flush(end: i32) -> i32` receives the
+/// address one past the last written byte and returns where to write next.
+pub const FLUSH_IMPORT: &str = "flush";
+/// Prefix of entry hooks; the suffix spells the parameter types (see
+/// [`hook_name`]).
+pub const ENTER_HOOK_PREFIX: &str = "enter";
+/// Prefix of exit hooks.
+pub const EXIT_HOOK_PREFIX: &str = "exit";
+/// The hook called before a tail call leaves a function: `tail_exit(header)`.
+pub const TAIL_EXIT_HOOK: &str = "tail_exit";
+/// Exported memory holding the clock cell and the staging area.
+pub const MEMORY_EXPORT: &str = "__ruchy_trace_memory";
+/// Exported mutable `i32` global: the run-time switch (non-zero traces).
+pub const ENABLED_EXPORT: &str = "__ruchy_trace_enabled";
+/// Exported mutable `i32` global: where the next inline record goes.
+pub const PTR_EXPORT: &str = "__ruchy_trace_ptr";
+/// Exported mutable `i32` global: the call depth in sampled modules.
+pub const DEPTH_EXPORT: &str = "__ruchy_trace_depth";
+/// Byte address of the `u32` clock cell the host keeps fresh (microseconds
+/// since the trace started).
+pub const CLOCK_ADDRESS: u32 = 0;
+/// Byte address where the staging area starts; the clock cell has the cache
+/// line before it to itself.
+pub const STAGING_BASE: u32 = 64;
+
+/// Name of the hook taking records of the given kind for the given value
+/// types: `enter_i64_f64`, `exit_i32`, `enter` for no recorded values.
+/// Types that are not recorded (`v128`, references) are not passed.
+pub fn hook_name(kind: RecordKind, types: &[ValType]) -> alloc::string::String {
+    let mut name = alloc::string::String::from(match kind {
+        RecordKind::Enter => ENTER_HOOK_PREFIX,
+        RecordKind::Exit => EXIT_HOOK_PREFIX,
+        RecordKind::TailExit => TAIL_EXIT_HOOK,
+    });
+    for t in types.iter().filter(|t| t.record_size() > 0) {
+        name.push('_');
+        name.push_str(t.name());
+    }
+    name
+}
+
+/// What a record reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// The function was entered; the values are its arguments.
+    Enter = 0,
+    /// The function returned; the values are its results.
+    Exit = 1,
+    /// The function left by a tail call; no values.
+    TailExit = 2,
+}
+
+/// The header word of a record.
+pub const fn header(id: u32, kind: RecordKind) -> u32 {
+    (id << 2) | kind as u32
+}
+
+/// Largest function id a header can carry.
+pub const MAX_FUNCTION_ID: u32 = u32::MAX >> 2;
+
+/// Sizes of the records of one function table.
+#[derive(Debug, Clone)]
+pub struct RecordLayout {
+    timestamps: bool,
+    depth: bool,
+    /// Per function id: (entry size, exit size).
+    sizes: Vec<(u32, u32)>,
+    max: u32,
+}
+
+impl RecordLayout {
+    /// Computes record sizes for `table`.
+    pub fn new(table: &FunctionTable) -> RecordLayout {
+        let timestamps = table.options.timestamps;
+        let depth = table.options.sample > 1;
+        let fixed = 4 + if timestamps { 4 } else { 0 };
+        let sum = |t: &[ValType]| t.iter().map(|t| t.record_size() as u32).sum::<u32>();
+        let sizes: Vec<(u32, u32)> = table
+            .functions
+            .iter()
+            .map(|f| (fixed + if depth { 4 } else { 0 } + sum(&f.params), fixed + sum(&f.results)))
+            .collect();
+        let max = sizes.iter().map(|&(a, b)| a.max(b)).max().unwrap_or(fixed).max(fixed);
+        RecordLayout { timestamps, depth, sizes, max }
+    }
+
+    /// Whether records carry timestamps.
+    pub fn timestamps(&self) -> bool {
+        self.timestamps
+    }
+
+    /// Whether entry records carry a depth.
+    pub fn depth(&self) -> bool {
+        self.depth
+    }
+
+    /// The largest record any function of the table produces.
+    pub fn max_record_size(&self) -> u32 {
+        self.max
+    }
+
+    /// Number of functions the layout knows.
+    pub fn function_count(&self) -> usize {
+        self.sizes.len()
+    }
+
+    /// Size of the record starting with `header`, if its id is known and its
+    /// kind valid.
+    #[inline]
+    pub fn size_of(&self, header: u32) -> Option<usize> {
+        let (enter, exit) = *self.sizes.get((header >> 2) as usize)?;
+        match header & 3 {
+            0 => Some(enter as usize),
+            1 => Some(exit as usize),
+            2 => Some(4 + if self.timestamps { 4 } else { 0 }),
+            _ => None,
+        }
+    }
+
+    /// Offset of the values within a record of this kind.
+    pub fn values_offset(&self, kind: RecordKind) -> usize {
+        4 + if self.timestamps { 4 } else { 0 } + if self.depth && kind == RecordKind::Enter { 4 } else { 0 }
+    }
+}
+
+/// One record, not yet interpreted against the function table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    /// What the record reports.
+    pub kind: RecordKind,
+    /// Function id (index into the function table).
+    pub id: u32,
+    /// The wrapping microsecond timestamp, when recorded.
+    pub timestamp: Option<u32>,
+    /// Call depth, on entries of sampled modules.
+    pub depth: Option<u32>,
+    /// The values' bytes.
+    pub values: &'a [u8],
+}
+
+#[inline]
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// Iterates over the records in a byte slice. Stops at the first error.
+pub struct Records<'a> {
+    layout: &'a RecordLayout,
+    bytes: &'a [u8],
+    pos: usize,
+    base_offset: usize,
+    failed: bool,
+}
+
+impl<'a> Records<'a> {
+    /// Reads `bytes` with `layout`; errors report offsets plus `base_offset`.
+    pub fn new(layout: &'a RecordLayout, bytes: &'a [u8], base_offset: usize) -> Self {
+        Records { layout, bytes, pos: 0, base_offset, failed: false }
+    }
+
+    /// Byte position of the next record within the slice.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<RawRecord<'a>, Error>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.pos >= self.bytes.len() {
+            return None;
+        }
+        let at = self.pos;
+        let offset = self.base_offset + at;
+        let fail = |this: &mut Self, e| {
+            this.failed = true;
+            Some(Err(e))
+        };
+        if self.bytes.len() - at < 4 {
+            return fail(self, Error::Truncated { what: "record header", offset });
+        }
+        let header = read_u32(self.bytes, at);
+        let Some(size) = self.layout.size_of(header) else {
+            if (header >> 2) as usize >= self.layout.function_count() {
+                return fail(self, Error::UnknownFunction { id: header >> 2, offset });
+            }
+            return fail(self, Error::Invalid { what: "record kind", offset });
+        };
+        if self.bytes.len() - at < size {
+            return fail(self, Error::Truncated { what: "record", offset });
+        }
+        let kind = match header & 3 {
+            0 => RecordKind::Enter,
+            1 => RecordKind::Exit,
+            _ => RecordKind::TailExit,
+        };
+        let mut p = at + 4;
+        let timestamp = if self.layout.timestamps {
+            p += 4;
+            Some(read_u32(self.bytes, p - 4))
+        } else {
+            None
+        };
+        let depth = if self.layout.depth && kind == RecordKind::Enter {
+            p += 4;
+            Some(read_u32(self.bytes, p - 4))
+        } else {
+            None
+        };
+        self.pos = at + size;
+        Some(Ok(RawRecord { kind, id: header >> 2, timestamp, depth, values: &self.bytes[p..at + size] }))
+    }
+}
+
+/// Appends a record to `out`, the way instrumented code would write it.
+/// Hosts of the hook path use this so both paths produce the same bytes.
+pub fn write_record(
+    out: &mut Vec<u8>,
+    id: u32,
+    kind: RecordKind,
+    timestamp: Option<u32>,
+    depth: Option<u32>,
+    values: &[Value],
+) {
+    out.extend_from_slice(&header(id, kind).to_le_bytes());
+    if let Some(t) = timestamp {
+        out.extend_from_slice(&t.to_le_bytes());
+    }
+    if let Some(d) = depth {
+        out.extend_from_slice(&d.to_le_bytes());
+    }
+    for v in values {
+        match *v {
+            Value::I32(x) => out.extend_from_slice(&x.to_le_bytes()),
+            Value::I64(x) => out.extend_from_slice(&x.to_le_bytes()),
+            Value::F32(x) => out.extend_from_slice(&x.to_le_bytes()),
+            Value::F64(x) => out.extend_from_slice(&x.to_le_bytes()),
+            Value::Unrecorded(_) => {}
+        }
+    }
+}
+
+/// Decodes the values of a record, given their types.
+pub fn values<'a>(types: &'a [ValType], mut bytes: &'a [u8]) -> impl Iterator<Item = Value> + 'a {
+    types.iter().map(move |&t| {
+        let v = Value::read(t, bytes);
+        bytes = &bytes[t.record_size()..];
+        v
+    })
+}

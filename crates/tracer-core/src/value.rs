@@ -1,0 +1,110 @@
+//! WebAssembly value types and the values a trace carries.
+
+/// A WebAssembly value type as far as the trace cares.
+///
+/// Scalars are recorded; `v128` and references are not (their bits are not
+/// meaningful outside the instance), so they take no room in a record and
+/// render as a placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValType {
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer.
+    I64,
+    /// 32-bit float.
+    F32,
+    /// 64-bit float.
+    F64,
+    /// 128-bit vector: not recorded.
+    V128,
+    /// Any reference type: not recorded.
+    Ref,
+}
+
+impl ValType {
+    /// Bytes this type occupies in a record.
+    pub const fn record_size(self) -> usize {
+        match self {
+            ValType::I32 | ValType::F32 => 4,
+            ValType::I64 | ValType::F64 => 8,
+            ValType::V128 | ValType::Ref => 0,
+        }
+    }
+
+    /// The wasm spelling of the type (`i64`, `f64`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+            ValType::F32 => "f32",
+            ValType::F64 => "f64",
+            ValType::V128 => "v128",
+            ValType::Ref => "ref",
+        }
+    }
+
+    pub(crate) const fn code(self) -> u8 {
+        match self {
+            ValType::I32 => 0,
+            ValType::I64 => 1,
+            ValType::F32 => 2,
+            ValType::F64 => 3,
+            ValType::V128 => 4,
+            ValType::Ref => 5,
+        }
+    }
+
+    pub(crate) const fn from_code(code: u8) -> Option<ValType> {
+        Some(match code {
+            0 => ValType::I32,
+            1 => ValType::I64,
+            2 => ValType::F32,
+            3 => ValType::F64,
+            4 => ValType::V128,
+            5 => ValType::Ref,
+            _ => return None,
+        })
+    }
+}
+
+/// One recorded argument or result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// A 32-bit integer.
+    I32(i32),
+    /// A 64-bit integer.
+    I64(i64),
+    /// A 32-bit float.
+    F32(f32),
+    /// A 64-bit float.
+    F64(f64),
+    /// A value of a type the trace does not record.
+    Unrecorded(ValType),
+}
+
+impl Value {
+    /// The type of this value.
+    pub fn ty(&self) -> ValType {
+        match self {
+            Value::I32(_) => ValType::I32,
+            Value::I64(_) => ValType::I64,
+            Value::F32(_) => ValType::F32,
+            Value::F64(_) => ValType::F64,
+            Value::Unrecorded(t) => *t,
+        }
+    }
+
+    /// Reads a value of type `ty` from the front of `bytes` (little endian).
+    /// `bytes` must hold at least `ty.record_size()` bytes.
+    pub(crate) fn read(ty: ValType, bytes: &[u8]) -> Value {
+        let b4 = |b: &[u8]| [b[0], b[1], b[2], b[3]];
+        let b8 = |b: &[u8]| [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+        match ty {
+            ValType::I32 => Value::I32(i32::from_le_bytes(b4(bytes))),
+            ValType::I64 => Value::I64(i64::from_le_bytes(b8(bytes))),
+            ValType::F32 => Value::F32(f32::from_le_bytes(b4(bytes))),
+            ValType::F64 => Value::F64(f64::from_le_bytes(b8(bytes))),
+            ValType::V128 | ValType::Ref => Value::Unrecorded(ty),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The first pass: validates the input and learns what the rewrite needs
+//! (index space sizes, function signatures, names, which sections exist).
+
+use crate::error::Error;
+use crate::names;
+use std::collections::{HashMap, HashSet};
+use tracer_core::record;
+use wasmparser::{KnownCustom, Name, Parser, Payload, ValType};
+
+/// A function's signature.
+#[derive(Debug, Clone)]
+pub struct Signature {
+    pub params: Vec<ValType>,
+    pub results: Vec<ValType>,
+}
+
+/// What the rewrite needs to know about the input module.
+#[derive(Debug)]
+pub struct ModuleInfo {
+    /// Number of imported functions (they come first in the index space).
+    pub imported_functions: u32,
+    /// Signature of every function, imported ones first.
+    pub signatures: Vec<Signature>,
+    /// Number of types, memories and globals (imported and defined).
+    pub type_count: u32,
+    pub memory_count: u32,
+    pub global_count: u32,
+    /// Raw name of each function, from the name section or an export.
+    pub raw_names: HashMap<u32, String>,
+    /// Demangled names, per function index.
+    pub demangled: HashMap<u32, String>,
+    /// The program's own crate, when the names reveal one.
+    pub program: Option<String>,
+    /// Ids of the non-custom sections present.
+    pub sections: HashSet<u8>,
+}
+
+pub fn check_header(wasm: &[u8]) -> Result<(), Error> {
+    if wasm.len() < 4 || &wasm[..4] != b"\0asm" {
+        return Err(Error::NotWasm);
+    }
+    if Parser::is_component(wasm) {
+        return Err(Error::Component);
+    }
+    Ok(())
+}
+
+pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
+    check_header(wasm)?;
+    let mut validator = wasmparser::Validator::new();
+    let types = validator.validate_all(wasm).map_err(Error::invalid)?;
+    let types = types.as_ref();
+    let signatures = (0..types.function_count())
+        .map(|i| {
+            let f = types[types.core_function_at(i)].unwrap_func();
+            Signature { params: f.params().to_vec(), results: f.results().to_vec() }
+        })
+        .collect();
+
+    let mut imported_functions = 0;
+    let mut raw_names = HashMap::new();
+    let mut export_names = HashMap::new();
+    let mut sections = HashSet::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(Error::invalid)?;
+        if let Some((id, _)) = payload.as_section() {
+            sections.insert(id);
+        }
+        match payload {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.map_err(Error::invalid)?;
+                    if import.module == record::HOOK_MODULE {
+                        return Err(Error::NameClash(format!("{}.{}", import.module, import.name)));
+                    }
+                    if matches!(import.ty, wasmparser::TypeRef::Func(_) | wasmparser::TypeRef::FuncExact(_)) {
+                        imported_functions += 1;
+                    }
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(Error::invalid)?;
+                    if export.name.starts_with("__ruchy_trace_") {
+                        return Err(Error::NameClash(export.name.to_string()));
+                    }
+                    if export.kind == wasmparser::ExternalKind::Func {
+                        export_names.entry(export.index).or_insert_with(|| export.name.to_string());
+                    }
+                }
+            }
+            Payload::CustomSection(c) => {
+                if c.name() == tracer_core::table::SECTION_NAME {
+                    return Err(Error::AlreadyInstrumented);
+                }
+                if let KnownCustom::Name(reader) = c.as_known() {
+                    // A malformed name section only costs names, never the run.
+                    for sub in reader.into_iter().flatten() {
+                        if let Name::Function(map) = sub {
+                            for naming in map.into_iter().flatten() {
+                                raw_names.insert(naming.index, naming.name.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (index, name) in export_names {
+        raw_names.entry(index).or_insert(name);
+    }
+    let demangled: HashMap<u32, String> = raw_names.iter().map(|(&i, n)| (i, names::demangle(n))).collect();
+    let program = names::program_crate(demangled.values().map(String::as_str));
+    Ok(ModuleInfo {
+        imported_functions,
+        signatures,
+        type_count: types.core_type_count_in_module(),
+        memory_count: types.memory_count(),
+        global_count: types.global_count(),
+        raw_names,
+        demangled,
+        program,
+        sections,
+    })
+}

@@ -1,0 +1,349 @@
+//! Rewriting one function body.
+//!
+//! The original body is wrapped in a block whose label takes the place of
+//! the function's own: every branch that left the function (`br`, `br_if`,
+//! `br_table`, `br_on_*` to the outermost label) and falling off the end now
+//! lands after that block, where the exit is reported once. `return` becomes
+//! a branch to the same place. A tail call cannot return through us, so it
+//! reports a tail exit just before it leaves. A trap runs no wasm code at
+//! all: the host closes the frames it leaves open.
+
+use crate::error::Error;
+use crate::rewrite::Rewriter;
+use tracer_core::record::{self, RecordKind};
+use tracer_core::{Strategy, ValType};
+use wasm_encoder::reencode::{self, Reencode};
+use wasm_encoder::{BlockType, Function, Instruction, MemArg};
+use wasmparser::{FunctionBody, Operator};
+
+type ReResult<T> = Result<T, reencode::Error<Error>>;
+
+fn unsupported<T>(feature: &str, function: &str) -> ReResult<T> {
+    Err(reencode::Error::UserError(Error::Unsupported {
+        feature: format!("{feature} (in function `{function}`)"),
+    }))
+}
+
+/// Control flow the exit reporting cannot follow yet. Exceptions unwind
+/// frames without running their exit code, and so does stack switching;
+/// such modules are refused rather than traced wrongly.
+fn refuse_unsupported(op: &Operator<'_>, function: &str) -> ReResult<()> {
+    match op {
+        Operator::Try { .. }
+        | Operator::Catch { .. }
+        | Operator::CatchAll
+        | Operator::Delegate { .. }
+        | Operator::Throw { .. }
+        | Operator::Rethrow { .. }
+        | Operator::ThrowRef
+        | Operator::TryTable { .. } => unsupported("exception handling", function),
+        Operator::ContNew { .. }
+        | Operator::ContBind { .. }
+        | Operator::Suspend { .. }
+        | Operator::Resume { .. }
+        | Operator::ResumeThrow { .. }
+        | Operator::ResumeThrowRef { .. }
+        | Operator::Switch { .. } => unsupported("stack switching", function),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a body that is not instrumented: it must not unwind through
+/// instrumented frames either.
+pub fn check_supported(func: &FunctionBody<'_>, name: String) -> ReResult<()> {
+    let mut reader = func.get_operators_reader()?;
+    while !reader.eof() {
+        refuse_unsupported(&reader.read()?, &name)?;
+    }
+    Ok(())
+}
+
+/// Locals the probes use, appended after the function's own.
+struct ProbeLocals {
+    /// 0: not counted; 1: counted for depth but not traced; 2 (or 1 when
+    /// not sampling): traced.
+    traced: u32,
+    /// The record pointer (inline strategy).
+    ptr: u32,
+    /// Scratch for the sampling countdown.
+    scratch: u32,
+    /// One local per result, to hold results while the exit is reported.
+    results: Vec<u32>,
+}
+
+struct Probe<'r, 'a> {
+    rw: &'r Rewriter<'a>,
+    id: u32,
+    params: Vec<ValType>,
+    results: Vec<ValType>,
+    locals: ProbeLocals,
+}
+
+impl Probe<'_, '_> {
+    fn sampled(&self) -> bool {
+        self.rw.table.options.sample > 1
+    }
+
+    fn traced_value(&self) -> i32 {
+        if self.sampled() { 2 } else { 1 }
+    }
+
+    /// Writes one record (entry: arguments from the parameters; exit: from
+    /// the result locals).
+    fn write(&self, f: &mut Function, kind: RecordKind) {
+        let values: Vec<(u32, ValType)> = match kind {
+            RecordKind::Enter => self.params.iter().enumerate().map(|(i, &t)| (i as u32, t)).collect(),
+            RecordKind::Exit => self.locals.results.iter().copied().zip(self.results.iter().copied()).collect(),
+            RecordKind::TailExit => Vec::new(),
+        };
+        let values: Vec<(u32, ValType)> = values.into_iter().filter(|(_, t)| t.record_size() > 0).collect();
+        let depth = self.sampled() && kind == RecordKind::Enter;
+        let header = record::header(self.id, kind) as i32;
+        let added = &self.rw.added;
+        let options = &self.rw.table.options;
+        match options.strategy {
+            Strategy::Hooks => {
+                let types: &[ValType] = match kind {
+                    RecordKind::Enter => &self.params,
+                    RecordKind::Exit => &self.results,
+                    RecordKind::TailExit => &[],
+                };
+                f.instruction(&Instruction::I32Const(header));
+                if depth {
+                    f.instruction(&Instruction::GlobalGet(added.depth.expect("sampled modules have a depth")));
+                }
+                for (local, _) in &values {
+                    f.instruction(&Instruction::LocalGet(*local));
+                }
+                let hook = added.functions[&record::hook_name(kind, types)];
+                f.instruction(&Instruction::Call(hook));
+            }
+            Strategy::Inline => {
+                let memory = added.memory.expect("inline modules have a trace memory");
+                let ptr_global = added.ptr.expect("inline modules have a pointer");
+                let p = self.locals.ptr;
+                let limit = record::STAGING_BASE + options.staging_bytes - self.rw.max_record_size();
+                let arg = |offset: u32, align: u32| MemArg { offset: offset.into(), align, memory_index: memory };
+                f.instruction(&Instruction::GlobalGet(ptr_global));
+                f.instruction(&Instruction::LocalTee(p));
+                f.instruction(&Instruction::I32Const(limit as i32));
+                f.instruction(&Instruction::I32GtU);
+                f.instruction(&Instruction::If(BlockType::Empty));
+                f.instruction(&Instruction::LocalGet(p));
+                f.instruction(&Instruction::Call(added.functions[record::FLUSH_IMPORT]));
+                f.instruction(&Instruction::LocalSet(p));
+                f.instruction(&Instruction::End);
+                f.instruction(&Instruction::LocalGet(p));
+                f.instruction(&Instruction::I32Const(header));
+                f.instruction(&Instruction::I32Store(arg(0, 2)));
+                let mut offset = 4;
+                if options.timestamps {
+                    f.instruction(&Instruction::LocalGet(p));
+                    f.instruction(&Instruction::I32Const(record::CLOCK_ADDRESS as i32));
+                    f.instruction(&Instruction::I32Load(arg(0, 2)));
+                    f.instruction(&Instruction::I32Store(arg(offset, 2)));
+                    offset += 4;
+                }
+                if depth {
+                    f.instruction(&Instruction::LocalGet(p));
+                    f.instruction(&Instruction::GlobalGet(added.depth.expect("sampled modules have a depth")));
+                    f.instruction(&Instruction::I32Store(arg(offset, 2)));
+                    offset += 4;
+                }
+                for &(local, t) in &values {
+                    f.instruction(&Instruction::LocalGet(p));
+                    f.instruction(&Instruction::LocalGet(local));
+                    f.instruction(&match t {
+                        ValType::I32 => Instruction::I32Store(arg(offset, 0)),
+                        ValType::I64 => Instruction::I64Store(arg(offset, 0)),
+                        ValType::F32 => Instruction::F32Store(arg(offset, 0)),
+                        ValType::F64 => Instruction::F64Store(arg(offset, 0)),
+                        ValType::V128 | ValType::Ref => unreachable!("filtered out above"),
+                    });
+                    offset += t.record_size() as u32;
+                }
+                f.instruction(&Instruction::LocalGet(p));
+                f.instruction(&Instruction::I32Const(offset as i32));
+                f.instruction(&Instruction::I32Add);
+                f.instruction(&Instruction::GlobalSet(ptr_global));
+            }
+        }
+    }
+
+    /// Decides whether this call is traced, and reports the entry if so.
+    fn entry(&self, f: &mut Function) {
+        let added = &self.rw.added;
+        let traced = self.locals.traced;
+        if !self.sampled() {
+            f.instruction(&Instruction::GlobalGet(added.enabled));
+            f.instruction(&Instruction::LocalTee(traced));
+            f.instruction(&Instruction::If(BlockType::Empty));
+            self.write(f, RecordKind::Enter);
+            f.instruction(&Instruction::End);
+            return;
+        }
+        let countdown = added.countdown.expect("sampled modules have a countdown");
+        let depth = added.depth.expect("sampled modules have a depth");
+        let scratch = self.locals.scratch;
+        f.instruction(&Instruction::GlobalGet(added.enabled));
+        f.instruction(&Instruction::If(BlockType::Empty));
+        f.instruction(&Instruction::GlobalGet(countdown));
+        f.instruction(&Instruction::I32Const(-1));
+        f.instruction(&Instruction::I32Add);
+        f.instruction(&Instruction::LocalTee(scratch));
+        f.instruction(&Instruction::GlobalSet(countdown));
+        f.instruction(&Instruction::LocalGet(scratch));
+        f.instruction(&Instruction::I32Eqz);
+        f.instruction(&Instruction::If(BlockType::Empty));
+        f.instruction(&Instruction::I32Const(self.rw.table.options.sample as i32));
+        f.instruction(&Instruction::GlobalSet(countdown));
+        f.instruction(&Instruction::I32Const(2));
+        f.instruction(&Instruction::LocalSet(traced));
+        self.write(f, RecordKind::Enter);
+        f.instruction(&Instruction::Else);
+        f.instruction(&Instruction::I32Const(1));
+        f.instruction(&Instruction::LocalSet(traced));
+        f.instruction(&Instruction::End);
+        f.instruction(&Instruction::GlobalGet(depth));
+        f.instruction(&Instruction::I32Const(1));
+        f.instruction(&Instruction::I32Add);
+        f.instruction(&Instruction::GlobalSet(depth));
+        f.instruction(&Instruction::End);
+    }
+
+    /// Reports an exit (results already in their locals) or a tail exit.
+    fn exit(&self, f: &mut Function, kind: RecordKind) {
+        let traced = self.locals.traced;
+        f.instruction(&Instruction::LocalGet(traced));
+        f.instruction(&Instruction::If(BlockType::Empty));
+        if self.sampled() {
+            let depth = self.rw.added.depth.expect("sampled modules have a depth");
+            f.instruction(&Instruction::GlobalGet(depth));
+            f.instruction(&Instruction::I32Const(-1));
+            f.instruction(&Instruction::I32Add);
+            f.instruction(&Instruction::GlobalSet(depth));
+            f.instruction(&Instruction::LocalGet(traced));
+            f.instruction(&Instruction::I32Const(self.traced_value()));
+            f.instruction(&Instruction::I32Eq);
+            f.instruction(&Instruction::If(BlockType::Empty));
+            self.write(f, kind);
+            f.instruction(&Instruction::End);
+        } else {
+            self.write(f, kind);
+        }
+        f.instruction(&Instruction::End);
+    }
+}
+
+/// Instruments the body of function `index`, whose record id is `id`.
+pub fn instrument(rw: &mut Rewriter<'_>, index: u32, id: u32, func: &FunctionBody<'_>) -> ReResult<Function> {
+    let name = rw.function_name(index);
+    let sig = rw.module.signatures[index as usize].clone();
+    let info = &rw.selection.functions[id as usize];
+
+    let mut locals = Vec::new();
+    let mut next_local = sig.params.len() as u32;
+    for pair in func.get_locals_reader()? {
+        let (count, ty) = pair?;
+        next_local += count;
+        locals.push((count, rw.val_type(ty)?));
+    }
+    let mut fresh = |ty: wasm_encoder::ValType, locals: &mut Vec<(u32, wasm_encoder::ValType)>| {
+        locals.push((1, ty));
+        next_local += 1;
+        next_local - 1
+    };
+    let traced = fresh(wasm_encoder::ValType::I32, &mut locals);
+    let ptr = fresh(wasm_encoder::ValType::I32, &mut locals);
+    let scratch = fresh(wasm_encoder::ValType::I32, &mut locals);
+    let mut results = Vec::new();
+    for &t in &sig.results {
+        let t = rw.val_type(t)?;
+        results.push(fresh(t, &mut locals));
+    }
+    let wrapper = match sig.results.as_slice() {
+        [] => BlockType::Empty,
+        [t] => BlockType::Result(rw.val_type(*t)?),
+        many => BlockType::FunctionType(rw.added.block_types[many]),
+    };
+
+    let mut f = Function::new(locals);
+    let probe = Probe {
+        rw,
+        id,
+        params: info.params.clone(),
+        results: info.results.clone(),
+        locals: ProbeLocals { traced, ptr, scratch, results },
+    };
+    probe.entry(&mut f);
+    f.instruction(&Instruction::Block(wrapper));
+
+    let mut reader = func.get_operators_reader()?;
+    // Blocks open inside the wrapper; `return` branches this far out.
+    let mut depth: u32 = 0;
+    while !reader.eof() {
+        let op = reader.read()?;
+        refuse_unsupported(&op, &name)?;
+        match op {
+            Operator::Return => {
+                f.instruction(&Instruction::Br(depth));
+            }
+            Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. } | Operator::ReturnCallRef { .. } => {
+                probe.exit(&mut f, RecordKind::TailExit);
+                f.instruction(&probe.rw_instruction(op)?);
+            }
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                depth += 1;
+                f.instruction(&probe.rw_instruction(op)?);
+            }
+            Operator::End if depth == 0 => {
+                // The function's own end closes the wrapper; the exit is
+                // reported after it, with the results on the stack.
+                f.instruction(&Instruction::End);
+                for &local in probe.locals.results.iter().rev() {
+                    f.instruction(&Instruction::LocalSet(local));
+                }
+                probe.exit(&mut f, RecordKind::Exit);
+                for &local in &probe.locals.results {
+                    f.instruction(&Instruction::LocalGet(local));
+                }
+                f.instruction(&Instruction::End);
+            }
+            Operator::End => {
+                depth -= 1;
+                f.instruction(&Instruction::End);
+            }
+            other => {
+                f.instruction(&probe.rw_instruction(other)?);
+            }
+        }
+    }
+    Ok(f)
+}
+
+impl Probe<'_, '_> {
+    fn rw_instruction<'a>(&self, op: Operator<'a>) -> ReResult<Instruction<'a>> {
+        // Re-encoding needs `&mut` only for its index hooks, which read
+        // nothing but the shift of function indices.
+        let mut shift = IndexShift {
+            imported_functions: self.rw.module.imported_functions,
+            added: self.rw.added.imports.len() as u32,
+        };
+        shift.instruction(op)
+    }
+}
+
+/// The function index remapping alone, for re-encoding instructions while
+/// the rewriter is borrowed.
+struct IndexShift {
+    imported_functions: u32,
+    added: u32,
+}
+
+impl Reencode for IndexShift {
+    type Error = Error;
+
+    fn function_index(&mut self, func: u32) -> ReResult<u32> {
+        Ok(if func < self.imported_functions { func } else { func + self.added })
+    }
+}

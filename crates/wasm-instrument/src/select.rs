@@ -1,0 +1,107 @@
+//! Which functions get instrumented, and the table entries describing them.
+
+use crate::analysis::ModuleInfo;
+use crate::error::Error;
+use crate::names;
+use std::collections::HashMap;
+use tracer_core::glob;
+use tracer_core::{FunctionInfo, ValType};
+
+/// Which functions are candidates before filters apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// The program's own functions. For a Rust (or Ruchy) program these are
+    /// the functions of the crate that defines `main`; a module whose names
+    /// reveal no such crate has every function counted as its own.
+    #[default]
+    Own,
+    /// Every defined function.
+    All,
+}
+
+/// A name pattern: functions matching an including filter are kept (when
+/// any including filter is given, only those); functions matching an
+/// excluding filter are dropped. Patterns are globs (`*`, `?`) matched
+/// against the shown name, the demangled name and the raw name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// Whether matching functions are kept (true) or dropped (false).
+    pub include: bool,
+    /// The glob.
+    pub pattern: String,
+}
+
+impl Filter {
+    /// Parses `GLOB` (include) or `!GLOB` (exclude).
+    pub fn parse(text: &str) -> Result<Filter, Error> {
+        let (include, pattern) = match text.strip_prefix('!') {
+            Some(p) => (false, p),
+            None => (true, text),
+        };
+        if pattern.is_empty() {
+            return Err(Error::BadFilter(text.to_string()));
+        }
+        Ok(Filter { include, pattern: pattern.to_string() })
+    }
+
+    fn matches(&self, names: &[&str]) -> bool {
+        names.iter().any(|n| glob::matches(&self.pattern, n))
+    }
+}
+
+/// The instrumented functions.
+#[derive(Debug)]
+pub struct Selection {
+    /// Table entries; the position is the record id.
+    pub functions: Vec<FunctionInfo>,
+    /// Function index (original module) to record id.
+    pub ids: HashMap<u32, u32>,
+}
+
+pub fn convert(t: wasmparser::ValType) -> ValType {
+    match t {
+        wasmparser::ValType::I32 => ValType::I32,
+        wasmparser::ValType::I64 => ValType::I64,
+        wasmparser::ValType::F32 => ValType::F32,
+        wasmparser::ValType::F64 => ValType::F64,
+        wasmparser::ValType::V128 => ValType::V128,
+        wasmparser::ValType::Ref(_) => ValType::Ref,
+    }
+}
+
+pub fn select(module: &ModuleInfo, config: &crate::Config) -> Result<Selection, Error> {
+    let program = module.program.as_deref();
+    let mut functions = Vec::new();
+    let mut ids = HashMap::new();
+    let includes: Vec<&Filter> = config.filters.iter().filter(|f| f.include).collect();
+    for index in module.imported_functions..module.signatures.len() as u32 {
+        let raw = module.raw_names.get(&index).cloned().unwrap_or_else(|| format!("func[{index}]"));
+        let demangled = module.demangled.get(&index).cloned().unwrap_or_else(|| raw.clone());
+        if config.scope == Scope::Own && !names::is_own(&demangled, program) {
+            continue;
+        }
+        let name = names::display_name(&demangled, program);
+        let all_names = [name.as_str(), demangled.as_str(), raw.as_str()];
+        if !includes.is_empty() && !includes.iter().any(|f| f.matches(&all_names)) {
+            continue;
+        }
+        if config.filters.iter().any(|f| !f.include && f.matches(&all_names)) {
+            continue;
+        }
+        let sig = &module.signatures[index as usize];
+        if functions.len() as u32 > tracer_core::record::MAX_FUNCTION_ID {
+            return Err(Error::Unsupported { feature: "more functions than a record header can name".into() });
+        }
+        ids.insert(index, functions.len() as u32);
+        functions.push(FunctionInfo {
+            wasm_index: index,
+            raw_name: raw,
+            name,
+            params: sig.params.iter().copied().map(convert).collect(),
+            results: sig.results.iter().copied().map(convert).collect(),
+            param_names: Vec::new(),
+            location: None,
+        });
+    }
+    Ok(Selection { functions, ids })
+}
