@@ -294,6 +294,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         enabled: true,
         timeout: args.timeout,
         max_memory: args.max_memory,
+        capture_output: false,
     };
     let outcome = program.run(&entry, &options)?;
     for r in &outcome.results {

@@ -10,6 +10,7 @@ use tracer_core::record;
 use tracer_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
 use wasmtime::{Config, Engine, Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap, Val, ValType};
 use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 /// Owns the wasmtime engine programs are compiled and run with.
@@ -67,11 +68,21 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Cap on each guest memory, in bytes.
     pub max_memory: Option<usize>,
+    /// Keep a WASI guest's stdout and stderr in the [`Outcome`] instead of
+    /// passing them through to this process's.
+    pub capture_output: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { capacity: 1 << 22, policy: OverflowPolicy::KeepNewest, enabled: true, timeout: None, max_memory: None }
+        RunOptions {
+            capacity: 1 << 22,
+            policy: OverflowPolicy::KeepNewest,
+            enabled: true,
+            timeout: None,
+            max_memory: None,
+            capture_output: false,
+        }
     }
 }
 
@@ -81,7 +92,16 @@ pub struct Outcome {
     pub trace: Trace,
     /// For [`Entry::Invoke`]: the results, rendered as text.
     pub results: Vec<String>,
+    /// How long the entry point ran (instantiation and decoding excluded).
+    pub elapsed: Duration,
+    /// The guest's stdout, when [`RunOptions::capture_output`] was set.
+    pub stdout: Vec<u8>,
+    /// The guest's stderr, when [`RunOptions::capture_output`] was set.
+    pub stderr: Vec<u8>,
 }
+
+/// Most bytes kept of each captured guest stream.
+const CAPTURE_LIMIT: usize = 64 << 20;
 
 struct StoreData {
     recorder: Recorder,
@@ -194,10 +214,19 @@ impl Program {
         if let Some(max) = options.max_memory {
             limits = limits.memory_size(max);
         }
+        let capture = options.capture_output.then(|| (MemoryOutputPipe::new(CAPTURE_LIMIT), MemoryOutputPipe::new(CAPTURE_LIMIT)));
         let wasi = match entry {
             Entry::Wasi { args, env, dirs } => {
                 let mut b = WasiCtxBuilder::new();
-                b.inherit_stdio().args(args).envs(env);
+                match &capture {
+                    Some((out, err)) => {
+                        b.stdout(out.clone()).stderr(err.clone());
+                    }
+                    None => {
+                        b.inherit_stdio();
+                    }
+                }
+                b.args(args).envs(env);
                 for (host, guest) in dirs {
                     b.preopened_dir(host, guest, FsPerms::ReadWrite)
                         .map_err(|e| HostError::Instantiate(format!("cannot grant directory {host}: {e}")))?;
@@ -231,6 +260,19 @@ impl Program {
             }
         };
 
+        let mut elapsed = Duration::ZERO;
+        if let Entry::Invoke { name, .. } = entry {
+            if self.module.get_export(name).and_then(|e| e.func().cloned()).is_none() {
+                return Err(HostError::MissingExport { name: name.clone(), available: self.function_exports() });
+            }
+            if let Some(import) = self.module.imports().find(|i| i.module().starts_with("wasi")) {
+                return Err(HostError::Instantiate(format!(
+                    "the module imports `{}::{}`, but --invoke runs without WASI; run its `_start` instead (leave out --invoke)",
+                    import.module(),
+                    import.name()
+                )));
+            }
+        }
         let (end, results, instance) = match linker.instantiate(&mut store, &self.module) {
             Err(e) if e.downcast_ref::<Trap>().is_some() || e.downcast_ref::<I32Exit>().is_some() => {
                 (classify(&e), Vec::new(), None)
@@ -240,7 +282,8 @@ impl Program {
                 if let Some(g) = instance.get_global(&mut store, record::ENABLED_EXPORT) {
                     let _ = g.set(&mut store, Val::I32(options.enabled as i32));
                 }
-                let (end, results) = self.call(&mut store, &instance, entry, epoch)?;
+                let (end, results, took) = self.call(&mut store, &instance, entry, epoch)?;
+                elapsed = took;
                 (end, results, Some(instance))
             }
         };
@@ -257,7 +300,11 @@ impl Program {
         // Relative record timestamps wrap at 32 bits; the end time is only
         // used to close frames, so take it modulo the same width.
         let trace = Trace::new(table, recorded, end, epoch_unix_us, Some(end_us));
-        Ok(Outcome { trace, results })
+        let (stdout, stderr) = match capture {
+            Some((out, err)) => (out.contents().to_vec(), err.contents().to_vec()),
+            None => (Vec::new(), Vec::new()),
+        };
+        Ok(Outcome { trace, results, elapsed, stdout, stderr })
     }
 
     fn call(
@@ -266,19 +313,13 @@ impl Program {
         instance: &Instance,
         entry: &Entry,
         epoch: Instant,
-    ) -> Result<(RunEnd, Vec<String>), HostError> {
-        let exports: Vec<String> = self
-            .module
-            .exports()
-            .filter(|e| e.ty().func().is_some() && !e.name().starts_with("__ruchy_trace"))
-            .map(|e| e.name().to_string())
-            .collect();
+    ) -> Result<(RunEnd, Vec<String>, Duration), HostError> {
         let (name, args) = match entry {
             Entry::Wasi { .. } => ("_start", &[][..]),
             Entry::Invoke { name, args } => (name.as_str(), args.as_slice()),
         };
         let Some(func) = instance.get_func(&mut *store, name) else {
-            return Err(HostError::MissingExport { name: name.to_string(), available: exports });
+            return Err(HostError::MissingExport { name: name.to_string(), available: self.function_exports() });
         };
         let ty = func.ty(&*store);
         if ty.params().len() != args.len() {
@@ -297,15 +338,22 @@ impl Program {
             .map_err(HostError::BadArguments)?;
         let mut results = vec![Val::I32(0); ty.results().len()];
         let tickers = self.start_clock(store, instance, epoch);
+        let started = Instant::now();
         let outcome = func.call(&mut *store, &params, &mut results);
+        let took = started.elapsed();
         drop(tickers);
         Ok(match outcome {
-            Ok(()) => (RunEnd::Returned, results.iter().map(render_val).collect()),
-            Err(e) => match classify(&e) {
-                RunEnd::Exited(0) if matches!(entry, Entry::Wasi { .. }) => (RunEnd::Exited(0), Vec::new()),
-                end => (end, Vec::new()),
-            },
+            Ok(()) => (RunEnd::Returned, results.iter().map(render_val).collect(), took),
+            Err(e) => (classify(&e), Vec::new(), took),
         })
+    }
+
+    fn function_exports(&self) -> Vec<String> {
+        self.module
+            .exports()
+            .filter(|e| e.ty().func().is_some() && !e.name().starts_with("__ruchy_trace"))
+            .map(|e| e.name().to_string())
+            .collect()
     }
 
     fn start_clock(&self, store: &mut Store<StoreData>, instance: &Instance, epoch: Instant) -> Option<Ticker> {

@@ -30,7 +30,9 @@ pub struct ModuleInfo {
     /// Demangled names, per function index.
     pub demangled: HashMap<u32, String>,
     /// The program's own crate, when the names reveal one.
-    pub program: Option<String>,
+    pub program: Option<names::Program>,
+    /// Exported functions.
+    pub exported: HashSet<u32>,
     /// Ids of the non-custom sections present.
     pub sections: HashSet<u8>,
 }
@@ -61,6 +63,8 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
     let mut raw_names = HashMap::new();
     let mut export_names = HashMap::new();
     let mut sections = HashSet::new();
+    let mut clash = None;
+    let mut instrumented = false;
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(Error::invalid)?;
         if let Some((id, _)) = payload.as_section() {
@@ -71,7 +75,7 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
                 for import in reader.into_imports() {
                     let import = import.map_err(Error::invalid)?;
                     if import.module == record::HOOK_MODULE {
-                        return Err(Error::NameClash(format!("{}.{}", import.module, import.name)));
+                        clash.get_or_insert_with(|| format!("{}.{}", import.module, import.name));
                     }
                     if matches!(import.ty, wasmparser::TypeRef::Func(_) | wasmparser::TypeRef::FuncExact(_)) {
                         imported_functions += 1;
@@ -82,7 +86,7 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
                 for export in reader {
                     let export = export.map_err(Error::invalid)?;
                     if export.name.starts_with("__ruchy_trace_") {
-                        return Err(Error::NameClash(export.name.to_string()));
+                        clash.get_or_insert_with(|| export.name.to_string());
                     }
                     if export.kind == wasmparser::ExternalKind::Func {
                         export_names.entry(export.index).or_insert_with(|| export.name.to_string());
@@ -91,7 +95,7 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
             }
             Payload::CustomSection(c) => {
                 if c.name() == tracer_core::table::SECTION_NAME {
-                    return Err(Error::AlreadyInstrumented);
+                    instrumented = true;
                 }
                 if let KnownCustom::Name(reader) = c.as_known() {
                     // A malformed name section only costs names, never the run.
@@ -107,6 +111,13 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
             _ => {}
         }
     }
+    if instrumented {
+        return Err(Error::AlreadyInstrumented);
+    }
+    if let Some(name) = clash {
+        return Err(Error::NameClash(name));
+    }
+    let exported: HashSet<u32> = export_names.keys().copied().collect();
     for (index, name) in export_names {
         raw_names.entry(index).or_insert(name);
     }
@@ -121,6 +132,7 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
         raw_names,
         demangled,
         program,
+        exported,
         sections,
     })
 }

@@ -56,7 +56,7 @@ pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
     let selection = select::select(&module, config)?;
     let table = tracer_core::FunctionTable {
         options: config.options,
-        program: module.program.clone().unwrap_or_default(),
+        program: module.program.as_ref().map(|p| p.krate.clone()).unwrap_or_default(),
         functions: selection.functions.clone(),
     };
     let mut notes = Vec::new();

@@ -70,14 +70,14 @@ pub fn convert(t: wasmparser::ValType) -> ValType {
 }
 
 pub fn select(module: &ModuleInfo, config: &crate::Config) -> Result<Selection, Error> {
-    let program = module.program.as_deref();
+    let program = module.program.as_ref();
     let mut functions = Vec::new();
     let mut ids = HashMap::new();
     let includes: Vec<&Filter> = config.filters.iter().filter(|f| f.include).collect();
     for index in module.imported_functions..module.signatures.len() as u32 {
         let raw = module.raw_names.get(&index).cloned().unwrap_or_else(|| format!("func[{index}]"));
         let demangled = module.demangled.get(&index).cloned().unwrap_or_else(|| raw.clone());
-        if config.scope == Scope::Own && !names::is_own(&demangled, program) {
+        if config.scope == Scope::Own && !names::is_own(&demangled, module.exported.contains(&index), program) {
             continue;
         }
         let name = names::display_name(&demangled, program);

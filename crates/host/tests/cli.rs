@@ -1,0 +1,236 @@
+//! The `ruchy-trace` binary, as a user runs it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+}
+
+fn ruchy_trace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ruchy-trace")).args(args).output().expect("runs ruchy-trace")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ruchy-trace-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Asserts a failure is one clear line, with the given status, no panic.
+fn assert_one_line_error(out: &Output, code: i32, needle: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "status; stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
+    assert!(err.starts_with("ruchy-trace: error: "), "{err}");
+    assert!(err.contains(needle), "`{needle}` not in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn fibonacci_trace_is_the_proposals() {
+    let out = ruchy_trace(&["run", fixture("fibonacci.wasm").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "5\n");
+    let err = text(&out.stderr);
+    let fib: Vec<&str> = err.lines().filter(|l| l.contains("fibonacci(")).collect();
+    let enters: Vec<&&str> = fib.iter().filter(|l| l.contains("-> fibonacci(")).collect();
+    let exits: Vec<&&str> = fib.iter().filter(|l| l.contains("<- fibonacci() = ")).collect();
+    assert_eq!((enters.len(), exits.len()), (15, 15), "{err}");
+    assert!(fib[0].ends_with("-> fibonacci(i64=5)"), "first: {}", fib[0]);
+    assert!(fib[fib.len() - 1].contains("<- fibonacci() = 5 ["), "last: {}", fib[fib.len() - 1]);
+    // Properly nested: a stack of open calls never underflows and ends empty,
+    // and every line starts with a `[secs.micros]` timestamp.
+    let mut depth = 0i32;
+    for l in &fib {
+        assert!(l.starts_with('[') && l.as_bytes()[11] == b'.' && l.as_bytes()[18] == b']', "timestamp: {l}");
+        if l.contains("-> ") {
+            depth += 1;
+        } else {
+            depth -= 1;
+            assert!(depth >= 0, "exit without entry at {l}");
+        }
+    }
+    assert_eq!(depth, 0);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines[0].ends_with("-> main()"), "{}", lines[0]);
+    assert!(err.contains("# events: 32 kept, 0 lost"), "{err}");
+}
+
+#[test]
+fn indented_text_follows_depth() {
+    let out = ruchy_trace(&["run", "--indent", "--no-timestamps", fixture("fibonacci.wasm").to_str().unwrap()]);
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines[0], "-> main()");
+    assert_eq!(lines[1], "  -> fibonacci(i64=5)");
+    assert_eq!(lines[2], "    -> fibonacci(i64=4)");
+    assert!(lines.contains(&"  <- fibonacci() = 5"), "{err}");
+}
+
+#[test]
+fn a_ring_of_ten_keeps_ten_and_counts_twenty_lost() {
+    let wasm = fixture("fibonacci.wasm");
+    let out = ruchy_trace(&["run", "--filter", "fibonacci", "--buffer-size", "10", "--format", "json", wasm.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON trace");
+    assert_eq!(json["events"].as_array().unwrap().len(), 10);
+    assert_eq!(json["stats"]["dropped_events"], 20);
+    assert_eq!(json["stats"]["kept_events"], 10);
+    assert_eq!(json["stats"]["total_events"], 30);
+    // Keep-newest: the last event is fibonacci(5) returning 5.
+    let last = json["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["type"], "function_exit");
+    assert_eq!(last["returns"][0]["value"], 5);
+
+    let out = ruchy_trace(&["run", "--filter", "fibonacci", "--buffer-size", "10", wasm.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().filter(|l| l.contains("fibonacci")).count(), 10, "{err}");
+    assert!(err.lines().last().unwrap().contains("# events: 10 kept, 20 lost"), "{err}");
+
+    let out = ruchy_trace(&["run", "--filter", "fibonacci", "--buffer-size", "10", "--keep", "oldest", "--format", "json", wasm.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON trace");
+    let events = json["events"].as_array().unwrap();
+    assert_eq!(json["stats"]["dropped_events"], 20);
+    assert_eq!(events[0]["args"][0]["value"], 5, "keep-oldest starts at the first call");
+    // fib(5) 4 3 2 1, <-1, ->0, <-0, <-1, ->1: seven entries in the first ten.
+    assert_eq!(events.iter().filter(|e| e["type"] == "function_enter").count(), 7);
+}
+
+#[test]
+fn json_and_chrome_outputs_parse_and_balance() {
+    let wasm = fixture("fibonacci.wasm");
+    let json_path = temp("fib.json");
+    let out = ruchy_trace(&["run", "--format", "json", "-o", json_path.to_str().unwrap(), wasm.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "trace went to the file: {}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    let first_fib = json["events"].as_array().unwrap().iter().find(|e| e["name"] == "fibonacci").unwrap().clone();
+    assert_eq!(first_fib["type"], "function_enter");
+    assert_eq!(first_fib["args"][0]["type_info"]["name"], "i64");
+    assert_eq!(first_fib["args"][0]["value"], 5);
+    assert!(first_fib["timestamp_ns"].as_u64().unwrap() > 1_600_000_000_000_000_000);
+    assert_eq!(json["stats"]["dropped_events"], 0);
+
+    let chrome_path = temp("fib.chrome.json");
+    let out = ruchy_trace(&["run", "--format", "chrome", "-o", chrome_path.to_str().unwrap(), wasm.to_str().unwrap()]);
+    assert!(out.status.success());
+    let chrome: serde_json::Value = serde_json::from_slice(&std::fs::read(&chrome_path).unwrap()).unwrap();
+    let events = chrome["traceEvents"].as_array().unwrap();
+    let mut open = 0i64;
+    let mut begins = 0;
+    for e in events {
+        match e["ph"].as_str().unwrap() {
+            "B" => {
+                open += 1;
+                begins += 1;
+            }
+            "E" => {
+                open -= 1;
+                assert!(open >= 0);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((open, begins), (0, 16));
+
+    let out = ruchy_trace(&["run", "--format", "jsonl", wasm.to_str().unwrap()]);
+    let lines: Vec<serde_json::Value> =
+        text(&out.stderr).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    assert!(lines[0].get("metadata").is_some());
+    assert!(lines.last().unwrap().get("stats").is_some());
+    assert_eq!(lines.len(), 32 + 2);
+}
+
+#[test]
+fn the_panicking_program_exits_non_zero_naming_the_trap() {
+    let out = ruchy_trace(&["run", fixture("panic.wasm").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(134));
+    assert_eq!(text(&out.stdout), "3\n");
+    let err = text(&out.stderr);
+    assert!(err.contains("panicked at"), "guest stderr passes through: {err}");
+    assert!(err.contains("<- check() [trapped]"), "{err}");
+    assert!(err.contains("<- main() [trapped]"), "{err}");
+    assert!(err.lines().last().unwrap().starts_with("ruchy-trace: error: guest trapped: "), "{err}");
+    assert!(err.contains("unreachable"), "{err}");
+}
+
+#[test]
+fn trace_is_flushed_to_the_file_when_the_guest_traps() {
+    let path = temp("panic.json");
+    let out = ruchy_trace(&["run", "--format", "json", "-o", path.to_str().unwrap(), fixture("panic.wasm").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(134));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(json["metadata"]["end"]["kind"], "trapped");
+    let closed = json["events"].as_array().unwrap().iter().filter(|e| e["closed"] == "trapped").count();
+    assert_eq!(closed, 3);
+}
+
+#[test]
+fn bad_input_is_one_line_and_a_documented_status() {
+    let not_wasm = temp("notes.wasm");
+    std::fs::write(&not_wasm, "this is a text file\n").unwrap();
+    assert_one_line_error(&ruchy_trace(&["run", not_wasm.to_str().unwrap()]), 65, "not a WebAssembly module");
+
+    let wasm = std::fs::read(fixture("fibonacci.wasm")).unwrap();
+    let truncated = temp("truncated.wasm");
+    std::fs::write(&truncated, &wasm[..wasm.len() / 2]).unwrap();
+    assert_one_line_error(&ruchy_trace(&["run", truncated.to_str().unwrap()]), 65, "invalid WebAssembly module");
+
+    let component = temp("component.wasm");
+    std::fs::write(&component, b"\0asm\x0d\x00\x01\x00").unwrap();
+    assert_one_line_error(&ruchy_trace(&["run", component.to_str().unwrap()]), 65, "component");
+
+    let missing = ruchy_trace(&["run", "--invoke", "nope", fixture("fibonacci.wasm").to_str().unwrap()]);
+    assert_one_line_error(&missing, 65, "no exported function `nope`");
+
+    let absent = ruchy_trace(&["run", "/nonexistent/x.wasm"]);
+    assert_one_line_error(&absent, 66, "cannot read");
+
+    let bench = fixture("bench/fib_bench.wasm");
+    let bad_arg = ruchy_trace(&["run", "--invoke", "run", bench.to_str().unwrap(), "--", "five"]);
+    assert_one_line_error(&bad_arg, 65, "not a valid i64");
+}
+
+#[test]
+fn invoke_prints_results_and_traces_the_call() {
+    let bench = fixture("bench/fib_bench.wasm");
+    let out = ruchy_trace(&["run", "--invoke", "run", "--no-timestamps", bench.to_str().unwrap(), "--", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "2\n");
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().next().unwrap(), "-> run(i64=3)");
+    assert!(err.contains("-> fibonacci(i64=1)"), "{err}");
+}
+
+#[test]
+fn instrument_writes_a_module_that_runs_anywhere_we_do() {
+    let out_path = temp("fib.traced.wasm");
+    let out = ruchy_trace(&["instrument", fixture("fibonacci.wasm").to_str().unwrap(), "-o", out_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&out_path).unwrap();
+    wasmparser::Validator::new().validate_all(&bytes).unwrap();
+    // Running an instrumented module uses its own table as it is.
+    let run = ruchy_trace(&["run", out_path.to_str().unwrap()]);
+    assert_eq!(text(&run.stdout), "5\n");
+    assert_eq!(text(&run.stderr).lines().filter(|l| l.contains("-> fibonacci(")).count(), 15);
+    // Instrumenting it again is refused, clearly.
+    let again = ruchy_trace(&["instrument", out_path.to_str().unwrap(), "-o", temp("twice.wasm").to_str().unwrap()]);
+    assert_one_line_error(&again, 65, "already instrumented");
+}
+
+#[test]
+fn filters_include_and_exclude() {
+    let wasm = fixture("mutual.wasm");
+    let out = ruchy_trace(&["run", "--filter", "is_*", "--filter", "!is_odd", "--no-timestamps", wasm.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(err.contains("-> is_even("), "{err}");
+    assert!(!err.contains("is_odd"), "{err}");
+    assert!(!err.contains("main"), "{err}");
+    let all = ruchy_trace(&["run", "--all", "--filter", "*print*", wasm.to_str().unwrap()]);
+    assert!(text(&all.stderr).contains("std::io::stdio::_print"), "{}", text(&all.stderr));
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test of ruchy-trace. Installs what it needs on an empty machine
+# (rustup targets; for the browser tests, see ci/browser-tests.sh).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+fi
+
+echo "== tracer-core builds without std, and the instrumenter builds for the browser"
+cargo build -p tracer-core --target wasm32-unknown-unknown
+cargo build -p wasm-instrument --target wasm32-unknown-unknown
+
+echo "== native tests (release: the same build the CLI and the benchmark use)"
+cargo test --release
+
+if [ -x ci/browser-tests.sh ]; then
+    echo "== browser tests"
+    ci/browser-tests.sh
+fi

@@ -1,0 +1,149 @@
+//! Every Ruchy fixture, traced through wasm, against Ruchy's own interpreter
+//! trace of the same program; and the guest's behaviour with and without
+//! tracing, on both delivery paths.
+
+use ruchy_trace_host::tracer_core::decode::RunEnd;
+use ruchy_trace_host::tracer_core::{EventKind, Strategy, TraceOptions};
+use ruchy_trace_host::wasm_instrument::{self, Config};
+use ruchy_trace_host::Tracer;
+use ruchy_trace_tests::*;
+
+fn config(strategy: Strategy) -> Config {
+    Config { options: TraceOptions { strategy, ..TraceOptions::default() }, ..Config::default() }
+}
+
+#[test]
+fn there_are_enough_fixtures() {
+    let names = ruchy_fixtures();
+    assert!(names.len() >= 6, "{names:?}");
+    for n in &names {
+        for ext in ["rs", "wasm", "interp.txt"] {
+            assert!(fixtures().join(format!("{n}.{ext}")).exists(), "{n}.{ext} missing");
+        }
+    }
+}
+
+/// Names, order, and every scalar argument and result must match the
+/// interpreter. Strings and structs cannot be compared yet: at the wasm
+/// level they travel as pointers (or, for small structs, as their fields
+/// spread over several parameters), so for a function with such a parameter
+/// or result only its name and place in the order are compared.
+#[test]
+fn user_calls_match_the_interpreter_trace() {
+    let tracer = Tracer::new(false).unwrap();
+    for name in ruchy_fixtures() {
+        let interp = parse_interp_trace(&String::from_utf8(read(&format!("{name}.interp.txt"))).unwrap());
+        assert!(!interp.is_empty(), "{name}: interpreter trace is empty");
+        let outcome = run_wasi(&tracer, &read(&format!("{name}.wasm")), Some(&config(Strategy::Inline)));
+        let ours: Vec<Seen> = seen(&outcome).into_iter().filter(|s| !matches!(s.kind, EventKind::Closed(_))).collect();
+        assert_eq!(ours.len(), interp.len(), "{name}: {} events traced, interpreter has {}\nours: {ours:#?}", ours.len(), interp.len());
+        let mut compared_values = 0;
+        for (i, (o, t)) in ours.iter().zip(&interp).enumerate() {
+            match t {
+                InterpEvent::Enter { name: n, args } => {
+                    assert_eq!((o.kind, &o.name), (EventKind::Enter, n), "{name}: event {i}");
+                    let matches: Option<Vec<bool>> = if args.len() == o.values.len() {
+                        args.iter().zip(&o.values).map(|((v, ty), w)| scalar_matches(v, ty, w)).collect()
+                    } else {
+                        None
+                    };
+                    if let Some(m) = matches {
+                        assert!(m.iter().all(|&ok| ok), "{name}: event {i}: args {args:?} vs {:?}", o.values);
+                        compared_values += args.len();
+                    } else {
+                        assert!(
+                            args.iter().any(|(_, ty)| !matches!(ty.as_str(), "integer" | "float" | "boolean")),
+                            "{name}: event {i}: scalar args {args:?} traced as {:?}",
+                            o.values
+                        );
+                    }
+                }
+                InterpEvent::Exit { name: n, value: (v, ty) } => {
+                    assert_eq!((o.kind, &o.name), (EventKind::Exit, n), "{name}: event {i}");
+                    if ty == "nil" {
+                        assert!(o.values.is_empty(), "{name}: event {i}: nil traced as {:?}", o.values);
+                    } else if let [w] = o.values.as_slice() {
+                        if let Some(ok) = scalar_matches(v, ty, w) {
+                            assert!(ok, "{name}: event {i}: returned {v}: {ty}, traced {w:?}");
+                            compared_values += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if !matches!(name.as_str(), "strings" | "structs") {
+            assert!(compared_values > 0, "{name}: no value was compared");
+        }
+    }
+}
+
+#[test]
+fn instrumented_fixtures_validate_and_behave_the_same() {
+    let tracer = Tracer::new(false).unwrap();
+    for name in ruchy_fixtures() {
+        let wasm = read(&format!("{name}.wasm"));
+        for scope in [wasm_instrument::Scope::Own, wasm_instrument::Scope::All] {
+            for strategy in [Strategy::Inline, Strategy::Hooks] {
+                let cfg = Config { scope, ..config(strategy) };
+                let out = wasm_instrument::instrument(&wasm, &cfg).unwrap();
+                wasmparser::Validator::new().validate_all(&out.bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+        let plain = run_wasi(&tracer, &wasm, None);
+        let traced = run_wasi(&tracer, &wasm, Some(&config(Strategy::Inline)));
+        assert_eq!(String::from_utf8_lossy(&plain.stdout), String::from_utf8_lossy(&traced.stdout), "{name}: stdout");
+        assert_eq!(plain.trace.end, traced.trace.end, "{name}: how the guest ended");
+        assert!(!plain.stdout.is_empty(), "{name}: the program printed nothing");
+        let everything = run_wasi(&tracer, &wasm, Some(&Config { scope: wasm_instrument::Scope::All, ..config(Strategy::Inline) }));
+        assert_eq!(plain.stdout, everything.stdout, "{name}: stdout with every function traced");
+        assert_eq!(plain.trace.end, everything.trace.end, "{name}: end with every function traced");
+        assert!(everything.trace.stats().kept_events > traced.trace.stats().kept_events, "{name}: --all traced no more");
+    }
+}
+
+/// The inline fast path and the host-hook path produce the same events, in
+/// the same order, with the same values (timestamps aside), with every
+/// function traced and with sampling.
+#[test]
+fn fast_path_and_hook_path_traces_are_identical() {
+    let tracer = Tracer::new(false).unwrap();
+    for name in ruchy_fixtures() {
+        let wasm = read(&format!("{name}.wasm"));
+        for (scope, sample) in [(wasm_instrument::Scope::Own, 1), (wasm_instrument::Scope::All, 1), (wasm_instrument::Scope::All, 7)] {
+            let make = |strategy| Config {
+                scope,
+                options: TraceOptions { strategy, sample, ..TraceOptions::default() },
+                ..Config::default()
+            };
+            let inline = run_wasi(&tracer, &wasm, Some(&make(Strategy::Inline)));
+            let hooks = run_wasi(&tracer, &wasm, Some(&make(Strategy::Hooks)));
+            let (a, b) = (seen(&inline), seen(&hooks));
+            assert!(!a.is_empty(), "{name}: nothing traced");
+            assert_eq!(a.len(), b.len(), "{name} {scope:?} sample {sample}: event counts");
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert_eq!(x, y, "{name} {scope:?} sample {sample}: event {i}");
+            }
+            assert_eq!(inline.trace.stats(), hooks.trace.stats(), "{name}: stats");
+            assert_eq!(inline.stdout, hooks.stdout, "{name}: stdout");
+        }
+    }
+}
+
+#[test]
+fn the_panicking_fixture_closes_its_frames_as_trapped() {
+    let tracer = Tracer::new(false).unwrap();
+    let outcome = run_wasi(&tracer, &read("panic.wasm"), Some(&config(Strategy::Inline)));
+    let RunEnd::Trapped(msg) = &outcome.trace.end else { panic!("did not trap: {:?}", outcome.trace.end) };
+    assert!(msg.contains("unreachable"), "{msg}");
+    let events = seen(&outcome);
+    let closed: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Closed(ruchy_trace_host::tracer_core::CloseReason::Trapped))
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(closed, ["check", "outer", "main"]);
+    let enters = events.iter().filter(|e| e.kind == EventKind::Enter).count();
+    let exits = events.iter().filter(|e| e.kind != EventKind::Enter).count();
+    assert_eq!(enters, exits, "every frame is closed");
+    assert!(String::from_utf8_lossy(&outcome.stderr).contains("panicked"), "the guest's panic message passes through");
+}
