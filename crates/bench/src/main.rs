@@ -213,7 +213,7 @@ fn main() {
 
     let full = full_trace.expect("full tracing ran");
     let stats = full.trace.stats();
-    let bytes = full.trace.recorded.bytes.len() as f64 / stats.kept_events.max(1) as f64;
+    let bytes = full.trace.recorded.byte_len() as f64 / stats.kept_events.max(1) as f64;
     println!("| bytes per event in the ring (full tracing) | {bytes:.2} B | | <= 16 | {} | |", stats.kept_events);
 
     let ruchy = read(RUCHY_MODULE);

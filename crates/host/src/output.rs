@@ -45,8 +45,15 @@ pub fn render(trace: &Trace, format: Format, text: TextOptions, out: &mut dyn Wr
 }
 
 /// Writes through a temporary file renamed into place on success, so a
-/// crash never leaves a partial file under the final name.
+/// crash never leaves a partial file under the final name. Anything that is
+/// not a regular file (`/dev/null`, a pipe, a terminal) is written directly:
+/// renaming over it would replace it.
 pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let mut w = BufWriter::new(std::fs::OpenOptions::new().write(true).open(path)?);
+        fill(&mut w)?;
+        return w.flush();
+    }
     let mut tmp: PathBuf = path.to_path_buf();
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     tmp.set_file_name(format!(".{name}.{}.partial", std::process::id()));

@@ -171,6 +171,14 @@ fn trace_is_flushed_to_the_file_when_the_guest_traps() {
 }
 
 #[test]
+fn writing_to_a_device_writes_through_it() {
+    let out = ruchy_trace(&["run", "-o", "/dev/null", fixture("fibonacci.wasm").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null was replaced");
+}
+
+#[test]
 fn bad_input_is_one_line_and_a_documented_status() {
     let not_wasm = temp("notes.wasm");
     std::fs::write(&not_wasm, "this is a text file\n").unwrap();

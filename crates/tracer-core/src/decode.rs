@@ -134,9 +134,13 @@ impl Trace {
 
     /// The events, in order, followed by host-closed frames.
     pub fn events(&self) -> Decoder<'_> {
+        let mut slices = self.recorded.slices();
+        let first = slices.next().unwrap_or(&[]);
         Decoder {
             trace: self,
-            records: Records::new(&self.layout, &self.recorded.bytes, 0),
+            records: Records::new(&self.layout, first, 0),
+            consumed: first.len(),
+            slices: alloc::boxed::Box::new(slices),
             state: self.recorded.start.clone(),
             closing: false,
         }
@@ -157,6 +161,9 @@ impl Trace {
 pub struct Decoder<'a> {
     trace: &'a Trace,
     records: Records<'a>,
+    /// Bytes of the chunks before the current one, for error offsets.
+    consumed: usize,
+    slices: alloc::boxed::Box<dyn Iterator<Item = &'a [u8]> + 'a>,
     state: StreamState,
     closing: bool,
 }
@@ -167,7 +174,7 @@ impl<'a> Iterator for Decoder<'a> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let functions = &self.trace.table.functions;
-        if !self.closing {
+        while !self.closing {
             match self.records.next() {
                 Some(Ok(r)) => {
                     let placed = self.state.apply(&r);
@@ -192,7 +199,13 @@ impl<'a> Iterator for Decoder<'a> {
                     self.closing = true;
                     return Some(Err(e));
                 }
-                None => self.closing = true,
+                None => match self.slices.next() {
+                    Some(next) => {
+                        self.records = Records::new(&self.trace.layout, next, self.consumed);
+                        self.consumed += next.len();
+                    }
+                    None => self.closing = true,
+                },
             }
         }
         let frame = self.state.open.pop()?;

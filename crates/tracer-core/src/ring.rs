@@ -35,13 +35,19 @@ pub struct Ring {
     /// Keep-oldest only: enough events are held; later chunks are counted.
     full: bool,
     offset: u64,
+    /// Buffers of dropped chunks, kept for reuse: fresh memory costs a page
+    /// fault per page, which would dominate the cost of a record.
+    spare: Vec<Vec<u8>>,
 }
 
 /// The records a ring kept, trimmed to its capacity.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Recorded {
-    /// The kept records, in order.
-    pub bytes: Vec<u8>,
+    /// The kept records, in order, in the chunks they arrived in; the first
+    /// chunk's records start at `first_offset`.
+    pub chunks: Vec<Vec<u8>>,
+    /// Where the first kept record starts in the first chunk.
+    pub first_offset: usize,
     /// Decoder state before the first kept record: frames opened by records
     /// that were dropped, and the clock at that point.
     pub start: StreamState,
@@ -52,6 +58,23 @@ pub struct Recorded {
     /// Events were lost after the kept ones (keep-oldest overflowed), so
     /// frames still open at the end were cut, not left running.
     pub cut_at_end: bool,
+}
+
+impl Recorded {
+    /// Kept records in one chunk, nothing lost.
+    pub fn from_bytes(bytes: Vec<u8>, kept: u64) -> Recorded {
+        Recorded { chunks: alloc::vec![bytes], kept, ..Recorded::default() }
+    }
+
+    /// Bytes taken by the kept records.
+    pub fn byte_len(&self) -> usize {
+        self.chunks.iter().map(Vec::len).sum::<usize>() - self.first_offset
+    }
+
+    /// The kept records' bytes, chunk by chunk.
+    pub fn slices(&self) -> impl Iterator<Item = &[u8]> {
+        self.chunks.iter().enumerate().map(|(i, c)| if i == 0 { &c[self.first_offset.min(c.len())..] } else { &c[..] })
+    }
 }
 
 impl Ring {
@@ -67,6 +90,7 @@ impl Ring {
             lost: 0,
             full: false,
             offset: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -79,35 +103,64 @@ impl Ring {
         self.capacity.saturating_mul(u64::from(self.layout.max_record_size()))
     }
 
-    /// Appends a chunk of whole records.
+    /// An empty buffer to fill and hand back with [`Ring::push_chunk`]: one
+    /// the ring no longer needs, when it has one.
+    pub fn take_spare(&mut self) -> Option<Vec<u8>> {
+        self.spare.pop()
+    }
+
+    /// Appends a chunk of whole records, copying them.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        if bytes.is_empty() {
+        let mut chunk = self.take_spare().unwrap_or_default();
+        chunk.extend_from_slice(bytes);
+        self.push_chunk(chunk)
+    }
+
+    fn recycle(&mut self, mut chunk: Vec<u8>) {
+        chunk.clear();
+        self.spare.push(chunk);
+    }
+
+    /// Appends a chunk of whole records, taking the buffer.
+    pub fn push_chunk(&mut self, chunk: Vec<u8>) -> Result<(), Error> {
+        if chunk.is_empty() {
+            self.recycle(chunk);
             return Ok(());
         }
         let base = self.offset as usize;
-        self.offset += bytes.len() as u64;
+        self.offset += chunk.len() as u64;
         if self.full || self.capacity == 0 {
             self.full = true;
             let mut n = 0;
-            for r in Records::new(&self.layout, bytes, base) {
-                r?;
-                n += 1;
-            }
+            let counted = Records::new(&self.layout, &chunk, base).try_for_each(|r| r.map(|_| n += 1));
+            self.recycle(chunk);
+            counted?;
             self.lost += n;
             return Ok(());
         }
-        self.chunks.push_back(bytes.into());
-        self.retained_bytes += bytes.len() as u64;
+        self.retained_bytes += chunk.len() as u64;
+        self.chunks.push_back(chunk);
         let need = self.guaranteed_bytes();
         match self.policy {
             OverflowPolicy::KeepNewest => {
                 while self.chunks.len() > 1 && self.retained_bytes - self.chunks[0].len() as u64 >= need {
                     let front = self.chunks.pop_front().unwrap_or_default();
                     self.retained_bytes -= front.len() as u64;
+                    let mut dropped = Ok(());
                     for r in Records::new(&self.layout, &front, 0) {
-                        self.dropped_state.apply(&r?);
-                        self.lost += 1;
+                        match r {
+                            Ok(r) => {
+                                self.dropped_state.apply(&r);
+                                self.lost += 1;
+                            }
+                            Err(e) => {
+                                dropped = Err(e);
+                                break;
+                            }
+                        }
                     }
+                    self.recycle(front);
+                    dropped?;
                 }
             }
             OverflowPolicy::KeepOldest => {
@@ -121,39 +174,53 @@ impl Ring {
 
     /// Trims to exactly `capacity` events and hands the records over.
     pub fn finish(self) -> Result<Recorded, Error> {
-        let mut bytes = Vec::with_capacity(self.retained_bytes as usize);
-        for c in &self.chunks {
-            bytes.extend_from_slice(c);
-        }
-        let mut ends = Vec::new();
-        let mut it = Records::new(&self.layout, &bytes, 0);
-        while let Some(r) = it.next() {
-            r?;
-            ends.push(it.position());
+        // End offset of every kept record: (chunk index, byte end).
+        let mut ends: Vec<(usize, usize)> = Vec::new();
+        let mut base = 0;
+        for (i, c) in self.chunks.iter().enumerate() {
+            let mut it = Records::new(&self.layout, c, base);
+            while let Some(r) = it.next() {
+                r?;
+                ends.push((i, it.position()));
+            }
+            base += c.len();
         }
         let total = ends.len() as u64;
+        let mut chunks: Vec<Vec<u8>> = self.chunks.into_iter().collect();
         let mut start = self.dropped_state;
         let mut lost = self.lost;
         let mut cut_at_end = self.full && self.lost > 0;
+        let mut first_offset = 0;
         if total > self.capacity {
             let excess = (total - self.capacity) as usize;
             lost += excess as u64;
             match self.policy {
                 OverflowPolicy::KeepNewest => {
-                    let cut = ends[excess - 1];
-                    for r in Records::new(&self.layout, &bytes[..cut], 0) {
+                    let (chunk, cut) = ends[excess - 1];
+                    for c in &chunks[..chunk] {
+                        for r in Records::new(&self.layout, c, 0) {
+                            start.apply(&r?);
+                        }
+                    }
+                    for r in Records::new(&self.layout, &chunks[chunk][..cut], 0) {
                         start.apply(&r?);
                     }
-                    bytes.drain(..cut);
+                    chunks.drain(..chunk);
+                    first_offset = cut;
                 }
                 OverflowPolicy::KeepOldest => {
                     let keep = self.capacity as usize;
-                    let cut = if keep == 0 { 0 } else { ends[keep - 1] };
-                    bytes.truncate(cut);
+                    if keep == 0 {
+                        chunks.clear();
+                    } else {
+                        let (chunk, cut) = ends[keep - 1];
+                        chunks.truncate(chunk + 1);
+                        chunks[chunk].truncate(cut);
+                    }
                     cut_at_end = true;
                 }
             }
         }
-        Ok(Recorded { bytes, start, kept: total.min(self.capacity), lost, cut_at_end })
+        Ok(Recorded { chunks, first_offset, start, kept: total.min(self.capacity), lost, cut_at_end })
     }
 }

@@ -445,7 +445,7 @@ mod tests {
             }
         }
         assert_eq!(results, [832_040]);
-        let recorded = Recorded { bytes, start: Default::default(), kept: events, lost: 0, cut_at_end: false };
+        let recorded = Recorded::from_bytes(bytes, events);
         let t = Trace::new(table(true), recorded, RunEnd::Returned, EPOCH, None);
 
         let start = Instant::now();
