@@ -12,10 +12,11 @@
 
 mod clock;
 mod error;
-mod recorder;
+pub mod recorder;
 mod run;
 
 pub use error::HostError;
+pub use recorder::{HasRecorder, Recorder};
 pub use run::{Entry, Outcome, Program, RunOptions, Tracer};
 pub use tracer_core;
 pub use wasm_instrument;

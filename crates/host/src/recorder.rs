@@ -1,4 +1,10 @@
 //! The store-side half of tracing: the ring, and the imports that feed it.
+//!
+//! [`Program`](crate::Program) uses these for its runs; an embedder with its
+//! own `Linker` and `Store` (several instances, its own imports) uses them
+//! directly: put a [`Recorder`] in the store's data, implement
+//! [`HasRecorder`], call [`link`] before instantiating and [`final_flush`]
+//! when the guest stops, then [`Recorder::finish`].
 
 use crate::clock::micros_since;
 use std::sync::Arc;
@@ -32,18 +38,21 @@ fn fresh_chunk() -> Vec<u8> {
 
 /// What a store holds for tracing.
 pub struct Recorder {
+    /// Where records end up.
     pub ring: Ring,
     table: Arc<FunctionTable>,
     /// The chunk being filled.
     current: Vec<u8>,
     /// Largest record the table's functions write.
     max_record: usize,
+    /// When the trace started; timestamps count from here.
     pub epoch: Instant,
     /// The first malformed thing the guest handed over, if any.
     pub error: Option<tracer_core::Error>,
 }
 
 impl Recorder {
+    /// A recorder for a module instrumented with `table`, filling `ring`.
     pub fn new(table: Arc<FunctionTable>, ring: Ring, epoch: Instant) -> Recorder {
         let max_record = ring.layout().max_record_size() as usize;
         Recorder { ring, table, current: Vec::new(), max_record, epoch, error: None }
@@ -67,6 +76,15 @@ impl Recorder {
         if let Err(e) = self.ring.push_chunk(chunk) {
             self.error.get_or_insert(e);
         }
+    }
+
+    /// Ends recording: what the ring kept, or the first malformed record.
+    pub fn finish(mut self) -> Result<tracer_core::ring::Recorded, tracer_core::Error> {
+        self.drain_staging();
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.ring.finish()
     }
 
     /// Takes one hook call's parameters: header, depth (sampled entries),
