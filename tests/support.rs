@@ -116,12 +116,59 @@ pub struct Seen {
     pub name: String,
     pub depth: u32,
     pub values: Vec<Value>,
+    /// Source-level values, rendered, when the function's signature is known.
+    pub source: Option<Vec<String>>,
 }
 
 impl Seen {
-    pub fn of(e: &Event<'_>) -> Seen {
-        Seen { kind: e.kind, name: e.function.name.clone(), depth: e.depth, values: e.values().collect() }
+    pub fn of(e: &Event<'_>, types: &[ruchy_trace_host::tracer_core::source::SourceType]) -> Seen {
+        Seen {
+            kind: e.kind,
+            name: e.function.name.clone(),
+            depth: e.depth,
+            values: e.values().collect(),
+            source: e.source_values(types).map(|v| v.iter().map(|a| a.value.to_string()).collect()),
+        }
     }
+}
+
+/// Removes the spacing the interpreter and we differ in (`Point {x: 3}`
+/// against `Point { x: 3 }`), outside string literals.
+pub fn squash(s: &str) -> String {
+    let mut out = String::new();
+    let (mut quoted, mut escaped) = (false, false);
+    for c in s.chars() {
+        if quoted {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => quoted = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            quoted = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Strips every custom section (names, DWARF, producers) from a module.
+pub fn strip(wasm: &[u8]) -> Vec<u8> {
+    let mut out = wasm_encoder::Module::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let payload = payload.expect("valid module");
+        if let wasmparser::Payload::CustomSection(_) = payload {
+            continue;
+        }
+        if let Some((id, range)) = payload.as_section() {
+            out.section(&wasm_encoder::RawSection { id, data: &wasm[range] });
+        }
+    }
+    out.finish()
 }
 
 /// Runs a WASI fixture with output captured.
@@ -136,5 +183,6 @@ pub fn run_wasi(tracer: &Tracer, wasm: &[u8], config: Option<&ruchy_trace_host::
 
 /// The decoded events of an outcome.
 pub fn seen(outcome: &Outcome) -> Vec<Seen> {
-    outcome.trace.events().map(|e| Seen::of(&e.expect("decodes"))).collect()
+    let types = &outcome.trace.table.types;
+    outcome.trace.events().map(|e| Seen::of(&e.expect("decodes"), types)).collect()
 }

@@ -6,8 +6,9 @@ use ruchy_trace_host::tracer_core::format::TextOptions;
 use ruchy_trace_host::tracer_core::{decode::RunEnd, OverflowPolicy, Strategy, TraceOptions};
 use ruchy_trace_host::wasm_instrument::{self, Filter, Scope};
 use ruchy_trace_host::{Entry, HostError, RunOptions, Tracer};
-use std::path::PathBuf;
-use std::process::ExitCode;
+use ruchy_trace_host::wasm_instrument::ruchy::RuchySource;
+use std::path::{Path, PathBuf};
+use std::process::{self as proc, ExitCode};
 use std::time::Duration;
 
 /// Exit status when the module cannot be used (not wasm, invalid, a
@@ -15,6 +16,9 @@ use std::time::Duration;
 pub const EXIT_BAD_MODULE: u8 = 65;
 /// Exit status when an input file cannot be read.
 pub const EXIT_NO_INPUT: u8 = 66;
+/// Exit status when a `.ruchy` program cannot be compiled (no compiler, or
+/// it failed).
+pub const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit status for an internal error.
 pub const EXIT_INTERNAL: u8 = 70;
 /// Exit status when the trace cannot be written.
@@ -32,9 +36,11 @@ EXIT STATUS:
                        a component, an unsupported feature, a missing export,
                        arguments that do not fit
     66                 an input file cannot be read
+    69                 a .ruchy program cannot be compiled (ruchy or the
+                       wasm32-wasip1 target missing, or a compile error)
     70                 internal error
     74                 the trace cannot be written
-    124                the guest ran past --timeout
+    124                the guest ran past --timeout or --fuel
     134                the guest trapped (a Rust panic is a trap)
 In every case where the guest ran, the trace recorded so far is written,
 and frames left open are closed as trapped, exited or interrupted.";
@@ -57,6 +63,11 @@ enum Command {
     /// pass through untouched, and the trace goes to stderr (or
     /// --trace-output) after the guest finishes. The guest sees no files and
     /// no environment variables unless granted with --dir and --env.
+    ///
+    /// MODULE may also be a `.ruchy` program: it is compiled first with
+    /// `ruchy transpile` and rustc (wasm32-wasip1, debug info, opt-level 0),
+    /// which needs ruchy installed. Next to a `.wasm`, a `.ruchy` file of the
+    /// same name is read so locations point at it (`<fibonacci.ruchy:1:5>`).
     ///
     /// Example: ruchy-trace run tests/fixtures/fibonacci.wasm
     #[command(after_help = EXIT_CODES)]
@@ -94,6 +105,12 @@ struct SelectArgs {
     /// contract) instead of writing records inline into the trace memory.
     #[arg(long)]
     hooks: bool,
+    /// Show wasm types and raw values, the proposal's exact style
+    /// (`fibonacci(i64=5)`), instead of source names, types and decoded
+    /// values from the module's debug information
+    /// (`fibonacci(n: i64 = 5)`, `greet(name: String = "Ada")`).
+    #[arg(long)]
+    wasm_types: bool,
 }
 
 impl SelectArgs {
@@ -113,6 +130,8 @@ impl SelectArgs {
             },
             scope: if self.all { Scope::All } else { Scope::Own },
             filters,
+            source_values: !self.wasm_types,
+            ruchy_sources: Vec::new(),
         })
     }
 }
@@ -127,7 +146,7 @@ enum Keep {
 
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// The module (.wasm) to run.
+    /// The module (.wasm) or Ruchy program (.ruchy) to run.
     module: PathBuf,
     /// Arguments for the guest (after `--`), or, with --invoke, the values
     /// to call the export with.
@@ -162,6 +181,10 @@ struct RunArgs {
     /// Cap each guest memory at this size (e.g. 64MiB, 1GiB, 65536).
     #[arg(long = "max-memory", value_name = "BYTES", value_parser = parse_size)]
     max_memory: Option<usize>,
+    /// Stop the guest after it burns this much fuel (about one unit per
+    /// wasm instruction; the hooks' own instructions count too).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
     /// Grant the guest a directory: HOST or HOST::GUEST (repeatable).
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
@@ -229,8 +252,82 @@ fn parse_size(s: &str) -> Result<usize, String> {
     n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
 }
 
-fn read_input(path: &PathBuf) -> Result<Vec<u8>, Failure> {
+fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure { message: format!("cannot read {}: {e}", path.display()), code: EXIT_NO_INPUT })
+}
+
+fn unavailable(message: String) -> Failure {
+    Failure { message, code: EXIT_UNAVAILABLE }
+}
+
+/// The module's bytes and the Ruchy source its locations can point at: a
+/// `.ruchy` program is compiled; a `.wasm` takes the `.ruchy` beside it.
+fn load_program(path: &Path) -> Result<(Vec<u8>, Vec<RuchySource>), Failure> {
+    let ruchy_path = path.with_extension("ruchy");
+    let source = |p: &Path| -> Option<RuchySource> {
+        let text = std::fs::read_to_string(p).ok()?;
+        Some(RuchySource { file: p.file_name()?.to_string_lossy().into_owned(), text })
+    };
+    if path.extension().is_some_and(|e| e == "ruchy") {
+        let text = source(path).ok_or_else(|| Failure {
+            message: format!("cannot read {}", path.display()),
+            code: EXIT_NO_INPUT,
+        })?;
+        let wasm = compile_ruchy(path)?;
+        return Ok((wasm, vec![text]));
+    }
+    let wasm = read_input(path)?;
+    Ok((wasm, source(&ruchy_path).into_iter().collect()))
+}
+
+/// `ruchy transpile` then rustc, the route that keeps types and debug
+/// information (ruchy's own wasm emitter loses both).
+fn compile_ruchy(path: &Path) -> Result<Vec<u8>, Failure> {
+    if proc::Command::new("ruchy").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+        return Err(unavailable(format!(
+            "compiling {} needs the Ruchy compiler, which is not installed: `cargo install ruchy --locked` (about 15 minutes), or pass a compiled .wasm",
+            path.display()
+        )));
+    }
+    let dir = std::env::temp_dir().join(format!("ruchy-trace-build-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "program".into());
+    let rs = dir.join(format!("{stem}.rs"));
+    let wasm = dir.join(format!("{stem}.wasm"));
+    let result = (|| {
+        let out = proc::Command::new("ruchy").arg("transpile").arg(path).arg("-o").arg(&rs).output();
+        match out {
+            Ok(o) if o.status.success() && rs.exists() => {}
+            Ok(o) => return Err(unavailable(format!("ruchy transpile failed: {}", first_line(&o.stderr, &o.stdout)))),
+            Err(e) => return Err(unavailable(format!("cannot run ruchy: {e}"))),
+        }
+        let out = proc::Command::new("rustc")
+            .args(["--edition", "2021", "--target", "wasm32-wasip1", "-g", "-C", "opt-level=0"])
+            .arg(format!("--remap-path-prefix={}=.", dir.display()))
+            .arg(&rs)
+            .arg("-o")
+            .arg(&wasm)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stderr);
+                if text.contains("target may not be installed") || text.contains("can't find crate for `std`") {
+                    return Err(unavailable("the wasm32-wasip1 target is not installed: `rustup target add wasm32-wasip1`".into()));
+                }
+                return Err(unavailable(format!("rustc failed on the transpiled program: {}", first_line(&o.stderr, &o.stdout))));
+            }
+            Err(e) => return Err(unavailable(format!("cannot run rustc: {e}"))),
+        }
+        read_input(&wasm)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn first_line(stderr: &[u8], stdout: &[u8]) -> String {
+    let text = String::from_utf8_lossy(if stderr.is_empty() { stdout } else { stderr }).into_owned();
+    text.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_string()
 }
 
 pub fn main() -> Result<ExitCode, Failure> {
@@ -242,8 +339,8 @@ pub fn main() -> Result<ExitCode, Failure> {
 }
 
 fn instrument(args: InstrumentArgs) -> Result<ExitCode, Failure> {
-    let wasm = read_input(&args.input)?;
-    let config = args.select.config()?;
+    let (wasm, ruchy_sources) = load_program(&args.input)?;
+    let config = wasm_instrument::Config { ruchy_sources, ..args.select.config()? };
     let out = wasm_instrument::instrument(&wasm, &config).map_err(|e| Failure::from(HostError::from(e)))?;
     for note in &out.notes {
         eprintln!("ruchy-trace: note: {note}");
@@ -259,9 +356,9 @@ fn instrument(args: InstrumentArgs) -> Result<ExitCode, Failure> {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, Failure> {
-    let wasm = read_input(&args.module)?;
-    let config = args.select.config()?;
-    let tracer = Tracer::new(args.timeout.is_some())?;
+    let (wasm, ruchy_sources) = load_program(&args.module)?;
+    let config = wasm_instrument::Config { ruchy_sources, ..args.select.config()? };
+    let tracer = Tracer::with_fuel(args.timeout.is_some(), args.fuel.is_some())?;
     let program = tracer.load(&wasm, &config)?;
     let entry = match &args.invoke {
         Some(name) => Entry::Invoke { name: name.clone(), args: args.args.clone() },
@@ -294,6 +391,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         enabled: true,
         timeout: args.timeout,
         max_memory: args.max_memory,
+        fuel: args.fuel,
         capture_output: false,
     };
     let outcome = program.run(&entry, &options)?;

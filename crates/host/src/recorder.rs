@@ -10,7 +10,8 @@ use crate::clock::micros_since;
 use std::sync::Arc;
 use std::time::Instant;
 use tracer_core::record::{self, RecordKind};
-use tracer_core::{FunctionTable, Ring, ValType, Value};
+use tracer_core::source::{self, Lowering, Place, Recording, ResultLowering, Snapshot};
+use tracer_core::{FunctionTable, Ring, Strategy, ValType, Value};
 use wasmtime::{Caller, Extern, Linker, Module, Val};
 
 /// Records gather in chunks of this size before they reach the ring; big
@@ -88,8 +89,10 @@ impl Recorder {
     }
 
     /// Takes one hook call's parameters: header, depth (sampled entries),
-    /// then the recorded values.
-    fn hook(&mut self, params: &[Val]) {
+    /// then the recorded values (and, for an exit whose result is in
+    /// memory, its address). `memory` is the guest's, for functions whose
+    /// values must be read from it now.
+    fn hook(&mut self, params: &[Val], memory: Option<&[u8]>) {
         let header = params.first().and_then(Val::i32).unwrap_or(-1) as u32;
         let id = header >> 2;
         let Some(function) = self.table.functions.get(id as usize) else {
@@ -115,7 +118,7 @@ impl Recorder {
             RecordKind::TailExit => &[],
         };
         let mut values = rest.iter();
-        let values: Vec<Value> = types
+        let recorded: Vec<Value> = types
             .iter()
             .map(|&t| {
                 if t.record_size() == 0 {
@@ -130,9 +133,53 @@ impl Recorder {
                 }
             })
             .collect();
+        let snapshot = self.ring.layout().snapshot_of(header).then(|| {
+            let extra = values.next().and_then(Val::i32).map(|a| a as u32);
+            self.snapshot(id, kind, &recorded, extra, memory.unwrap_or(&[]))
+        });
         let timestamp = self.table.options.timestamps.then(|| micros_since(self.epoch));
-        self.reserve(self.max_record);
-        record::write_record(&mut self.current, id, kind, timestamp, depth, &values);
+        self.reserve(self.max_record + snapshot.as_ref().map_or(0, |s| s.len() + 4));
+        record::write_record(&mut self.current, id, kind, timestamp, depth, &recorded, snapshot.as_deref());
+    }
+
+    /// Reads the arguments (or result) of function `id` from guest memory
+    /// as they are now, keeping every byte read.
+    fn snapshot(&self, id: u32, kind: RecordKind, values: &[Value], result_address: Option<u32>, memory: &[u8]) -> Vec<u8> {
+        let types = &self.table.types;
+        let mut mem = Recording { inner: GuestMemory(memory), snapshot: Snapshot::default() };
+        let mut out = Vec::new();
+        let Some(sig) = self.table.functions[id as usize].source.as_ref() else { return out };
+        match kind {
+            RecordKind::Enter => {
+                for p in &sig.params {
+                    let place = match p.lowering {
+                        Lowering::Scalars { first, count } => {
+                            Place::Scalars(values.get(first as usize..(first + count) as usize).unwrap_or(&[]))
+                        }
+                        Lowering::Indirect { param } => match values.get(param as usize) {
+                            Some(Value::I32(a)) => Place::Memory(*a as u32),
+                            _ => continue,
+                        },
+                    };
+                    source::read_value(types, p.ty, place, &mut mem);
+                }
+                mem.snapshot.encode(&mut out);
+            }
+            _ => {
+                if let Some((ty, lowering)) = sig.result {
+                    let place = match lowering {
+                        ResultLowering::Direct => Place::Scalars(values),
+                        ResultLowering::Indirect { .. } => Place::Memory(result_address.unwrap_or(0)),
+                    };
+                    if let ResultLowering::Indirect { .. } = lowering {
+                        out.extend_from_slice(&result_address.unwrap_or(0).to_le_bytes());
+                    }
+                    source::read_value(types, ty, place, &mut mem);
+                }
+                mem.snapshot.encode(&mut out);
+            }
+        }
+        out
     }
 
     /// Copies the staging area `[STAGING_BASE, end)` of the trace memory.
@@ -143,6 +190,15 @@ impl Recorder {
             self.reserve(end - start);
             self.current.extend_from_slice(&memory[start..end]);
         }
+    }
+}
+
+/// Guest memory as the value reader sees it.
+struct GuestMemory<'m>(&'m [u8]);
+
+impl source::Memory for GuestMemory<'_> {
+    fn read(&mut self, addr: u32, len: u32) -> Option<&[u8]> {
+        self.0.get(addr as usize..(addr as usize).checked_add(len as usize)?)
     }
 }
 
@@ -168,12 +224,31 @@ pub fn link<T: HasRecorder>(linker: &mut Linker<T>, module: &Module) -> wasmtime
             })?;
         } else {
             linker.func_new(record::HOOK_MODULE, import.name(), ty, |mut caller, params, _results| {
-                caller.data_mut().recorder().hook(params);
+                hook(&mut caller, params);
                 Ok(())
             })?;
         }
     }
     Ok(())
+}
+
+fn hook<T: HasRecorder>(caller: &mut Caller<'_, T>, params: &[Val]) {
+    let recorder = caller.data_mut().recorder();
+    if recorder.table.options.strategy == Strategy::Inline {
+        // Records staged inline come before this one.
+        if let Some(Extern::Global(ptr)) = caller.get_export(record::PTR_EXPORT) {
+            let end = ptr.get(&mut *caller).i32().unwrap_or(record::STAGING_BASE as i32);
+            flush(caller, end);
+            let _ = ptr.set(&mut *caller, Val::I32(record::STAGING_BASE as i32));
+        }
+    }
+    match caller.get_export(record::GUEST_MEMORY_EXPORT) {
+        Some(Extern::Memory(memory)) => {
+            let (data, state) = memory.data_and_store_mut(caller);
+            state.recorder().hook(params, Some(data));
+        }
+        _ => caller.data_mut().recorder().hook(params, None),
+    }
 }
 
 fn flush<T: HasRecorder>(caller: &mut Caller<'_, T>, end: i32) {

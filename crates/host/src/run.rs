@@ -17,6 +17,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 pub struct Tracer {
     engine: Engine,
     interruptible: bool,
+    metered: bool,
 }
 
 /// An instrumented, compiled module.
@@ -25,6 +26,7 @@ pub struct Program {
     module: Module,
     table: Arc<FunctionTable>,
     interruptible: bool,
+    metered: bool,
     /// What instrumenting did that a user should know.
     pub notes: Vec<String>,
     /// The instrumented bytes.
@@ -68,6 +70,9 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Cap on each guest memory, in bytes.
     pub max_memory: Option<usize>,
+    /// Fuel the guest may burn (about one unit per wasm instruction) before
+    /// it is interrupted; needs a [`Tracer::with_fuel`] engine.
+    pub fuel: Option<u64>,
     /// Keep a WASI guest's stdout and stderr in the [`Outcome`] instead of
     /// passing them through to this process's.
     pub capture_output: bool,
@@ -81,6 +86,7 @@ impl Default for RunOptions {
             enabled: true,
             timeout: None,
             max_memory: None,
+            fuel: None,
             capture_output: false,
         }
     }
@@ -120,10 +126,18 @@ impl Tracer {
     /// epoch interruption so runs can have a time-out; it costs a check on
     /// every loop back-edge and function entry, so it is off unless asked.
     pub fn new(interruptible: bool) -> Result<Tracer, HostError> {
+        Tracer::with_fuel(interruptible, false)
+    }
+
+    /// Like [`Tracer::new`]; `metered` also makes the engine consume fuel so
+    /// runs can be limited with [`RunOptions::fuel`] (it costs a counter
+    /// update per basic block, so it is off unless asked).
+    pub fn with_fuel(interruptible: bool, metered: bool) -> Result<Tracer, HostError> {
         let mut config = Config::new();
         config.epoch_interruption(interruptible);
+        config.consume_fuel(metered);
         let engine = Engine::new(&config).map_err(|e| HostError::Compile(e.to_string()))?;
-        Ok(Tracer { engine, interruptible })
+        Ok(Tracer { engine, interruptible, metered })
     }
 
     /// Instruments `wasm` (unless it already carries a ruchy-trace table)
@@ -153,6 +167,7 @@ impl Tracer {
             module,
             table: Arc::new(table),
             interruptible: self.interruptible,
+            metered: self.metered,
             notes,
             bytes,
         })
@@ -238,6 +253,9 @@ impl Program {
         let data = StoreData { recorder: Recorder::new(self.table.clone(), ring, epoch), wasi, limits: limits.build() };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
+        if self.metered {
+            store.set_fuel(options.fuel.unwrap_or(u64::MAX)).map_err(|e| HostError::Instantiate(e.to_string()))?;
+        }
         let mut linker: Linker<StoreData> = Linker::new(&self.engine);
         recorder::link(&mut linker, &self.module).map_err(|e| HostError::Instantiate(e.to_string()))?;
         if matches!(entry, Entry::Wasi { .. }) {

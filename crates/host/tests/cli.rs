@@ -33,7 +33,7 @@ fn assert_one_line_error(out: &Output, code: i32, needle: &str) {
 
 #[test]
 fn fibonacci_trace_is_the_proposals() {
-    let out = ruchy_trace(&["run", fixture("fibonacci.wasm").to_str().unwrap()]);
+    let out = ruchy_trace(&["run", "--wasm-types", fixture("fibonacci.wasm").to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "5\n");
     let err = text(&out.stderr);
@@ -62,8 +62,66 @@ fn fibonacci_trace_is_the_proposals() {
 }
 
 #[test]
+fn fibonacci_trace_speaks_ruchy_by_default() {
+    let out = ruchy_trace(&["run", fixture("fibonacci.wasm").to_str().unwrap()]);
+    assert_eq!(text(&out.stdout), "5\n");
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    // Names, types and the `.ruchy` location of `fun fibonacci`, from DWARF
+    // and the source beside the module.
+    assert!(lines[0].ends_with("] -> main() <fibonacci.ruchy:8:5>"), "{}", lines[0]);
+    assert!(lines[1].ends_with("] -> fibonacci(n: i64 = 5) <fibonacci.ruchy:1:5>"), "{}", lines[1]);
+    assert!(lines.iter().any(|l| l.contains("<- fibonacci() = 5 [")), "{err}");
+}
+
+#[test]
+fn strings_and_structs_are_decoded() {
+    let out = ruchy_trace(&["run", "--no-timestamps", fixture("strings.wasm").to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(err.contains("-> greet(name: String = \"Ada\") <strings.ruchy:1:5>"), "{err}");
+    assert!(err.contains("<- greet() = \"Hello, Ada!\""), "{err}");
+    assert!(err.contains("-> shout(s: String = \"Hello, Bob!\")"), "{err}");
+    let out = ruchy_trace(&["run", "--no-timestamps", fixture("structs.wasm").to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(err.contains("-> manhattan(p: Point = Point { x: 3, y: -4 })"), "{err}");
+    assert!(err.contains("-> shift(p: Point = Point { x: 1, y: 2 }, dx: i64 = 5)"), "{err}");
+    assert!(err.contains("<- shift() = Point { x: 6, y: 2 }"), "{err}");
+    let out = ruchy_trace(&["run", "--no-timestamps", fixture("bools.wasm").to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("-> both(a: bool = true, b: bool = false)"), "{}", text(&out.stderr));
+    // JSON carries names, types and structured values.
+    let out = ruchy_trace(&["run", "--format", "json", fixture("structs.wasm").to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    let shift = json["events"].as_array().unwrap().iter().find(|e| e["name"] == "shift").unwrap().clone();
+    assert_eq!(shift["args"][0]["name"], "p");
+    assert_eq!(shift["args"][0]["type_info"]["name"], "Point");
+    assert_eq!(shift["args"][0]["value"]["x"], 1);
+    assert_eq!(shift["args"][1]["value"], 5);
+}
+
+#[test]
+fn a_corrupted_pointer_reads_as_unreadable_and_the_run_goes_on() {
+    let values = fixture("values/values.wasm");
+    let out = ruchy_trace(&["run", "--invoke", "run", "--no-timestamps", "--filter", "!*abs*", values.to_str().unwrap(), "--", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "14\n");
+    let err = text(&out.stderr);
+    assert!(err.contains("-> ignore(p: &Point = &<unreadable 0x7ffffff0>)"), "{err}");
+    assert!(err.contains("-> norm1(p: &Point = &Point { x: 3, y: -4 })"), "{err}");
+}
+
+#[test]
+fn ruchy_programs_need_the_compiler_and_say_so() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ruchy-trace"))
+        .args(["run", fixture("fibonacci.ruchy").to_str().unwrap()])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 69, "cargo install ruchy");
+}
+
+#[test]
 fn indented_text_follows_depth() {
-    let out = ruchy_trace(&["run", "--indent", "--no-timestamps", fixture("fibonacci.wasm").to_str().unwrap()]);
+    let out = ruchy_trace(&["run", "--indent", "--no-timestamps", "--wasm-types", fixture("fibonacci.wasm").to_str().unwrap()]);
     let err = text(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines[0], "-> main()");
@@ -208,6 +266,7 @@ fn bad_input_is_one_line_and_a_documented_status() {
 fn invoke_prints_results_and_traces_the_call() {
     let bench = fixture("bench/fib_bench.wasm");
     let out = ruchy_trace(&["run", "--invoke", "run", "--no-timestamps", bench.to_str().unwrap(), "--", "3"]);
+    // The benchmark module has no debug information: wasm types.
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "2\n");
     let err = text(&out.stderr);

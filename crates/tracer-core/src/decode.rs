@@ -193,6 +193,7 @@ impl<'a> Iterator for Decoder<'a> {
                         depth: placed.depth,
                         duration_us: placed.duration_us,
                         values: r.values,
+                        snapshot: r.snapshot,
                     }));
                 }
                 Some(Err(e)) => {
@@ -227,6 +228,7 @@ impl<'a> Iterator for Decoder<'a> {
                 _ => None,
             },
             values: &[],
+            snapshot: &[],
         }))
     }
 }

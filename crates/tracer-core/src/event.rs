@@ -1,8 +1,10 @@
 //! Decoded trace events.
 
 use crate::record;
+use crate::source::{self, Lowering, Place, ResultLowering, Snapshot, SourceType, SourceValue, TypeId};
 use crate::table::FunctionInfo;
 use crate::value::Value;
+use alloc::vec::Vec;
 
 /// Why a frame was closed by the host rather than by its own exit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +67,18 @@ pub struct Event<'a> {
     /// For exits: microseconds since the matching entry, when both are known.
     pub duration_us: Option<u64>,
     pub(crate) values: &'a [u8],
+    pub(crate) snapshot: &'a [u8],
+}
+
+/// One argument or result in source terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceArg<'a> {
+    /// Parameter name (empty for a result).
+    pub name: &'a str,
+    /// Its type.
+    pub ty: TypeId,
+    /// Its value as read at the time of the call.
+    pub value: SourceValue,
 }
 
 impl<'a> Event<'a> {
@@ -76,5 +90,51 @@ impl<'a> Event<'a> {
             _ => &[],
         };
         record::values(types, self.values)
+    }
+
+    /// The arguments (entry) or the result (exit) in source terms, when the
+    /// function's source signature is known; `types` is the table's.
+    pub fn source_values(&self, types: &[SourceType]) -> Option<Vec<SourceArg<'a>>> {
+        let sig = self.function.source.as_ref()?;
+        let wasm: Vec<Value> = self.values().collect();
+        let mut out = Vec::new();
+        match self.kind {
+            EventKind::Enter => {
+                let mut memory = Snapshot::decode(self.snapshot).unwrap_or_default();
+                for p in &sig.params {
+                    let value = match p.lowering {
+                        Lowering::Scalars { first, count } => {
+                            let vals = wasm.get(first as usize..(first + count) as usize).unwrap_or(&[]);
+                            source::read_value(types, p.ty, Place::Scalars(vals), &mut memory)
+                        }
+                        Lowering::Indirect { param } => match wasm.get(param as usize) {
+                            Some(Value::I32(addr)) => source::read_value(types, p.ty, Place::Memory(*addr as u32), &mut memory),
+                            _ => SourceValue::Opaque(types.get(p.ty as usize).map(|t| t.name.clone()).unwrap_or_default()),
+                        },
+                    };
+                    out.push(SourceArg { name: &p.name, ty: p.ty, value });
+                }
+            }
+            EventKind::Exit => {
+                let Some((ty, lowering)) = sig.result else { return Some(out) };
+                let value = match lowering {
+                    ResultLowering::Direct => {
+                        let mut memory = Snapshot::decode(self.snapshot).unwrap_or_default();
+                        source::read_value(types, ty, Place::Scalars(&wasm), &mut memory)
+                    }
+                    ResultLowering::Indirect { .. } => {
+                        let addr = self.snapshot.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                        let mut memory = Snapshot::decode(self.snapshot.get(4..).unwrap_or(&[])).unwrap_or_default();
+                        match addr {
+                            Some(addr) => source::read_value(types, ty, Place::Memory(addr), &mut memory),
+                            None => SourceValue::Opaque(types.get(ty as usize).map(|t| t.name.clone()).unwrap_or_default()),
+                        }
+                    }
+                };
+                out.push(SourceArg { name: "", ty, value });
+            }
+            _ => return None,
+        }
+        Some(out)
     }
 }

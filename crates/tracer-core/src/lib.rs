@@ -24,6 +24,7 @@ pub mod format;
 pub mod glob;
 pub mod record;
 pub mod ring;
+pub mod source;
 pub mod table;
 pub mod value;
 

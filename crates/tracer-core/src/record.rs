@@ -7,7 +7,11 @@
 //! a `u32` call depth, then the values: the arguments of an entry or the
 //! results of an exit, each in [`ValType::record_size`] bytes. A tail exit
 //! carries no values. Fibonacci's `i64 -> i64` therefore costs 16 bytes per
-//! event with timestamps and 12 without.
+//! event with timestamps and 12 without. A function whose arguments (or
+//! result) live in guest memory (strings, structs behind pointers) has a
+//! snapshot appended to those records: a `u32` length, then that many bytes
+//! (see [`crate::source::Snapshot`]; an exit's starts with the result's
+//! address).
 
 use crate::error::Error;
 use crate::table::FunctionTable;
@@ -28,6 +32,9 @@ pub const EXIT_HOOK_PREFIX: &str = "exit";
 pub const TAIL_EXIT_HOOK: &str = "tail_exit";
 /// Exported memory holding the clock cell and the staging area.
 pub const MEMORY_EXPORT: &str = "__ruchy_trace_memory";
+/// The guest's own memory 0, exported again so hosts can read values that
+/// live in it (only when some traced function needs that).
+pub const GUEST_MEMORY_EXPORT: &str = "__ruchy_trace_guest_memory";
 /// Exported mutable `i32` global: the run-time switch (non-zero traces).
 pub const ENABLED_EXPORT: &str = "__ruchy_trace_enabled";
 /// Exported mutable `i32` global: where the next inline record goes.
@@ -81,8 +88,10 @@ pub const MAX_FUNCTION_ID: u32 = u32::MAX >> 2;
 pub struct RecordLayout {
     timestamps: bool,
     depth: bool,
-    /// Per function id: (entry size, exit size).
+    /// Per function id: (entry size, exit size) before any snapshot.
     sizes: Vec<(u32, u32)>,
+    /// Per function id: whether entries, exits carry a snapshot.
+    snapshots: Vec<(bool, bool)>,
     max: u32,
 }
 
@@ -99,7 +108,27 @@ impl RecordLayout {
             .map(|f| (fixed + if depth { 4 } else { 0 } + sum(&f.params), fixed + sum(&f.results)))
             .collect();
         let max = sizes.iter().map(|&(a, b)| a.max(b)).max().unwrap_or(fixed).max(fixed);
-        RecordLayout { timestamps, depth, sizes, max }
+        let snapshots = table
+            .functions
+            .iter()
+            .map(|f| (f.entry_snapshot(&table.types), f.exit_snapshot(&table.types)))
+            .collect();
+        RecordLayout { timestamps, depth, sizes, snapshots, max }
+    }
+
+    /// Whether any record can carry a snapshot (so sizes vary).
+    pub fn has_snapshots(&self) -> bool {
+        self.snapshots.iter().any(|&(a, b)| a || b)
+    }
+
+    /// Whether records of this header carry a snapshot after their values.
+    #[inline]
+    pub fn snapshot_of(&self, header: u32) -> bool {
+        match (self.snapshots.get((header >> 2) as usize), header & 3) {
+            (Some(&(enter, _)), 0) => enter,
+            (Some(&(_, exit)), 1) => exit,
+            _ => false,
+        }
     }
 
     /// Whether records carry timestamps.
@@ -112,7 +141,8 @@ impl RecordLayout {
         self.depth
     }
 
-    /// The largest record any function of the table produces.
+    /// The largest record any function of the table produces, snapshots
+    /// aside.
     pub fn max_record_size(&self) -> u32 {
         self.max
     }
@@ -154,6 +184,8 @@ pub struct RawRecord<'a> {
     pub depth: Option<u32>,
     /// The values' bytes.
     pub values: &'a [u8],
+    /// The guest-memory snapshot, for functions that carry one (else empty).
+    pub snapshot: &'a [u8],
 }
 
 #[inline]
@@ -209,6 +241,18 @@ impl<'a> Iterator for Records<'a> {
         if self.bytes.len() - at < size {
             return fail(self, Error::Truncated { what: "record", offset });
         }
+        let (snapshot, total) = if self.layout.snapshot_of(header) {
+            if self.bytes.len() - at < size + 4 {
+                return fail(self, Error::Truncated { what: "record snapshot", offset });
+            }
+            let len = read_u32(self.bytes, at + size) as usize;
+            if self.bytes.len() - at - size - 4 < len {
+                return fail(self, Error::Truncated { what: "record snapshot", offset });
+            }
+            (&self.bytes[at + size + 4..at + size + 4 + len], size + 4 + len)
+        } else {
+            (&self.bytes[..0], size)
+        };
         let kind = match header & 3 {
             0 => RecordKind::Enter,
             1 => RecordKind::Exit,
@@ -227,8 +271,8 @@ impl<'a> Iterator for Records<'a> {
         } else {
             None
         };
-        self.pos = at + size;
-        Some(Ok(RawRecord { kind, id: header >> 2, timestamp, depth, values: &self.bytes[p..at + size] }))
+        self.pos = at + total;
+        Some(Ok(RawRecord { kind, id: header >> 2, timestamp, depth, values: &self.bytes[p..at + size], snapshot }))
     }
 }
 
@@ -241,6 +285,7 @@ pub fn write_record(
     timestamp: Option<u32>,
     depth: Option<u32>,
     values: &[Value],
+    snapshot: Option<&[u8]>,
 ) {
     out.extend_from_slice(&header(id, kind).to_le_bytes());
     if let Some(t) = timestamp {
@@ -257,6 +302,10 @@ pub fn write_record(
             Value::F64(x) => out.extend_from_slice(&x.to_le_bytes()),
             Value::Unrecorded(_) => {}
         }
+    }
+    if let Some(s) = snapshot {
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s);
     }
 }
 

@@ -29,6 +29,10 @@ pub struct Ring {
     policy: OverflowPolicy,
     chunks: VecDeque<Vec<u8>>,
     retained_bytes: u64,
+    /// Events per retained chunk, counted only when records vary in size
+    /// (snapshots), where bytes no longer bound the event count.
+    chunk_events: VecDeque<u64>,
+    retained_events: u64,
     /// Decoder state after every record dropped from the front.
     dropped_state: StreamState,
     lost: u64,
@@ -86,6 +90,8 @@ impl Ring {
             policy,
             chunks: VecDeque::new(),
             retained_bytes: 0,
+            chunk_events: VecDeque::new(),
+            retained_events: 0,
             dropped_state: StreamState::default(),
             lost: 0,
             full: false,
@@ -138,13 +144,32 @@ impl Ring {
             self.lost += n;
             return Ok(());
         }
+        let counted = self.layout.has_snapshots();
+        if counted {
+            let mut n = 0;
+            Records::new(&self.layout, &chunk, base).try_for_each(|r| r.map(|_| n += 1))?;
+            self.chunk_events.push_back(n);
+            self.retained_events += n;
+        }
         self.retained_bytes += chunk.len() as u64;
         self.chunks.push_back(chunk);
         let need = self.guaranteed_bytes();
+        // Whether the ring holds at least `capacity` events without its
+        // oldest chunk.
+        let enough_without_front = |r: &Ring| {
+            if counted {
+                r.retained_events - r.chunk_events[0] >= r.capacity
+            } else {
+                r.retained_bytes - r.chunks[0].len() as u64 >= need
+            }
+        };
         match self.policy {
             OverflowPolicy::KeepNewest => {
-                while self.chunks.len() > 1 && self.retained_bytes - self.chunks[0].len() as u64 >= need {
+                while self.chunks.len() > 1 && enough_without_front(self) {
                     let front = self.chunks.pop_front().unwrap_or_default();
+                    if let Some(n) = self.chunk_events.pop_front() {
+                        self.retained_events -= n;
+                    }
                     self.retained_bytes -= front.len() as u64;
                     let mut dropped = Ok(());
                     for r in Records::new(&self.layout, &front, 0) {
@@ -164,7 +189,7 @@ impl Ring {
                 }
             }
             OverflowPolicy::KeepOldest => {
-                if self.retained_bytes >= need {
+                if (counted && self.retained_events >= self.capacity) || (!counted && self.retained_bytes >= need) {
                     self.full = true;
                 }
             }

@@ -2,6 +2,7 @@
 //! instrumented module itself in the [`SECTION_NAME`] custom section.
 
 use crate::error::Error;
+use crate::source::{Lowering, ResultLowering, SourceParam, SourceSignature, SourceType, TypeKind};
 use crate::value::ValType;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -10,7 +11,7 @@ use alloc::vec::Vec;
 pub const SECTION_NAME: &str = "ruchy-trace";
 
 const MAGIC: &[u8; 4] = b"RTFT";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// How the instrumented code hands records to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +78,21 @@ pub struct FunctionInfo {
     pub param_names: Vec<String>,
     /// Where the function is defined, when known.
     pub location: Option<Location>,
+    /// The source signature, when debug information gave one that matches
+    /// the wasm signature; types index [`FunctionTable::types`].
+    pub source: Option<SourceSignature>,
+}
+
+impl FunctionInfo {
+    /// Whether its entry records carry a snapshot of guest memory.
+    pub fn entry_snapshot(&self, types: &[SourceType]) -> bool {
+        self.source.as_ref().is_some_and(|s| s.entry_reads_memory(types))
+    }
+
+    /// Whether its exit records carry a snapshot of guest memory.
+    pub fn exit_snapshot(&self, types: &[SourceType]) -> bool {
+        self.source.as_ref().is_some_and(|s| s.exit_reads_memory(types))
+    }
 }
 
 /// Everything needed to decode the records of one instrumented module.
@@ -90,6 +106,8 @@ pub struct FunctionTable {
     pub program: String,
     /// The traced functions; a record's function id indexes this list.
     pub functions: Vec<FunctionInfo>,
+    /// Source types the functions' signatures refer to.
+    pub types: Vec<SourceType>,
 }
 
 impl FunctionTable {
@@ -126,6 +144,89 @@ impl FunctionTable {
                     w.u32(l.line);
                     w.u32(l.column);
                 }
+            }
+            match &f.source {
+                None => w.u32(0),
+                Some(sig) => {
+                    w.u32(1);
+                    w.u32(sig.params.len() as u32);
+                    for p in &sig.params {
+                        w.str(&p.name);
+                        w.u32(p.ty);
+                        match p.lowering {
+                            Lowering::Scalars { first, count } => {
+                                w.u32(0);
+                                w.u32(first);
+                                w.u32(count);
+                            }
+                            Lowering::Indirect { param } => {
+                                w.u32(1);
+                                w.u32(param);
+                            }
+                        }
+                    }
+                    match sig.result {
+                        None => w.u32(0),
+                        Some((ty, ResultLowering::Direct)) => {
+                            w.u32(1);
+                            w.u32(ty);
+                        }
+                        Some((ty, ResultLowering::Indirect { param })) => {
+                            w.u32(2);
+                            w.u32(ty);
+                            w.u32(param);
+                        }
+                    }
+                }
+            }
+        }
+        w.u32(self.types.len() as u32);
+        for t in &self.types {
+            w.str(&t.name);
+            w.u32(t.size);
+            match &t.kind {
+                TypeKind::Int { signed, bytes } => {
+                    w.u32(0);
+                    w.u32(*signed as u32);
+                    w.u32(u32::from(*bytes));
+                }
+                TypeKind::Float { bytes } => {
+                    w.u32(1);
+                    w.u32(u32::from(*bytes));
+                }
+                TypeKind::Bool => w.u32(2),
+                TypeKind::Char => w.u32(3),
+                TypeKind::Unit => w.u32(4),
+                TypeKind::Struct { fields } => {
+                    w.u32(5);
+                    w.u32(fields.len() as u32);
+                    for (n, off, ty) in fields {
+                        w.str(n);
+                        w.u32(*off);
+                        w.u32(*ty);
+                    }
+                }
+                TypeKind::Str { ptr, len } => {
+                    w.u32(6);
+                    w.u32(*ptr);
+                    w.u32(*len);
+                }
+                TypeKind::StrRef => w.u32(7),
+                TypeKind::Slice { elem } => {
+                    w.u32(8);
+                    w.u32(*elem);
+                }
+                TypeKind::Vec { elem, ptr, len } => {
+                    w.u32(9);
+                    w.u32(*elem);
+                    w.u32(*ptr);
+                    w.u32(*len);
+                }
+                TypeKind::Pointer { target } => {
+                    w.u32(10);
+                    w.u32(*target);
+                }
+                TypeKind::Opaque => w.u32(11),
             }
         }
         w.0
@@ -178,6 +279,34 @@ impl FunctionTable {
                 }),
                 _ => return Err(Error::Invalid { what: "location flag", offset: at }),
             };
+            let at = r.pos;
+            let source = match r.u32("source flag")? {
+                0 => None,
+                1 => {
+                    let n = r.u32("source parameter count")?;
+                    let mut sp = Vec::new();
+                    for _ in 0..n {
+                        let name = r.str("source parameter name")?;
+                        let ty = r.u32("source parameter type")?;
+                        let at = r.pos;
+                        let lowering = match r.u32("lowering")? {
+                            0 => Lowering::Scalars { first: r.u32("lowering")?, count: r.u32("lowering")? },
+                            1 => Lowering::Indirect { param: r.u32("lowering")? },
+                            _ => return Err(Error::Invalid { what: "lowering", offset: at }),
+                        };
+                        sp.push(SourceParam { name, ty, lowering });
+                    }
+                    let at = r.pos;
+                    let result = match r.u32("source result")? {
+                        0 => None,
+                        1 => Some((r.u32("source result")?, ResultLowering::Direct)),
+                        2 => Some((r.u32("source result")?, ResultLowering::Indirect { param: r.u32("source result")? })),
+                        _ => return Err(Error::Invalid { what: "source result", offset: at }),
+                    };
+                    Some(SourceSignature { params: sp, result })
+                }
+                _ => return Err(Error::Invalid { what: "source flag", offset: at }),
+            };
             functions.push(FunctionInfo {
                 wasm_index,
                 raw_name,
@@ -186,12 +315,61 @@ impl FunctionTable {
                 results,
                 param_names,
                 location,
+                source,
             });
+        }
+        let count = r.u32("type count")?;
+        let mut types = Vec::new();
+        for _ in 0..count {
+            let name = r.str("type name")?;
+            let size = r.u32("type size")?;
+            let at = r.pos;
+            let small = |v: u32, what| u8::try_from(v).map_err(|_| Error::Invalid { what, offset: at });
+            let kind = match r.u32("type kind")? {
+                0 => TypeKind::Int { signed: r.u32("int type")? != 0, bytes: small(r.u32("int type")?, "int type")? },
+                1 => TypeKind::Float { bytes: small(r.u32("float type")?, "float type")? },
+                2 => TypeKind::Bool,
+                3 => TypeKind::Char,
+                4 => TypeKind::Unit,
+                5 => {
+                    let n = r.u32("field count")?;
+                    let mut fields = Vec::new();
+                    for _ in 0..n {
+                        fields.push((r.str("field name")?, r.u32("field offset")?, r.u32("field type")?));
+                    }
+                    TypeKind::Struct { fields }
+                }
+                6 => TypeKind::Str { ptr: r.u32("string type")?, len: r.u32("string type")? },
+                7 => TypeKind::StrRef,
+                8 => TypeKind::Slice { elem: r.u32("slice type")? },
+                9 => TypeKind::Vec { elem: r.u32("vec type")?, ptr: r.u32("vec type")?, len: r.u32("vec type")? },
+                10 => TypeKind::Pointer { target: r.u32("pointer type")? },
+                11 => TypeKind::Opaque,
+                _ => return Err(Error::Invalid { what: "type kind", offset: at }),
+            };
+            types.push(SourceType { name, size, kind });
+        }
+        // Every type reference must resolve, so readers can index freely.
+        let n = types.len() as u32;
+        let bad_ref = |ty: u32| ty >= n;
+        let type_refs_ok = types.iter().all(|t| match &t.kind {
+            TypeKind::Struct { fields } => fields.iter().all(|f| !bad_ref(f.2)),
+            TypeKind::Slice { elem } | TypeKind::Vec { elem, .. } => !bad_ref(*elem),
+            TypeKind::Pointer { target } => !bad_ref(*target),
+            _ => true,
+        }) && functions.iter().all(|f| {
+            f.source.as_ref().is_none_or(|s| {
+                s.params.iter().all(|p| !bad_ref(p.ty)) && s.result.is_none_or(|(t, _)| !bad_ref(t))
+            })
+        });
+        if !type_refs_ok {
+            return Err(Error::Invalid { what: "type reference", offset: r.pos });
         }
         Ok(FunctionTable {
             options: TraceOptions { strategy, timestamps, sample, staging_bytes },
             program,
             functions,
+            types,
         })
     }
 }
@@ -290,7 +468,15 @@ mod tests {
                 results: vec![ValType::F64],
                 param_names: vec!["n".to_string()],
                 location: Some(Location { file: "fibonacci.ruchy".to_string(), line: 1, column: 5 }),
+                source: Some(SourceSignature {
+                    params: vec![SourceParam { name: "n".to_string(), ty: 0, lowering: Lowering::Scalars { first: 0, count: 1 } }],
+                    result: Some((1, ResultLowering::Indirect { param: 3 })),
+                }),
             }],
+            types: vec![
+                SourceType { name: "i64".to_string(), size: 8, kind: TypeKind::Int { signed: true, bytes: 8 } },
+                SourceType { name: "P".to_string(), size: 16, kind: TypeKind::Struct { fields: vec![("x".to_string(), 0, 0)] } },
+            ],
         }
     }
 

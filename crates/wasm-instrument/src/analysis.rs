@@ -16,7 +16,7 @@ pub struct Signature {
 
 /// What the rewrite needs to know about the input module.
 #[derive(Debug)]
-pub struct ModuleInfo {
+pub struct ModuleInfo<'a> {
     /// Number of imported functions (they come first in the index space).
     pub imported_functions: u32,
     /// Signature of every function, imported ones first.
@@ -35,6 +35,8 @@ pub struct ModuleInfo {
     pub exported: HashSet<u32>,
     /// Ids of the non-custom sections present.
     pub sections: HashSet<u8>,
+    /// DWARF sections, by name, read before the rewrite moves code.
+    pub debug_sections: HashMap<String, &'a [u8]>,
 }
 
 pub fn check_header(wasm: &[u8]) -> Result<(), Error> {
@@ -47,7 +49,7 @@ pub fn check_header(wasm: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
+pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
     check_header(wasm)?;
     let mut validator = wasmparser::Validator::new();
     let types = validator.validate_all(wasm).map_err(Error::invalid)?;
@@ -64,6 +66,7 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
     let mut export_names = HashMap::new();
     let mut sections = HashSet::new();
     let mut clash = None;
+    let mut debug_sections = HashMap::new();
     let mut instrumented = false;
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(Error::invalid)?;
@@ -96,6 +99,9 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
             Payload::CustomSection(c) => {
                 if c.name() == tracer_core::table::SECTION_NAME {
                     instrumented = true;
+                }
+                if c.name().starts_with(".debug_") {
+                    debug_sections.insert(c.name().to_string(), c.data());
                 }
                 if let KnownCustom::Name(reader) = c.as_known() {
                     // A malformed name section only costs names, never the run.
@@ -134,5 +140,6 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo, Error> {
         program,
         exported,
         sections,
+        debug_sections,
     })
 }

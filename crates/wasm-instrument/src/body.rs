@@ -77,6 +77,39 @@ struct Probe<'r, 'a> {
     params: Vec<ValType>,
     results: Vec<ValType>,
     locals: ProbeLocals,
+    /// Entries, exits go through a hook even on the inline path, because
+    /// the host must read guest memory at that moment.
+    entry_hook: bool,
+    exit_hook: bool,
+    /// Local holding the result address, saved at entry, for an exit hook
+    /// that reads a result returned through memory.
+    result_address: Option<u32>,
+}
+
+/// The values a hook for this record receives after the header (and depth):
+/// the recorded arguments or results, and for an exit that reads a result
+/// from memory, the result's address.
+pub fn hook_types(f: &tracer_core::FunctionInfo, types: &[tracer_core::source::SourceType], kind: RecordKind) -> Vec<ValType> {
+    match kind {
+        RecordKind::Enter => f.params.clone(),
+        RecordKind::Exit => {
+            let mut t = f.results.clone();
+            if result_address_param(f, types).is_some() {
+                t.push(ValType::I32);
+            }
+            t
+        }
+        RecordKind::TailExit => Vec::new(),
+    }
+}
+
+/// The wasm parameter holding the result's address, when the exit reads
+/// the result from memory.
+pub fn result_address_param(f: &tracer_core::FunctionInfo, types: &[tracer_core::source::SourceType]) -> Option<u32> {
+    match f.source.as_ref()?.result {
+        Some((_, tracer_core::source::ResultLowering::Indirect { param })) if f.exit_snapshot(types) => Some(param),
+        _ => None,
+    }
 }
 
 impl Probe<'_, '_> {
@@ -101,13 +134,13 @@ impl Probe<'_, '_> {
         let header = record::header(self.id, kind) as i32;
         let added = &self.rw.added;
         let options = &self.rw.table.options;
-        match options.strategy {
-            Strategy::Hooks => {
-                let types: &[ValType] = match kind {
-                    RecordKind::Enter => &self.params,
-                    RecordKind::Exit => &self.results,
-                    RecordKind::TailExit => &[],
-                };
+        let via_hook = options.strategy == Strategy::Hooks
+            || (kind == RecordKind::Enter && self.entry_hook)
+            || (kind == RecordKind::Exit && self.exit_hook);
+        match via_hook {
+            true => {
+                let info = &self.rw.table.functions[self.id as usize];
+                let types = hook_types(info, &self.rw.table.types, kind);
                 f.instruction(&Instruction::I32Const(header));
                 if depth {
                     f.instruction(&Instruction::GlobalGet(added.depth.expect("sampled modules have a depth")));
@@ -115,10 +148,15 @@ impl Probe<'_, '_> {
                 for (local, _) in &values {
                     f.instruction(&Instruction::LocalGet(*local));
                 }
-                let hook = added.functions[&record::hook_name(kind, types)];
+                if kind == RecordKind::Exit {
+                    if let Some(local) = self.result_address {
+                        f.instruction(&Instruction::LocalGet(local));
+                    }
+                }
+                let hook = added.functions[&record::hook_name(kind, &types)];
                 f.instruction(&Instruction::Call(hook));
             }
-            Strategy::Inline => {
+            false => {
                 let memory = added.memory.expect("inline modules have a trace memory");
                 let ptr_global = added.ptr.expect("inline modules have a pointer");
                 let p = self.locals.ptr;
@@ -261,6 +299,9 @@ pub fn instrument(rw: &mut Rewriter<'_>, index: u32, id: u32, func: &FunctionBod
         let t = rw.val_type(t)?;
         results.push(fresh(t, &mut locals));
     }
+    let types = &rw.table.types;
+    let result_param = result_address_param(info, types);
+    let result_address = result_param.map(|_| fresh(wasm_encoder::ValType::I32, &mut locals));
     let wrapper = match sig.results.as_slice() {
         [] => BlockType::Empty,
         [t] => BlockType::Result(rw.val_type(*t)?),
@@ -274,7 +315,14 @@ pub fn instrument(rw: &mut Rewriter<'_>, index: u32, id: u32, func: &FunctionBod
         params: info.params.clone(),
         results: info.results.clone(),
         locals: ProbeLocals { traced, ptr, scratch, results },
+        entry_hook: info.entry_snapshot(types),
+        exit_hook: info.exit_snapshot(types),
+        result_address,
     };
+    if let (Some(param), Some(local)) = (result_param, result_address) {
+        f.instruction(&Instruction::LocalGet(param));
+        f.instruction(&Instruction::LocalSet(local));
+    }
     probe.entry(&mut f);
     f.instruction(&Instruction::Block(wrapper));
 

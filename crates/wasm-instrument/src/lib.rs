@@ -18,9 +18,12 @@
 
 mod analysis;
 mod body;
+mod dwarf;
+mod lowering;
 mod error;
 mod names;
 mod rewrite;
+pub mod ruchy;
 mod select;
 
 pub use error::Error;
@@ -28,7 +31,7 @@ pub use select::{Filter, Scope};
 pub use tracer_core::{FunctionTable, Strategy, TraceOptions};
 
 /// What to instrument and how.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Record layout and delivery.
     pub options: TraceOptions,
@@ -36,6 +39,25 @@ pub struct Config {
     pub scope: Scope,
     /// Name filters applied after the scope, in order (see [`Filter`]).
     pub filters: Vec<Filter>,
+    /// Read DWARF for source names, types and locations, and decode values
+    /// in source terms (strings and structs read from guest memory at the
+    /// time of the call, through a host hook). Without it, wasm types only.
+    pub source_values: bool,
+    /// Ruchy sources of the program: locations in the transpiled `X.rs`
+    /// move to `fun NAME` in `X.ruchy`.
+    pub ruchy_sources: Vec<ruchy::RuchySource>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            options: TraceOptions::default(),
+            scope: Scope::default(),
+            filters: Vec::new(),
+            source_values: true,
+            ruchy_sources: Vec::new(),
+        }
+    }
 }
 
 /// An instrumented module.
@@ -54,11 +76,13 @@ pub struct Instrumented {
 pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
     let module = analysis::analyze(wasm)?;
     let selection = select::select(&module, config)?;
-    let table = tracer_core::FunctionTable {
+    let mut table = tracer_core::FunctionTable {
         options: config.options,
         program: module.program.as_ref().map(|p| p.krate.clone()).unwrap_or_default(),
         functions: selection.functions.clone(),
+        types: selection.types.clone(),
     };
+    ruchy::relocate(&mut table, &config.ruchy_sources);
     let mut notes = Vec::new();
     let bytes = rewrite::rewrite(wasm, &module, &selection, &table, &mut notes)?;
     let mut validator = wasmparser::Validator::new();

@@ -28,6 +28,8 @@ pub struct Added {
     pub block_types: HashMap<Vec<wasmparser::ValType>, u32>,
     /// The trace memory (inline strategy).
     pub memory: Option<u32>,
+    /// Whether the guest's memory 0 is exported for hosts to read values.
+    pub guest_memory: bool,
     pub enabled: u32,
     pub ptr: Option<u32>,
     pub countdown: Option<u32>,
@@ -45,7 +47,7 @@ fn encoder_type(t: ValType) -> wasm_encoder::ValType {
 }
 
 impl Added {
-    fn add_type(&mut self, module: &ModuleInfo, params: Vec<wasm_encoder::ValType>, results: Vec<wasm_encoder::ValType>) -> u32 {
+    fn add_type(&mut self, module: &ModuleInfo<'_>, params: Vec<wasm_encoder::ValType>, results: Vec<wasm_encoder::ValType>) -> u32 {
         if let Some(i) = self.types.iter().position(|(p, r)| *p == params && *r == results) {
             return module.type_count + i as u32;
         }
@@ -53,7 +55,7 @@ impl Added {
         module.type_count + self.types.len() as u32 - 1
     }
 
-    fn add_import(&mut self, module: &ModuleInfo, name: String, params: Vec<wasm_encoder::ValType>, results: Vec<wasm_encoder::ValType>) {
+    fn add_import(&mut self, module: &ModuleInfo<'_>, name: String, params: Vec<wasm_encoder::ValType>, results: Vec<wasm_encoder::ValType>) {
         if self.functions.contains_key(&name) {
             return;
         }
@@ -62,32 +64,41 @@ impl Added {
         self.imports.push((name, ty));
     }
 
-    fn plan(module: &ModuleInfo, selection: &Selection, table: &FunctionTable) -> Result<Added, Error> {
+    fn plan(module: &ModuleInfo<'_>, selection: &Selection, table: &FunctionTable) -> Result<Added, Error> {
         use wasm_encoder::ValType::I32;
         let options = &table.options;
         let sampled = options.sample > 1;
         let mut added = Added::default();
-        match options.strategy {
-            Strategy::Inline => added.add_import(module, record::FLUSH_IMPORT.into(), vec![I32], vec![I32]),
-            Strategy::Hooks => {
-                let recorded = |t: &[ValType]| -> Vec<wasm_encoder::ValType> {
-                    t.iter().filter(|t| t.record_size() > 0).map(|&t| encoder_type(t)).collect()
-                };
-                for f in &selection.functions {
-                    let mut params = vec![I32];
-                    if sampled {
-                        params.push(I32);
-                    }
-                    params.extend(recorded(&f.params));
-                    added.add_import(module, record::hook_name(RecordKind::Enter, &f.params), params, vec![]);
-                    let mut params = vec![I32];
-                    params.extend(recorded(&f.results));
-                    added.add_import(module, record::hook_name(RecordKind::Exit, &f.results), params, vec![]);
+        let recorded = |t: &[ValType]| -> Vec<wasm_encoder::ValType> {
+            t.iter().filter(|t| t.record_size() > 0).map(|&t| encoder_type(t)).collect()
+        };
+        let types = &table.types;
+        if options.strategy == Strategy::Inline {
+            added.add_import(module, record::FLUSH_IMPORT.into(), vec![I32], vec![I32]);
+        }
+        for f in &selection.functions {
+            let hooks = options.strategy == Strategy::Hooks;
+            if hooks || f.entry_snapshot(types) {
+                let mut params = vec![I32];
+                if sampled {
+                    params.push(I32);
                 }
-                if !selection.functions.is_empty() {
-                    added.add_import(module, record::hook_name(RecordKind::TailExit, &[]), vec![I32], vec![]);
-                }
+                let values = body::hook_types(f, types, RecordKind::Enter);
+                params.extend(recorded(&values));
+                added.add_import(module, record::hook_name(RecordKind::Enter, &values), params, vec![]);
             }
+            if hooks || f.exit_snapshot(types) {
+                let values = body::hook_types(f, types, RecordKind::Exit);
+                let mut params = vec![I32];
+                params.extend(recorded(&values));
+                added.add_import(module, record::hook_name(RecordKind::Exit, &values), params, vec![]);
+            }
+        }
+        if options.strategy == Strategy::Hooks && !selection.functions.is_empty() {
+            added.add_import(module, record::hook_name(RecordKind::TailExit, &[]), vec![I32], vec![]);
+        }
+        if module.memory_count > 0 && selection.functions.iter().any(|f| f.entry_snapshot(types) || f.exit_snapshot(types)) {
+            added.guest_memory = true;
         }
         for f in &selection.functions {
             let results = &module.signatures[f.wasm_index as usize].results;
@@ -141,7 +152,7 @@ fn rank(id: SectionId) -> u8 {
 }
 
 pub struct Rewriter<'a> {
-    pub module: &'a ModuleInfo,
+    pub module: &'a ModuleInfo<'a>,
     pub selection: &'a Selection,
     pub table: &'a FunctionTable,
     pub added: Added,
@@ -155,7 +166,7 @@ pub struct Rewriter<'a> {
 
 pub fn rewrite(
     wasm: &[u8],
-    module: &ModuleInfo,
+    module: &ModuleInfo<'_>,
     selection: &Selection,
     table: &FunctionTable,
     notes: &mut Vec<String>,
@@ -237,6 +248,9 @@ impl Rewriter<'_> {
         }
         if let Some(d) = self.added.depth {
             exports.export(record::DEPTH_EXPORT, ExportKind::Global, d);
+        }
+        if self.added.guest_memory {
+            exports.export(record::GUEST_MEMORY_EXPORT, ExportKind::Memory, 0);
         }
     }
 }

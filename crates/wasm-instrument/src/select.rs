@@ -54,6 +54,8 @@ impl Filter {
 pub struct Selection {
     /// Table entries; the position is the record id.
     pub functions: Vec<FunctionInfo>,
+    /// Source types the entries refer to.
+    pub types: Vec<tracer_core::source::SourceType>,
     /// Function index (original module) to record id.
     pub ids: HashMap<u32, u32>,
 }
@@ -69,7 +71,7 @@ pub fn convert(t: wasmparser::ValType) -> ValType {
     }
 }
 
-pub fn select(module: &ModuleInfo, config: &crate::Config) -> Result<Selection, Error> {
+pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selection, Error> {
     let program = module.program.as_ref();
     let mut functions = Vec::new();
     let mut ids = HashMap::new();
@@ -101,7 +103,31 @@ pub fn select(module: &ModuleInfo, config: &crate::Config) -> Result<Selection, 
             results: sig.results.iter().copied().map(convert).collect(),
             param_names: Vec::new(),
             location: None,
+            source: None,
         });
     }
-    Ok(Selection { functions, ids })
+    let types = if config.source_values { attach_debug_info(module, &mut functions) } else { Vec::new() };
+    Ok(Selection { functions, ids, types })
+}
+
+/// Adds what DWARF knows to the selected functions: source signatures,
+/// parameter names and definition sites. Returns the types they refer to.
+fn attach_debug_info(module: &ModuleInfo<'_>, functions: &mut [FunctionInfo]) -> Vec<tracer_core::source::SourceType> {
+    if module.debug_sections.is_empty() {
+        return Vec::new();
+    }
+    let wanted: std::collections::HashSet<&str> = functions.iter().map(|f| f.raw_name.as_str()).collect();
+    let debug = crate::dwarf::read(&module.debug_sections, &wanted);
+    for f in functions.iter_mut() {
+        let Some(d) = debug.functions.get(&f.raw_name) else { continue };
+        if let Some(file) = &d.file {
+            f.location = Some(tracer_core::Location { file: file.clone(), line: d.line, column: 0 });
+        }
+        let sig = &module.signatures[f.wasm_index as usize];
+        if let Some(source) = crate::lowering::lower(&debug.types, &d.params, d.result, &sig.params, &sig.results) {
+            f.param_names = source.params.iter().map(|p| p.name.clone()).collect();
+            f.source = Some(source);
+        }
+    }
+    debug.types
 }

@@ -30,13 +30,15 @@
 //! object per line, then `{"stats": {...}}`: a stream without the stats line
 //! was cut.
 
-use super::util::{json_value_head, param_name, push_i64, push_json_str, push_u64, push_us_as_ns, push_value_json};
+use super::util::{json_value_head, param_name, push_f64, push_i64, push_json_str, push_u64, push_us_as_ns, push_value_json};
 use super::Formatter;
 use crate::decode::{RunEnd, Stats, Trace};
 use crate::event::{Event, EventKind};
+use crate::source::{SourceType, SourceValue, TypeKind};
 use crate::table::FunctionInfo;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt::Write as _;
 
 /// Version of the JSON layout, written as `metadata.format_version`.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -183,7 +185,7 @@ impl Formatter for JsonFormatter {
         }
     }
 
-    fn event(&mut self, _trace: &Trace, event: &Event<'_>, out: &mut String) {
+    fn event(&mut self, trace: &Trace, event: &Event<'_>, out: &mut String) {
         if !self.options.lines {
             out.push_str(if self.first { "\n" } else { ",\n" });
         }
@@ -201,8 +203,28 @@ impl Formatter for JsonFormatter {
         });
         out.push_str(&p.name_id);
         push_u64(out, u64::from(event.depth));
-        match event.kind {
-            EventKind::Enter => {
+        let source = event.source_values(&trace.table.types);
+        match (event.kind, source) {
+            (EventKind::Enter | EventKind::Exit, Some(values)) => {
+                out.push_str(if event.kind == EventKind::Enter { ", \"args\": [" } else { ", \"returns\": [" });
+                for (i, a) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push('{');
+                    if !a.name.is_empty() {
+                        out.push_str("\"name\": ");
+                        push_json_str(out, a.name);
+                        out.push_str(", ");
+                    }
+                    push_type_info(out, &trace.table.types, a.ty);
+                    out.push_str(", \"value\": ");
+                    push_source_json(out, &a.value);
+                    out.push('}');
+                }
+                out.push(']');
+            }
+            (EventKind::Enter, None) => {
                 out.push_str(", \"args\": [");
                 for (i, v) in event.values().enumerate() {
                     if i > 0 {
@@ -217,7 +239,7 @@ impl Formatter for JsonFormatter {
                 }
                 out.push(']');
             }
-            EventKind::Exit => {
+            (EventKind::Exit, None) => {
                 out.push_str(", \"returns\": [");
                 for (i, v) in event.values().enumerate() {
                     if i > 0 {
@@ -229,8 +251,8 @@ impl Formatter for JsonFormatter {
                 }
                 out.push(']');
             }
-            EventKind::TailExit => out.push_str(", \"tail_call\": true"),
-            EventKind::Closed(reason) => {
+            (EventKind::TailExit, _) => out.push_str(", \"tail_call\": true"),
+            (EventKind::Closed(reason), _) => {
                 out.push_str(", \"closed\": \"");
                 out.push_str(reason.word());
                 out.push('"');
@@ -421,5 +443,86 @@ mod tests {
         assert_eq!(d["events"], json!([]));
         let out = render(&mut JsonFormatter::lines(), &empty);
         assert_eq!(out.lines().count(), 2);
+    }
+}
+
+/// `"type_info": {"name": "Point", "fields": [{"name": "x", "type": "i64"}]}`.
+fn push_type_info(out: &mut String, types: &[SourceType], ty: u32) {
+    out.push_str("\"type_info\": {\"name\": ");
+    let t = types.get(ty as usize);
+    push_json_str(out, t.map_or("?", |t| t.name.as_str()));
+    if let Some(SourceType { kind: TypeKind::Struct { fields }, .. }) = t {
+        out.push_str(", \"fields\": [");
+        for (i, (name, _, fty)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str("{\"name\": ");
+            push_json_str(out, name);
+            out.push_str(", \"type\": ");
+            push_json_str(out, types.get(*fty as usize).map_or("?", |t| t.name.as_str()));
+            out.push('}');
+        }
+        out.push(']');
+    }
+    out.push('}');
+}
+
+/// A source value as JSON: numbers, strings, booleans, objects for structs,
+/// arrays for sequences; what cannot be read is an object saying so.
+fn push_source_json(out: &mut String, v: &SourceValue) {
+    match v {
+        SourceValue::Int(x) => {
+            let _ = write!(out, "{x}");
+        }
+        SourceValue::UInt(x) => {
+            let _ = write!(out, "{x}");
+        }
+        SourceValue::Float(x) if x.is_finite() => push_f64(out, *x),
+        SourceValue::Float(x) => push_json_str(out, &alloc::format!("{x}")),
+        SourceValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        SourceValue::Char(c) => push_json_str(out, &char::from_u32(*c).map(String::from).unwrap_or_default()),
+        SourceValue::Unit => out.push_str("null"),
+        SourceValue::Str { text, len } => {
+            if (*len as usize) > text.len() {
+                out.push_str("{\"text\": ");
+                push_json_str(out, text);
+                let _ = write!(out, ", \"len\": {len}}}");
+            } else {
+                push_json_str(out, text);
+            }
+        }
+        SourceValue::Struct { fields, .. } => {
+            out.push('{');
+            for (i, (name, fv)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                push_json_str(out, name);
+                out.push_str(": ");
+                push_source_json(out, fv);
+            }
+            out.push('}');
+        }
+        SourceValue::Seq { items, len } => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                push_source_json(out, item);
+            }
+            out.push(']');
+            let _ = len;
+        }
+        SourceValue::Ref(inner) => push_source_json(out, inner),
+        SourceValue::Unreadable(addr) => {
+            let _ = write!(out, "{{\"unreadable\": {addr}}}");
+        }
+        SourceValue::Opaque(name) => {
+            out.push_str("{\"opaque\": ");
+            push_json_str(out, name);
+            out.push('}');
+        }
     }
 }

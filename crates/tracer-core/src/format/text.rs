@@ -12,6 +12,7 @@ use crate::event::{Event, EventKind};
 use crate::table::FunctionInfo;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt::Write as _;
 
 /// Choices of the text format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +135,7 @@ impl Formatter for TextFormatter {
     }
 
     #[inline]
-    fn event(&mut self, _trace: &Trace, event: &Event<'_>, out: &mut String) {
+    fn event(&mut self, trace: &Trace, event: &Event<'_>, out: &mut String) {
         let options = self.options;
         let epoch = self.epoch_unix_us;
         if options.timestamps {
@@ -150,6 +151,34 @@ impl Formatter for TextFormatter {
             }
         }
         let p = self.pieces(event.id, event.function);
+        if let Some(values) = event.source_values(&trace.table.types) {
+            let types = &trace.table.types;
+            let type_name = |ty: u32| types.get(ty as usize).map(|t| t.name.as_str()).unwrap_or("?");
+            if event.kind == EventKind::Enter {
+                out.push_str(&p.enter);
+                for (i, a) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    let _ = write!(out, "{}: {} = {}", a.name, type_name(a.ty), a.value);
+                }
+                out.push(')');
+                out.push_str(&p.location);
+                out.push('\n');
+                return;
+            }
+            out.push_str(&p.exit);
+            for a in &values {
+                let _ = write!(out, " = {}", a.value);
+            }
+            if let Some(d) = event.duration_us {
+                out.push_str(" [");
+                push_millis(out, d);
+                out.push_str("ms]");
+            }
+            out.push('\n');
+            return;
+        }
         match event.kind {
             EventKind::Enter => {
                 out.push_str(&p.enter);
@@ -428,7 +457,7 @@ mod tests {
             events += 1;
             match step {
                 Step::Call(n) => {
-                    crate::record::write_record(&mut bytes, FIB, Enter, Some(clock), None, &[Value::I64(n)]);
+                    crate::record::write_record(&mut bytes, FIB, Enter, Some(clock), None, &[Value::I64(n)], None);
                     frames.push(n);
                     stack.push(Step::Return);
                     if n >= 2 {
@@ -440,7 +469,7 @@ mod tests {
                     let n = frames.pop().unwrap();
                     let r = if n < 2 { n } else { results.pop().unwrap() + results.pop().unwrap() };
                     results.push(r);
-                    crate::record::write_record(&mut bytes, FIB, Exit, Some(clock), None, &[Value::I64(r)]);
+                    crate::record::write_record(&mut bytes, FIB, Exit, Some(clock), None, &[Value::I64(r)], None);
                 }
             }
         }

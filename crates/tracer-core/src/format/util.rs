@@ -244,6 +244,7 @@ pub(crate) mod testutil {
             results: results.to_vec(),
             param_names: names.iter().map(|n| n.to_string()).collect(),
             location: loc.map(|(file, line, column)| Location { file: file.to_string(), line, column }),
+            source: None,
         }
     }
 
@@ -260,6 +261,7 @@ pub(crate) mod testutil {
                 function("simd", &[V128, I32], &[V128], &[], None),
                 function("main", &[], &[], &[], None),
             ],
+            types: Vec::new(),
         }
     }
 
@@ -271,7 +273,7 @@ pub(crate) mod testutil {
         let mut out = Vec::new();
         for (id, kind, ts, values) in records {
             let ts = table.options.timestamps.then_some(*ts);
-            write_record(&mut out, *id, *kind, ts, None, values);
+            write_record(&mut out, *id, *kind, ts, None, values, None);
         }
         out
     }

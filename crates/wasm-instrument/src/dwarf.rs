@@ -1,0 +1,350 @@
+//! Reading DWARF: each function's source name, parameters, types and
+//! definition site, before the rewrite makes the code offsets stale.
+
+use std::collections::HashMap;
+use tracer_core::source::{SourceType, TypeId, TypeKind};
+use gimli::{AttributeValue, EndianSlice, LittleEndian, Unit, UnitOffset};
+
+type R<'a> = EndianSlice<'a, LittleEndian>;
+
+/// What the debug information says about one function.
+#[derive(Debug, Clone)]
+pub struct FunctionDebug {
+    /// The defining file, as written in the debug information.
+    pub file: Option<String>,
+    /// The line of the definition.
+    pub line: u32,
+    /// Parameter names and types, in source order.
+    pub params: Vec<(String, TypeId)>,
+    /// The result type, unless `()`.
+    pub result: Option<TypeId>,
+}
+
+/// Types and functions from a module's DWARF.
+#[derive(Debug, Default)]
+pub struct DebugInfo {
+    /// Every type a function mentions.
+    pub types: Vec<SourceType>,
+    /// By linkage (mangled) name.
+    pub functions: HashMap<String, FunctionDebug>,
+}
+
+/// Reads the DWARF in `sections` (custom section name to contents) for the
+/// functions whose linkage names are `wanted`; an unreadable part is
+/// skipped, never fatal.
+pub fn read(sections: &HashMap<String, &[u8]>, wanted: &std::collections::HashSet<&str>) -> DebugInfo {
+    let mut info = DebugInfo::default();
+    if !sections.contains_key(".debug_info") {
+        return info;
+    }
+    let load = |id: gimli::SectionId| -> Result<R<'_>, gimli::Error> {
+        Ok(EndianSlice::new(sections.get(id.name()).copied().unwrap_or(&[]), LittleEndian))
+    };
+    let Ok(dwarf) = gimli::Dwarf::load(load) else { return info };
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let Ok(unit) = dwarf.unit(header) else { continue };
+        let mut reader = UnitReader { dwarf: &dwarf, unit: &unit, info: &mut info, memo: HashMap::new(), wanted };
+        let _ = reader.functions();
+    }
+    info
+}
+
+struct UnitReader<'a, 'i> {
+    dwarf: &'a gimli::Dwarf<R<'a>>,
+    unit: &'a Unit<R<'a>>,
+    info: &'i mut DebugInfo,
+    memo: HashMap<UnitOffset, TypeId>,
+    wanted: &'i std::collections::HashSet<&'i str>,
+}
+
+fn udata(v: Option<AttributeValue<R<'_>>>) -> Option<u64> {
+    v.and_then(|v| v.udata_value())
+}
+
+/// The name as a Ruchy programmer writes it: no module paths, no allocator
+/// parameters (`alloc::vec::Vec<i64, alloc::alloc::Global>` is `Vec<i64>`).
+pub fn source_type_name(raw: &str) -> String {
+    let cleaned = raw.replace(", alloc::alloc::Global", "");
+    let mut out = String::with_capacity(cleaned.len());
+    let mut segment = String::new();
+    for c in cleaned.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            segment.push(c);
+        } else {
+            out.push_str(segment.rsplit("::").next().unwrap_or(""));
+            segment.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(segment.rsplit("::").next().unwrap_or(""));
+    out
+}
+
+impl<'a> UnitReader<'a, '_> {
+    fn string(&self, v: Option<AttributeValue<R<'a>>>) -> Option<String> {
+        let r = self.dwarf.attr_string(self.unit, v?).ok()?;
+        Some(r.to_string_lossy().into_owned())
+    }
+
+    fn file(&self, index: u64) -> Option<String> {
+        let program = self.unit.line_program.as_ref()?;
+        let entry = program.header().file(index)?;
+        let name = self.string(Some(entry.path_name()))?;
+        Some(name.strip_prefix("./").unwrap_or(&name).to_string())
+    }
+
+    fn functions(&mut self) -> gimli::Result<()> {
+        let mut entries = self.unit.entries();
+        let mut current: Option<(String, FunctionDebug, isize)> = None;
+        while let Some(e) = entries.next_dfs()? {
+            let depth = e.depth();
+            if let Some((_, _, d)) = &current {
+                if depth <= *d {
+                    let (name, f, _) = current.take().expect("checked");
+                    self.info.functions.insert(name, f);
+                }
+            }
+            match e.tag() {
+                gimli::DW_TAG_subprogram if e.attr(gimli::DW_AT_low_pc).is_some() => {
+                    // Unmangled (`#[no_mangle]`, C) functions have no linkage
+                    // name: their name is the symbol.
+                    let Some(linkage) = self
+                        .string(e.attr_value(gimli::DW_AT_linkage_name))
+                        .or_else(|| self.string(e.attr_value(gimli::DW_AT_name)))
+                    else {
+                        continue;
+                    };
+                    if !self.wanted.contains(linkage.as_str()) {
+                        continue;
+                    }
+                    let file = match e.attr_value(gimli::DW_AT_decl_file) {
+                        Some(AttributeValue::FileIndex(i)) => self.file(i),
+                        other => udata(other).and_then(|i| self.file(i)),
+                    };
+                    let line = udata(e.attr_value(gimli::DW_AT_decl_line)).unwrap_or(0) as u32;
+                    let result = match e.attr_value(gimli::DW_AT_type) {
+                        Some(AttributeValue::UnitRef(off)) => Some(self.ty(off, 0)),
+                        _ => None,
+                    };
+                    let result = result.filter(|&t| self.info.types[t as usize].kind != TypeKind::Unit);
+                    current = Some((linkage, FunctionDebug { file, line, params: Vec::new(), result }, depth));
+                }
+                gimli::DW_TAG_formal_parameter => {
+                    if let Some((_, f, d)) = &current {
+                        if depth == *d + 1 {
+                            let name = self.string(e.attr_value(gimli::DW_AT_name)).unwrap_or_else(|| "_".into());
+                            let ty = match e.attr_value(gimli::DW_AT_type) {
+                                Some(AttributeValue::UnitRef(off)) => off,
+                                _ => continue,
+                            };
+                            let _ = f;
+                            let ty = self.ty(ty, 0);
+                            if let Some((_, f, _)) = &mut current {
+                                f.params.push((name, ty));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some((name, f, _)) = current.take() {
+            self.info.functions.insert(name, f);
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, t: SourceType) -> TypeId {
+        self.info.types.push(t);
+        self.info.types.len() as TypeId - 1
+    }
+
+    fn opaque(&mut self, name: &str) -> TypeId {
+        self.push(SourceType { name: name.to_string(), size: 0, kind: TypeKind::Opaque })
+    }
+
+    /// The type at `off`, converted once per unit.
+    fn ty(&mut self, off: UnitOffset, depth: u32) -> TypeId {
+        if let Some(&id) = self.memo.get(&off) {
+            return id;
+        }
+        if depth > 12 {
+            return self.opaque("…");
+        }
+        // A placeholder first, so recursive types end.
+        let id = self.opaque("…");
+        self.memo.insert(off, id);
+        let converted = self.convert(off, depth).unwrap_or(SourceType { name: "?".into(), size: 0, kind: TypeKind::Opaque });
+        self.info.types[id as usize] = converted;
+        id
+    }
+
+    fn children(&self, off: UnitOffset) -> gimli::Result<Vec<gimli::DebuggingInformationEntry<R<'a>>>> {
+        let mut tree = self.unit.entries_tree(Some(off))?;
+        let root = tree.root()?;
+        let mut out = Vec::new();
+        let mut children = root.children();
+        while let Some(child) = children.next()? {
+            out.push(child.entry().clone());
+        }
+        Ok(out)
+    }
+
+    fn convert(&mut self, off: UnitOffset, depth: u32) -> gimli::Result<SourceType> {
+        let e = self.unit.entry(off)?;
+        let raw_name = self.string(e.attr_value(gimli::DW_AT_name)).unwrap_or_default();
+        let name = source_type_name(&raw_name);
+        let size = udata(e.attr_value(gimli::DW_AT_byte_size)).unwrap_or(0) as u32;
+        let target = |r: &Self| match e.attr_value(gimli::DW_AT_type) {
+            Some(AttributeValue::UnitRef(t)) => Some(t),
+            _ => {
+                let _ = r;
+                None
+            }
+        };
+        let kind = match e.tag() {
+            gimli::DW_TAG_base_type => {
+                let enc = match e.attr_value(gimli::DW_AT_encoding) {
+                    Some(AttributeValue::Encoding(enc)) => enc,
+                    _ => gimli::DW_ATE_signed,
+                };
+                let bytes = size as u8;
+                match enc {
+                    _ if size == 0 => TypeKind::Unit,
+                    gimli::DW_ATE_boolean => TypeKind::Bool,
+                    gimli::DW_ATE_float if size == 4 || size == 8 => TypeKind::Float { bytes },
+                    gimli::DW_ATE_UTF if size == 4 => TypeKind::Char,
+                    gimli::DW_ATE_signed | gimli::DW_ATE_signed_char if matches!(size, 1 | 2 | 4 | 8 | 16) => {
+                        TypeKind::Int { signed: true, bytes }
+                    }
+                    gimli::DW_ATE_unsigned | gimli::DW_ATE_unsigned_char if matches!(size, 1 | 2 | 4 | 8 | 16) => {
+                        TypeKind::Int { signed: false, bytes }
+                    }
+                    _ => TypeKind::Opaque,
+                }
+            }
+            gimli::DW_TAG_pointer_type | gimli::DW_TAG_reference_type | gimli::DW_TAG_rvalue_reference_type => {
+                match target(self) {
+                    Some(t) => TypeKind::Pointer { target: self.ty(t, depth + 1) },
+                    None => TypeKind::Opaque,
+                }
+            }
+            gimli::DW_TAG_typedef | gimli::DW_TAG_const_type | gimli::DW_TAG_volatile_type => {
+                return match target(self) {
+                    Some(t) => {
+                        let id = self.ty(t, depth + 1);
+                        Ok(self.info.types[id as usize].clone())
+                    }
+                    None => Ok(SourceType { name, size, kind: TypeKind::Opaque }),
+                };
+            }
+            gimli::DW_TAG_structure_type => self.structure(off, &name, depth)?,
+            _ => TypeKind::Opaque,
+        };
+        let name = if name.is_empty() { "?".to_string() } else { name };
+        Ok(SourceType { name, size, kind })
+    }
+
+    fn member_offset(e: &gimli::DebuggingInformationEntry<R<'_>>) -> u32 {
+        udata(e.attr_value(gimli::DW_AT_data_member_location)).unwrap_or(0) as u32
+    }
+
+    /// Offset of the first thin pointer inside a struct, and of its field
+    /// named `len`, searching nested structs.
+    fn find_ptr_len(&self, off: UnitOffset, base: u32, depth: u32, ptr: &mut Option<(u32, UnitOffset)>, len: &mut Option<u32>) -> gimli::Result<()> {
+        if depth > 8 {
+            return Ok(());
+        }
+        for m in self.children(off)? {
+            if m.tag() != gimli::DW_TAG_member {
+                continue;
+            }
+            let at = base + Self::member_offset(&m);
+            let mname = self.string(m.attr_value(gimli::DW_AT_name)).unwrap_or_default();
+            let Some(AttributeValue::UnitRef(t)) = m.attr_value(gimli::DW_AT_type) else { continue };
+            let te = self.unit.entry(t)?;
+            if mname == "len" && len.is_none() && te.tag() == gimli::DW_TAG_base_type {
+                *len = Some(at);
+            }
+            match te.tag() {
+                gimli::DW_TAG_pointer_type if ptr.is_none() => {
+                    if let Some(AttributeValue::UnitRef(p)) = te.attr_value(gimli::DW_AT_type) {
+                        *ptr = Some((at, p));
+                    }
+                }
+                gimli::DW_TAG_structure_type => self.find_ptr_len(t, at, depth + 1, ptr, len)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn template_param(&self, off: UnitOffset, name: &str) -> gimli::Result<Option<UnitOffset>> {
+        for c in self.children(off)? {
+            if c.tag() == gimli::DW_TAG_template_type_parameter
+                && self.string(c.attr_value(gimli::DW_AT_name)).as_deref() == Some(name)
+            {
+                if let Some(AttributeValue::UnitRef(t)) = c.attr_value(gimli::DW_AT_type) {
+                    return Ok(Some(t));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn structure(&mut self, off: UnitOffset, name: &str, depth: u32) -> gimli::Result<TypeKind> {
+        let children = self.children(off)?;
+        if children.iter().any(|c| c.tag() == gimli::DW_TAG_variant_part) {
+            return Ok(TypeKind::Opaque);
+        }
+        if name == "&str" {
+            return Ok(TypeKind::StrRef);
+        }
+        if name.starts_with("&[") || name.starts_with("&mut [") {
+            let data = children.iter().find(|c| self.string(c.attr_value(gimli::DW_AT_name)).as_deref() == Some("data_ptr"));
+            if let Some(AttributeValue::UnitRef(p)) = data.and_then(|d| d.attr_value(gimli::DW_AT_type)) {
+                if let Some(AttributeValue::UnitRef(elem)) = self.unit.entry(p)?.attr_value(gimli::DW_AT_type) {
+                    return Ok(TypeKind::Slice { elem: self.ty(elem, depth + 1) });
+                }
+            }
+            return Ok(TypeKind::Opaque);
+        }
+        if name == "String" || name.starts_with("Vec<") {
+            let (mut ptr, mut len) = (None, None);
+            self.find_ptr_len(off, 0, 0, &mut ptr, &mut len)?;
+            let (Some((ptr, _)), Some(len)) = (ptr, len) else { return Ok(TypeKind::Opaque) };
+            if name == "String" {
+                return Ok(TypeKind::Str { ptr, len });
+            }
+            return Ok(match self.template_param(off, "T")? {
+                Some(t) => TypeKind::Vec { elem: self.ty(t, depth + 1), ptr, len },
+                None => TypeKind::Opaque,
+            });
+        }
+        let mut fields = Vec::new();
+        for m in &children {
+            if m.tag() != gimli::DW_TAG_member {
+                continue;
+            }
+            let fname = self.string(m.attr_value(gimli::DW_AT_name)).unwrap_or_default();
+            let Some(AttributeValue::UnitRef(t)) = m.attr_value(gimli::DW_AT_type) else { return Ok(TypeKind::Opaque) };
+            let fty = self.ty(t, depth + 1);
+            fields.push((fname, Self::member_offset(m), fty));
+        }
+        Ok(TypeKind::Struct { fields })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_type_name;
+
+    #[test]
+    fn names_are_spelled_as_in_source() {
+        assert_eq!(source_type_name("alloc::vec::Vec<i64, alloc::alloc::Global>"), "Vec<i64>");
+        assert_eq!(source_type_name("core::option::Option<alloc::string::String>"), "Option<String>");
+        assert_eq!(source_type_name("&str"), "&str");
+        assert_eq!(source_type_name("Point"), "Point");
+    }
+}
