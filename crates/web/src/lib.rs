@@ -1,0 +1,461 @@
+//! The browser host of ruchy-trace.
+//!
+//! The same instrumenter ([`wasm_instrument`]) and tracer core
+//! ([`tracer_core`]) as the native host, compiled to wasm and driven from a
+//! page. The JavaScript half (`src/host.js`) compiles and runs the
+//! instrumented module with a WASI preview1 shim and the `ruchy_trace`
+//! imports; records reach the Rust half in batches and land in a
+//! [`tracer_core::Ring`], exactly as on the native host.
+//!
+//! From JavaScript:
+//!
+//! ```js
+//! import init, { run } from "./pkg/ruchy_trace_web.js";
+//! await init();
+//! const result = await run(bytes, { strategy: "hooks", capacity: 1000000 });
+//! result.text(true, false); result.json(); result.chrome(); result.stdout();
+//! ```
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::rc::Rc;
+use tracer_core::decode::{RunEnd, Trace};
+use tracer_core::format::{ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions};
+use tracer_core::{EventKind, FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+mod invoke;
+pub mod stats;
+
+pub use stats::{function_stats, FunctionStats};
+
+#[wasm_bindgen(module = "/src/host.js")]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn run_module(
+        bytes: &[u8],
+        spec: &JsValue,
+        sink: &Closure<dyn FnMut(Uint8Array)>,
+    ) -> Result<js_sys::Promise, JsValue>;
+}
+
+/// Options of [`run`] and [`instrument`], read from a plain JS object whose
+/// fields are all optional.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `"hooks"` (default: an import call per event, fresh timestamps) or
+    /// `"inline"` (records written by the module itself; the clock cell is
+    /// refreshed only at flushes and WASI calls, so timestamps are coarse).
+    pub strategy: Strategy,
+    /// Record timestamps (default true).
+    pub timestamps: bool,
+    /// Trace one call in `sample` (default 1: every call).
+    pub sample: u32,
+    /// `"own"` (default) or `"all"` functions.
+    pub scope: wasm_instrument::Scope,
+    /// Globs, `GLOB` to include or `!GLOB` to exclude, separated by commas
+    /// or spaces.
+    pub filters: Vec<wasm_instrument::Filter>,
+    /// Ring capacity in events (default 1,048,576).
+    pub capacity: u64,
+    /// `"newest"` (default) or `"oldest"`: which events a full ring keeps.
+    pub policy: OverflowPolicy,
+    /// The run-time switch: whether tracing starts on (default true).
+    pub enabled: bool,
+    /// Run the module as it is, without instrumenting it (for comparison).
+    pub plain: bool,
+    /// `argv`, program name first (default `["program"]`).
+    pub args: Vec<String>,
+    /// Environment, `KEY=VALUE` strings.
+    pub env: Vec<String>,
+    /// Call this exported function instead of the WASI `_start`.
+    pub invoke: Option<String>,
+    /// Its arguments, as text (`invokeArgs`).
+    pub invoke_args: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            strategy: Strategy::Hooks,
+            timestamps: true,
+            sample: 1,
+            scope: wasm_instrument::Scope::Own,
+            filters: Vec::new(),
+            capacity: 1 << 20,
+            policy: OverflowPolicy::KeepNewest,
+            enabled: true,
+            plain: false,
+            args: vec!["program".to_string()],
+            env: Vec::new(),
+            invoke: None,
+            invoke_args: Vec::new(),
+        }
+    }
+}
+
+fn field(obj: &JsValue, name: &str) -> Option<JsValue> {
+    if !obj.is_object() {
+        return None;
+    }
+    Reflect::get(obj, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn strings(v: &JsValue) -> Vec<String> {
+    Array::from(v).iter().filter_map(|s| s.as_string()).collect()
+}
+
+impl Options {
+    /// Reads options from a JS object; unknown values are errors.
+    pub fn from_js(obj: &JsValue) -> Result<Options, String> {
+        let mut o = Options::default();
+        if let Some(v) = field(obj, "strategy") {
+            o.strategy = match v.as_string().as_deref() {
+                Some("hooks") => Strategy::Hooks,
+                Some("inline") => Strategy::Inline,
+                _ => return Err("strategy must be \"hooks\" or \"inline\"".into()),
+            };
+        }
+        if let Some(v) = field(obj, "timestamps") {
+            o.timestamps = v.is_truthy();
+        }
+        if let Some(v) = field(obj, "sample") {
+            o.sample =
+                v.as_f64().filter(|n| *n >= 1.0 && *n <= u32::MAX as f64).ok_or("sample must be a number >= 1")? as u32;
+        }
+        if let Some(v) = field(obj, "scope") {
+            o.scope = match v.as_string().as_deref() {
+                Some("own") => wasm_instrument::Scope::Own,
+                Some("all") => wasm_instrument::Scope::All,
+                _ => return Err("scope must be \"own\" or \"all\"".into()),
+            };
+        }
+        if let Some(v) = field(obj, "filter") {
+            let text = v.as_string().ok_or("filter must be a string")?;
+            for g in text.split([',', ' ']).filter(|g| !g.is_empty()) {
+                o.filters.push(wasm_instrument::Filter::parse(g).map_err(|e| e.to_string())?);
+            }
+        }
+        if let Some(v) = field(obj, "capacity") {
+            o.capacity = v.as_f64().filter(|n| *n >= 1.0).ok_or("capacity must be a number >= 1")? as u64;
+        }
+        if let Some(v) = field(obj, "keep") {
+            o.policy = match v.as_string().as_deref() {
+                Some("newest") => OverflowPolicy::KeepNewest,
+                Some("oldest") => OverflowPolicy::KeepOldest,
+                _ => return Err("keep must be \"newest\" or \"oldest\"".into()),
+            };
+        }
+        if let Some(v) = field(obj, "enabled") {
+            o.enabled = v.is_truthy();
+        }
+        if let Some(v) = field(obj, "plain") {
+            o.plain = v.is_truthy();
+        }
+        if let Some(v) = field(obj, "args") {
+            o.args = strings(&v);
+        }
+        if let Some(v) = field(obj, "env") {
+            o.env = strings(&v);
+        }
+        if let Some(v) = field(obj, "invoke") {
+            o.invoke = Some(v.as_string().ok_or("invoke must be a string")?).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = field(obj, "invokeArgs") {
+            o.invoke_args = Array::from(&v).iter().map(|a| a.as_string().unwrap_or_else(|| format!("{a:?}"))).collect();
+        }
+        Ok(o)
+    }
+
+    fn config(&self) -> wasm_instrument::Config {
+        wasm_instrument::Config {
+            options: tracer_core::TraceOptions {
+                strategy: self.strategy,
+                timestamps: self.timestamps,
+                sample: self.sample,
+                staging_bytes: 1 << 16,
+            },
+            scope: self.scope,
+            filters: self.filters.clone(),
+            // The page's hooks write plain records; values that must be read
+            // from guest memory at call time are not captured here yet.
+            source_values: false,
+            ruchy_sources: Vec::new(),
+        }
+    }
+}
+
+/// Checks that `bytes` look like a core WebAssembly module, with a message a
+/// person understands when they do not.
+pub fn check_wasm(bytes: &[u8]) -> Result<(), String> {
+    if bytes.is_empty() {
+        return Err("the file is empty, not a WebAssembly module".into());
+    }
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err("this is not a WebAssembly module: a .wasm file starts with the bytes \\0asm".into());
+    }
+    if bytes[4..8] != [1, 0, 0, 0] {
+        return Err(
+            "this is a WebAssembly component or an unsupported version; a core module (version 1) is needed".into()
+        );
+    }
+    Ok(())
+}
+
+/// A module rewritten by [`instrument`].
+#[wasm_bindgen]
+pub struct Instrumented {
+    bytes: Vec<u8>,
+    table: FunctionTable,
+    notes: Vec<String>,
+}
+
+#[wasm_bindgen]
+impl Instrumented {
+    /// The instrumented module.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.bytes.clone()
+    }
+    /// Shown names of the traced functions, by record id.
+    #[wasm_bindgen(js_name = functionNames)]
+    pub fn function_names(&self) -> Vec<String> {
+        self.table.functions.iter().map(|f| f.name.clone()).collect()
+    }
+    /// What instrumenting did that a person should know.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.clone()
+    }
+}
+
+fn instrument_with(bytes: &[u8], options: &Options) -> Result<wasm_instrument::Instrumented, String> {
+    check_wasm(bytes)?;
+    if let Some(table) = wasm_instrument::read_table(bytes).map_err(|e| e.to_string())? {
+        return Ok(wasm_instrument::Instrumented {
+            bytes: bytes.to_vec(),
+            table,
+            notes: vec!["module is already instrumented; running it as it is".into()],
+        });
+    }
+    wasm_instrument::instrument(bytes, &options.config()).map_err(|e| format!("cannot instrument this module: {e}"))
+}
+
+/// Instruments a module in the page.
+#[wasm_bindgen]
+pub fn instrument(bytes: &[u8], options: JsValue) -> Result<Instrumented, JsError> {
+    let options = Options::from_js(&options).map_err(|e| JsError::new(&e))?;
+    let out = instrument_with(bytes, &options).map_err(|e| JsError::new(&e))?;
+    Ok(Instrumented { bytes: out.bytes, table: out.table, notes: out.notes })
+}
+
+/// A finished run: its trace, its output and how it ended.
+#[wasm_bindgen]
+pub struct RunResult {
+    trace: Trace,
+    stdout: String,
+    stderr: String,
+    elapsed_ms: f64,
+    results: Vec<String>,
+    notes: Vec<String>,
+    instrumented: bool,
+}
+
+fn render<F: Formatter>(mut f: F, trace: &Trace) -> String {
+    let mut out = String::new();
+    f.begin(trace, &mut out);
+    for e in trace.events() {
+        match e {
+            Ok(e) => f.event(trace, &e, &mut out),
+            Err(err) => {
+                out.push_str(&format!("# error: {err}\n"));
+                break;
+            }
+        }
+    }
+    f.end(trace, &trace.stats(), &mut out);
+    out
+}
+
+#[wasm_bindgen]
+impl RunResult {
+    /// The strace-style text trace.
+    pub fn text(&self, indent: bool, timestamps: bool) -> String {
+        render(TextFormatter::new(TextOptions { indent, timestamps }), &self.trace)
+    }
+    /// The JSON trace document.
+    pub fn json(&self) -> String {
+        render(JsonFormatter::new(JsonOptions::default()), &self.trace)
+    }
+    /// The Chrome Trace Event document (Perfetto, chrome://tracing).
+    pub fn chrome(&self) -> String {
+        render(ChromeFormatter::new(), &self.trace)
+    }
+    /// What the program wrote to stdout.
+    pub fn stdout(&self) -> String {
+        self.stdout.clone()
+    }
+    /// What the program wrote to stderr.
+    pub fn stderr(&self) -> String {
+        self.stderr.clone()
+    }
+    /// How the run ended: `returned`, `exited`, `trapped`.
+    pub fn end(&self) -> String {
+        match &self.trace.end {
+            RunEnd::Returned => "returned",
+            RunEnd::Exited(_) => "exited",
+            RunEnd::Trapped(_) => "trapped",
+            RunEnd::Interrupted(_) => "interrupted",
+        }
+        .into()
+    }
+    /// The exit status (0 when the program returned), or `undefined` when it
+    /// trapped.
+    #[wasm_bindgen(js_name = exitCode)]
+    pub fn exit_code(&self) -> Option<i32> {
+        match &self.trace.end {
+            RunEnd::Returned => Some(0),
+            RunEnd::Exited(c) => Some(*c),
+            _ => None,
+        }
+    }
+    /// A sentence on how the run ended, e.g. `trapped: unreachable`.
+    pub fn summary(&self) -> String {
+        match &self.trace.end {
+            RunEnd::Returned => "returned".into(),
+            RunEnd::Exited(c) => format!("exited with status {c}"),
+            RunEnd::Trapped(m) => format!("trapped: {m}"),
+            RunEnd::Interrupted(m) => format!("interrupted: {m}"),
+        }
+    }
+    /// Events kept in the ring.
+    pub fn kept(&self) -> f64 {
+        self.trace.stats().kept_events as f64
+    }
+    /// Events recorded but not kept.
+    pub fn lost(&self) -> f64 {
+        self.trace.stats().dropped_events as f64
+    }
+    /// Wall time of the `_start` call, in milliseconds.
+    #[wasm_bindgen(js_name = elapsedMs)]
+    pub fn elapsed_ms(&self) -> f64 {
+        self.elapsed_ms
+    }
+    /// With `invoke`: the function's results, as text.
+    pub fn results(&self) -> Vec<String> {
+        self.results.clone()
+    }
+    /// Whether the module ran instrumented.
+    pub fn instrumented(&self) -> bool {
+        self.instrumented
+    }
+    /// What instrumenting did that a person should know.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.clone()
+    }
+    /// Number of entries of the function with this shown name.
+    pub fn calls(&self, name: &str) -> f64 {
+        self.trace
+            .events()
+            .filter_map(Result::ok)
+            .filter(|e| e.kind == EventKind::Enter && e.function.name == name)
+            .count() as f64
+    }
+    /// The per-function table as JSON: `[{"name", "calls", "total_us",
+    /// "self_us"}]`, most called first.
+    #[wasm_bindgen(js_name = functionStats)]
+    pub fn function_stats_json(&self) -> String {
+        stats::to_json(&function_stats(&self.trace))
+    }
+    /// The first `limit` calls as JSON, for the call tree and the timeline
+    /// (see [`stats::calls_json`]).
+    #[wasm_bindgen(js_name = callsJson)]
+    pub fn calls_json(&self, limit: u32) -> String {
+        stats::calls_json(&self.trace, limit as usize)
+    }
+}
+
+fn spec(options: &Options, layout: &RecordLayout, table: &FunctionTable, wasm: &[u8]) -> Result<JsValue, String> {
+    let o = Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+    };
+    set("timestamps", JsValue::from_bool(table.options.timestamps));
+    set("sampled", JsValue::from_bool(table.options.sample > 1));
+    set("maxRecord", JsValue::from_f64(f64::from(layout.max_record_size())));
+    set("enabled", JsValue::from_bool(options.enabled));
+    let list = |v: &[String]| v.iter().map(|s| JsValue::from_str(s)).collect::<Array>();
+    set("args", list(&options.args).into());
+    set("env", list(&options.env).into());
+    if let Some(name) = &options.invoke {
+        let (params, _) = invoke::export_signature(wasm, name)?;
+        let args = invoke::js_args(name, &params, &options.invoke_args)?;
+        set("invoke", JsValue::from_str(name));
+        set("invokeArgs", args.into_iter().collect::<Array>().into());
+    }
+    Ok(o.into())
+}
+
+/// Instruments `bytes` (unless `options.plain`, or the module is already
+/// instrumented), runs it as a WASI command in the page and returns its
+/// trace. Rejects with a readable message when the input is not a module,
+/// cannot be instrumented, compiled or linked; a trap or `proc_exit` is not
+/// an error but how the run ended ([`RunResult::end`]).
+#[wasm_bindgen]
+pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError> {
+    let options = Options::from_js(&options).map_err(|e| JsError::new(&e))?;
+    let (module, table, notes, instrumented) = if options.plain {
+        check_wasm(&bytes).map_err(|e| JsError::new(&e))?;
+        (bytes, FunctionTable::default(), Vec::new(), false)
+    } else {
+        let out = instrument_with(&bytes, &options).map_err(|e| JsError::new(&e))?;
+        (out.bytes, out.table, out.notes, true)
+    };
+    let layout = RecordLayout::new(&table);
+    let ring = Rc::new(RefCell::new(Ring::new(layout.clone(), options.capacity, options.policy)));
+    let error: Rc<RefCell<Option<String>>> = Rc::default();
+    let sink = {
+        let ring = ring.clone();
+        let error = error.clone();
+        Closure::<dyn FnMut(Uint8Array)>::new(move |chunk: Uint8Array| {
+            if let Err(e) = ring.borrow_mut().push(&chunk.to_vec()) {
+                error.borrow_mut().get_or_insert(e.to_string());
+            }
+        })
+    };
+    let epoch_unix_us = (js_sys::Date::now() * 1000.0) as u64;
+    let spec = spec(&options, &layout, &table, &module).map_err(|e| JsError::new(&e))?;
+    let promise = run_module(&module, &spec, &sink).map_err(js_error)?;
+    let result = JsFuture::from(promise).await.map_err(js_error)?;
+    drop(sink);
+    if let Some(e) = error.borrow_mut().take() {
+        return Err(JsError::new(&format!("the module wrote malformed trace records: {e}")));
+    }
+    let get = |k: &str| field(&result, k);
+    let end = match get("end").and_then(|v| v.as_string()).as_deref() {
+        Some("exited") => RunEnd::Exited(get("code").and_then(|v| v.as_f64()).unwrap_or(0.0) as i32),
+        Some("trapped") => RunEnd::Trapped(get("message").and_then(|v| v.as_string()).unwrap_or_default()),
+        _ => RunEnd::Returned,
+    };
+    let end_us = get("endUs").and_then(|v| v.as_f64()).map(|v| v as u64);
+    let ring = Rc::try_unwrap(ring).map_err(|_| JsError::new("internal: ring still shared"))?.into_inner();
+    let recorded =
+        ring.finish().map_err(|e| JsError::new(&format!("the module wrote malformed trace records: {e}")))?;
+    Ok(RunResult {
+        trace: Trace::new(table, recorded, end, epoch_unix_us, end_us),
+        stdout: get("stdout").and_then(|v| v.as_string()).unwrap_or_default(),
+        stderr: get("stderr").and_then(|v| v.as_string()).unwrap_or_default(),
+        elapsed_ms: get("elapsedMs").and_then(|v| v.as_f64()).unwrap_or(0.0),
+        results: get("results").map(|v| strings(&v)).unwrap_or_default(),
+        notes,
+        instrumented,
+    })
+}
+
+fn js_error(e: JsValue) -> JsError {
+    let msg = Reflect::get(&e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".into());
+    JsError::new(&msg)
+}
