@@ -78,6 +78,7 @@ fn config(strategy: Strategy, timestamps: bool, sample: u32, filters: &[&str]) -
         options: TraceOptions { strategy, timestamps, sample, ..TraceOptions::default() },
         scope: Scope::All,
         filters: filters.iter().map(|f| Filter::parse(f).expect("valid filter")).collect(),
+        ..Config::default()
     }
 }
 
