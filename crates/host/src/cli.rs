@@ -2,10 +2,17 @@
 
 use crate::output::{self, Format};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write as _;
 use ruchy_trace_host::tracer_core::format::TextOptions;
 use ruchy_trace_host::tracer_core::{decode::RunEnd, OverflowPolicy, Strategy, TraceOptions};
 use ruchy_trace_host::wasm_instrument::{self, Filter, Scope};
 use ruchy_trace_host::{Entry, HostError, RunOptions, Tracer};
+use ruchy_trace_host::replay::{self, TraceFile, Visitor};
+use ruchy_trace_host::tracer_core::decode::Trace;
+use ruchy_trace_host::tracer_core::format::Formatter;
+use ruchy_trace_host::tracer_core::glob;
+use ruchy_trace_host::tracer_core::profile::Profile;
+use ruchy_trace_host::tracer_core::{Event, EventKind};
 use ruchy_trace_host::wasm_instrument::ruchy::RuchySource;
 use std::path::{Path, PathBuf};
 use std::process::{self as proc, ExitCode};
@@ -72,6 +79,31 @@ enum Command {
     /// Example: ruchy-trace run tests/fixtures/fibonacci.wasm
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
+    /// Run like `run`, but stream the trace to a compact `.rtrace` file
+    /// (given with -o) to replay, report and graph later without rerunning.
+    ///
+    /// The file is written as the program runs, so a trace larger than
+    /// memory fits; a run that dies leaves a file whose complete part
+    /// replays.
+    ///
+    /// Example: ruchy-trace record tests/fixtures/fibonacci.wasm -o fib.rtrace
+    #[command(after_help = EXIT_CODES)]
+    Record(RunArgs),
+    /// Print a recorded trace in any format, filtered after the fact.
+    ///
+    /// Example: ruchy-trace replay fib.rtrace --depth 2 --time-threshold 10us
+    Replay(ReplayArgs),
+    /// Per-function totals of a recorded trace: calls, total, self, average,
+    /// minimum and maximum time.
+    ///
+    /// Example: ruchy-trace report fib.rtrace --sort self
+    Report(ReportArgs),
+    /// The call tree of a recorded trace with counts and times, and flame
+    /// graphs: folded stacks (for flamegraph.pl, inferno, speedscope) and
+    /// an SVG.
+    ///
+    /// Example: ruchy-trace graph fib.rtrace --folded fib.folded --svg fib.svg
+    Graph(GraphArgs),
     /// Instrument a module and write the result, to run in any host.
     ///
     /// The output carries its function table in a `ruchy-trace` custom
@@ -185,12 +217,74 @@ struct RunArgs {
     /// wasm instruction; the hooks' own instructions count too).
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
+    /// Also stream the trace to this `.rtrace` file (see `record`).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
     /// Grant the guest a directory: HOST or HOST::GUEST (repeatable).
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
     /// Give the guest an environment variable KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     envs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    /// The `.rtrace` file.
+    file: PathBuf,
+    /// Keep only functions matching GLOB, or drop them with `!GLOB`
+    /// (repeatable; as for `run`).
+    #[arg(long = "filter", value_name = "GLOB")]
+    filters: Vec<String>,
+    /// Hide calls deeper than N (0 is the outermost).
+    #[arg(long, value_name = "N")]
+    depth: Option<u32>,
+    /// Hide calls shorter than this (e.g. 10us, 2ms), like uftrace.
+    #[arg(long = "time-threshold", value_name = "DURATION", value_parser = parse_duration)]
+    time_threshold: Option<Duration>,
+    /// Where to write (default: stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Indent text lines by call depth.
+    #[arg(long)]
+    indent: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SortKey {
+    Calls,
+    Total,
+    #[value(name = "self")]
+    SelfTime,
+    Avg,
+    Min,
+    Max,
+    Name,
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// The `.rtrace` file.
+    file: PathBuf,
+    /// Column to sort by (largest first; names A to Z).
+    #[arg(long, value_enum, default_value_t = SortKey::Total)]
+    sort: SortKey,
+}
+
+#[derive(Args, Debug)]
+struct GraphArgs {
+    /// The `.rtrace` file.
+    file: PathBuf,
+    /// Write folded stacks (`main;fibonacci;fibonacci 12`, self time in µs)
+    /// to this file.
+    #[arg(long, value_name = "FILE")]
+    folded: Option<PathBuf>,
+    /// Write a flame graph as SVG to this file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -333,7 +427,11 @@ fn first_line(stderr: &[u8], stdout: &[u8]) -> String {
 pub fn main() -> Result<ExitCode, Failure> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(args, false),
+        Command::Record(args) => run(args, true),
+        Command::Replay(args) => replay(args),
+        Command::Report(args) => report(args),
+        Command::Graph(args) => graph(args),
         Command::Instrument(args) => instrument(args),
     }
 }
@@ -355,7 +453,7 @@ fn instrument(args: InstrumentArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+fn run(args: RunArgs, record_only: bool) -> Result<ExitCode, Failure> {
     let (wasm, ruchy_sources) = load_program(&args.module)?;
     let config = wasm_instrument::Config { ruchy_sources, ..args.select.config()? };
     let tracer = Tracer::with_fuel(args.timeout.is_some(), args.fuel.is_some())?;
@@ -394,12 +492,24 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         fuel: args.fuel,
         capture_output: false,
     };
-    let outcome = program.run(&entry, &options)?;
+    let record_path = if record_only {
+        Some(args.trace_output.clone().ok_or_else(|| Failure::usage("record needs -o FILE.rtrace".into()))?)
+    } else {
+        args.record.clone()
+    };
+    let sink = match &record_path {
+        Some(path) => Some(Box::new(
+            TraceFile::create(path).map_err(|e| Failure { message: format!("cannot create {}: {e}", path.display()), code: EXIT_IO })?,
+        ) as Box<dyn ruchy_trace_host::RecordSink>),
+        None => None,
+    };
+    let outcome = program.run_with(&entry, &options, sink)?;
     for r in &outcome.results {
         println!("{r}");
     }
     let text = TextOptions { indent: args.indent, ..TextOptions::default() };
     let written = match &args.trace_output {
+        _ if record_only => Ok(()),
         Some(path) => output::write_file(path, |w| output::render(&outcome.trace, args.format, text, w))
             .map_err(|e| format!("cannot write the trace to {}: {e}", path.display())),
         None => {
@@ -414,5 +524,260 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         RunEnd::Exited(code) => Ok(ExitCode::from(*code as u8)),
         RunEnd::Trapped(msg) => Err(Failure { message: format!("guest trapped: {msg}"), code: EXIT_TRAP }),
         RunEnd::Interrupted(msg) => Err(Failure { message: format!("guest interrupted: {msg}"), code: EXIT_TIMEOUT }),
+    }
+}
+
+fn read_trace_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    read_input(path)
+}
+
+/// Failure for a damaged trace file, after what could be read was used.
+fn damaged(path: &Path, e: &ruchy_trace_host::tracer_core::Error) -> Failure {
+    Failure { message: format!("{}: {e}; everything before it was read", path.display()), code: EXIT_BAD_MODULE }
+}
+
+/// Calls shorter than a threshold, by call number (entries in order).
+#[derive(Default)]
+struct ShortCalls {
+    threshold_us: u64,
+    bits: Vec<u64>,
+    next: usize,
+    stack: Vec<usize>,
+}
+
+impl ShortCalls {
+    fn call_of(&mut self, e: &Event<'_>) -> usize {
+        if e.kind == EventKind::Enter {
+            self.stack.push(self.next);
+            self.next += 1;
+            self.next - 1
+        } else {
+            self.stack.pop().unwrap_or(usize::MAX)
+        }
+    }
+
+    fn is_short(&self, call: usize) -> bool {
+        self.bits.get(call / 64).is_some_and(|w| w & (1 << (call % 64)) != 0)
+    }
+}
+
+impl Visitor for ShortCalls {
+    fn event(&mut self, _: &Trace, e: &Event<'_>) {
+        let call = self.call_of(e);
+        if e.kind != EventKind::Enter && e.duration_us.is_some_and(|d| d < self.threshold_us) {
+            if self.bits.len() <= call / 64 {
+                self.bits.resize(call / 64 + 1, 0);
+            }
+            self.bits[call / 64] |= 1 << (call % 64);
+        }
+    }
+}
+
+/// Formats the events a replay's filters let through.
+struct Printer {
+    formatter: Box<dyn Formatter>,
+    filters: Vec<Filter>,
+    depth: Option<u32>,
+    short: Option<ShortCalls>,
+    calls: ShortCalls,
+    buf: String,
+    out: Box<dyn std::io::Write>,
+    error: Option<std::io::Error>,
+}
+
+impl Printer {
+    fn shown(&self, e: &Event<'_>) -> bool {
+        let names = [e.function.name.as_str(), e.function.raw_name.as_str()];
+        let m = |f: &Filter| names.iter().any(|n| glob::matches(&f.pattern, n));
+        let includes = self.filters.iter().filter(|f| f.include);
+        let any_include = self.filters.iter().any(|f| f.include);
+        (!any_include || includes.clone().any(m)) && !self.filters.iter().any(|f| !f.include && m(f))
+    }
+
+    fn flush(&mut self) {
+        if let Err(e) = self.out.write_all(self.buf.as_bytes()) {
+            self.error.get_or_insert(e);
+        }
+        self.buf.clear();
+    }
+}
+
+impl Visitor for Printer {
+    fn begin(&mut self, t: &Trace) {
+        self.formatter.begin(t, &mut self.buf);
+    }
+
+    fn event(&mut self, t: &Trace, e: &Event<'_>) {
+        let call = self.calls.call_of(e);
+        let short = self.short.as_ref().is_some_and(|s| s.is_short(call));
+        if short || self.depth.is_some_and(|d| e.depth > d) || !self.shown(e) {
+            return;
+        }
+        self.formatter.event(t, e, &mut self.buf);
+        if self.buf.len() > 1 << 16 {
+            self.flush();
+        }
+    }
+
+    fn end(&mut self, t: &Trace) {
+        self.formatter.end(t, &t.stats(), &mut self.buf);
+        self.flush();
+        if let Err(e) = self.out.flush() {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
+    let bytes = read_trace_file(&args.file)?;
+    let filters = args.filters.iter().map(|f| Filter::parse(f)).collect::<Result<Vec<_>, _>>().map_err(|e| Failure::usage(e.to_string()))?;
+    let bad = |e: ruchy_trace_host::tracer_core::Error| Failure { message: format!("{}: {e}", args.file.display()), code: EXIT_BAD_MODULE };
+    // Hiding short calls needs their durations before their entries: a
+    // first pass finds them.
+    let short = match args.time_threshold {
+        Some(d) => {
+            let mut s = ShortCalls { threshold_us: d.as_micros() as u64, ..ShortCalls::default() };
+            replay::replay(&bytes, &mut s).map_err(bad)?;
+            Some(ShortCalls { stack: Vec::new(), next: 0, ..s })
+        }
+        None => None,
+    };
+    let out: Box<dyn std::io::Write> = match &args.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| Failure { message: format!("cannot create {}: {e}", p.display()), code: EXIT_IO })?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let text = TextOptions { indent: args.indent, ..TextOptions::default() };
+    let mut printer = Printer {
+        formatter: output::formatter(args.format, text),
+        filters,
+        depth: args.depth,
+        short,
+        calls: ShortCalls::default(),
+        buf: String::with_capacity(1 << 17),
+        out,
+        error: None,
+    };
+    let seen = replay::replay(&bytes, &mut printer).map_err(bad)?;
+    if let Some(e) = printer.error {
+        return Err(Failure { message: format!("cannot write the replay: {e}"), code: EXIT_IO });
+    }
+    match &seen.damage {
+        Some(e) => Err(damaged(&args.file, e)),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+struct Profiler {
+    profile: Option<Profile>,
+    timed: bool,
+}
+
+impl Visitor for Profiler {
+    fn begin(&mut self, t: &Trace) {
+        self.timed = t.table.options.timestamps;
+        self.profile = Some(Profile::new(t.table.functions.iter().map(|f| f.name.clone())));
+    }
+
+    fn event(&mut self, _: &Trace, e: &Event<'_>) {
+        if let Some(p) = &mut self.profile {
+            p.event(e);
+        }
+    }
+}
+
+fn profile_of(path: &Path) -> Result<(Profile, bool, Option<ruchy_trace_host::tracer_core::Error>), Failure> {
+    let bytes = read_trace_file(path)?;
+    let mut p = Profiler { profile: None, timed: false };
+    let seen = replay::replay(&bytes, &mut p)
+        .map_err(|e| Failure { message: format!("{}: {e}", path.display()), code: EXIT_BAD_MODULE })?;
+    Ok((p.profile.unwrap_or_else(|| Profile::new(std::iter::empty())), p.timed, seen.damage))
+}
+
+fn micros(us: u64) -> String {
+    if us >= 1_000_000 {
+        format!("{:.3} s", us as f64 / 1e6)
+    } else if us >= 1000 {
+        format!("{:.3} ms", us as f64 / 1e3)
+    } else {
+        format!("{us} us")
+    }
+}
+
+fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
+    let (profile, timed, damage) = profile_of(&args.file)?;
+    let mut rows = profile.report();
+    let key = |f: &ruchy_trace_host::tracer_core::profile::FunctionStats| match args.sort {
+        SortKey::Calls => f.calls,
+        SortKey::Total => f.total_us,
+        SortKey::SelfTime => f.self_us,
+        SortKey::Avg => f.avg_us(),
+        SortKey::Min => f.min_us,
+        SortKey::Max => f.max_us,
+        SortKey::Name => 0,
+    };
+    if args.sort == SortKey::Name {
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+    } else {
+        rows.sort_by(|a, b| key(b).cmp(&key(a)).then_with(|| a.name.cmp(&b.name)));
+    }
+    println!("{:>12} {:>12} {:>12} {:>12} {:>12} {:>12}  function", "calls", "total", "self", "avg", "min", "max");
+    for f in &rows {
+        let t = |v: u64| if timed { micros(v) } else { "-".into() };
+        println!(
+            "{:>12} {:>12} {:>12} {:>12} {:>12} {:>12}  {}",
+            f.calls,
+            t(f.total_us),
+            t(f.self_us),
+            t(f.avg_us()),
+            t(f.min_us),
+            t(f.max_us),
+            f.name
+        );
+    }
+    if timed {
+        println!("# outermost calls took {} in all; the self times add up to it", micros(profile.root_total_us()));
+    }
+    match &damage {
+        Some(e) => Err(damaged(&args.file, e)),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn graph(args: GraphArgs) -> Result<ExitCode, Failure> {
+    let (profile, timed, damage) = profile_of(&args.file)?;
+    let mut out = String::new();
+    tree_lines(&profile, 0, 0, timed, &mut out);
+    print!("{out}");
+    let write = |path: &Path, text: &str| {
+        output::write_file(path, |w| w.write_all(text.as_bytes()))
+            .map_err(|e| Failure { message: format!("cannot write {}: {e}", path.display()), code: EXIT_IO })
+    };
+    if let Some(p) = &args.folded {
+        write(p, &profile.folded(timed))?;
+    }
+    if let Some(p) = &args.svg {
+        write(p, &output::flame_svg(&profile, timed))?;
+    }
+    match &damage {
+        Some(e) => Err(damaged(&args.file, e)),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn tree_lines(p: &Profile, node: usize, depth: usize, timed: bool, out: &mut String) {
+    use std::fmt::Write as _;
+    let n = &p.nodes[node];
+    if node != 0 {
+        let name = p.functions.get(n.id as usize).map_or("?", |f| f.name.as_str());
+        let _ = write!(out, "{}{name}  [{} call{}", "  ".repeat(depth - 1), n.calls, if n.calls == 1 { "" } else { "s" });
+        if timed {
+            let _ = write!(out, ", total {}, self {}", micros(n.total_us), micros(n.self_us));
+        }
+        out.push_str("]\n");
+    }
+    for &child in n.children.values() {
+        tree_lines(p, child, depth + 1, timed, out);
     }
 }

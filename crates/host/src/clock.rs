@@ -33,6 +33,8 @@ impl Ticker {
         let stop = Arc::new(AtomicBool::new(false));
         let addr = cell as usize;
         let flag = stop.clone();
+        let alive = Arc::new(AtomicBool::new(false));
+        let started = alive.clone();
         // SAFETY: as above; the first value is there before the guest runs.
         unsafe { AtomicU32::from_ptr(cell) }.store(micros_since(epoch), Ordering::Relaxed);
         let thread = std::thread::Builder::new()
@@ -42,6 +44,7 @@ impl Ticker {
                 // the guest only ever reads the cell.
                 let cell = unsafe { AtomicU32::from_ptr(addr as *mut u32) };
                 let mut last = u32::MAX;
+                started.store(true, Ordering::Release);
                 while !flag.load(Ordering::Relaxed) {
                     let now = micros_since(epoch);
                     if now != last {
@@ -52,6 +55,11 @@ impl Ticker {
                 }
             })
             .expect("spawning the clock thread");
+        // A guest that starts before the thread runs would see a frozen
+        // clock: wait until it ticks.
+        while !alive.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
         Ticker { stop, thread: Some(thread) }
     }
 }

@@ -23,6 +23,8 @@ pub enum HostError {
     BadArguments(String),
     /// The trace records could not be decoded.
     Trace(tracer_core::Error),
+    /// A trace file could not be written.
+    Io(std::io::Error),
 }
 
 impl fmt::Display for HostError {
@@ -41,6 +43,7 @@ impl fmt::Display for HostError {
             }
             HostError::BadArguments(e) => write!(f, "{e}"),
             HostError::Trace(e) => write!(f, "corrupt trace records: {e}"),
+            HostError::Io(e) => write!(f, "cannot write the trace file: {e}"),
         }
     }
 }

@@ -13,10 +13,11 @@
 mod clock;
 mod error;
 pub mod recorder;
+pub mod replay;
 mod run;
 
 pub use error::HostError;
-pub use recorder::{HasRecorder, Recorder};
+pub use recorder::{HasRecorder, RecordSink, Recorder};
 pub use run::{Entry, Outcome, Program, RunOptions, Tracer};
 pub use tracer_core;
 pub use wasm_instrument;

@@ -37,6 +37,17 @@ fn fresh_chunk() -> Vec<u8> {
     chunk
 }
 
+/// Somewhere records stream to as they arrive (a trace file), besides the
+/// ring.
+pub trait RecordSink: Send {
+    /// Called once, before any record.
+    fn start(&mut self, table: &FunctionTable, epoch_unix_us: u64) -> std::io::Result<()>;
+    /// A chunk of whole records.
+    fn records(&mut self, chunk: &[u8]) -> std::io::Result<()>;
+    /// Called once, after the last record.
+    fn finish(&mut self, end: &tracer_core::decode::RunEnd, end_us: u64) -> std::io::Result<()>;
+}
+
 /// What a store holds for tracing.
 pub struct Recorder {
     /// Where records end up.
@@ -50,13 +61,17 @@ pub struct Recorder {
     pub epoch: Instant,
     /// The first malformed thing the guest handed over, if any.
     pub error: Option<tracer_core::Error>,
+    /// Where records also stream to, if anywhere.
+    pub sink: Option<Box<dyn RecordSink>>,
+    /// The first error the sink reported.
+    pub sink_error: Option<std::io::Error>,
 }
 
 impl Recorder {
     /// A recorder for a module instrumented with `table`, filling `ring`.
     pub fn new(table: Arc<FunctionTable>, ring: Ring, epoch: Instant) -> Recorder {
         let max_record = ring.layout().max_record_size() as usize;
-        Recorder { ring, table, current: Vec::new(), max_record, epoch, error: None }
+        Recorder { ring, table, current: Vec::new(), max_record, epoch, error: None, sink: None, sink_error: None }
     }
 
     /// Makes room for `bytes` more in the current chunk, handing a full one
@@ -74,6 +89,12 @@ impl Recorder {
     /// Hands the chunk being filled to the ring.
     pub fn drain_staging(&mut self) {
         let chunk = std::mem::take(&mut self.current);
+        if let (Some(sink), false) = (&mut self.sink, chunk.is_empty()) {
+            if let Err(e) = sink.records(&chunk) {
+                self.sink_error.get_or_insert(e);
+                self.sink = None;
+            }
+        }
         if let Err(e) = self.ring.push_chunk(chunk) {
             self.error.get_or_insert(e);
         }

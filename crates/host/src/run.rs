@@ -2,7 +2,7 @@
 
 use crate::clock::{micros_since, Ticker};
 use crate::error::HostError;
-use crate::recorder::{self, HasRecorder, Recorder};
+use crate::recorder::{self, HasRecorder, RecordSink, Recorder};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracer_core::decode::{RunEnd, Trace};
@@ -221,8 +221,17 @@ impl Program {
 
     /// Runs the program once, in a fresh store.
     pub fn run(&self, entry: &Entry, options: &RunOptions) -> Result<Outcome, HostError> {
+        self.run_with(entry, options, None)
+    }
+
+    /// Runs the program once, also streaming every record to `sink` (a
+    /// trace file) as it arrives.
+    pub fn run_with(&self, entry: &Entry, options: &RunOptions, mut sink: Option<Box<dyn RecordSink>>) -> Result<Outcome, HostError> {
         let epoch = Instant::now();
         let epoch_unix_us = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
+        if let Some(s) = &mut sink {
+            s.start(&self.table, epoch_unix_us).map_err(HostError::Io)?;
+        }
         let layout = RecordLayout::new(&self.table);
         let ring = Ring::new(layout, options.capacity, options.policy);
         let mut limits = StoreLimitsBuilder::new();
@@ -250,7 +259,9 @@ impl Program {
             }
             Entry::Invoke { .. } => None,
         };
-        let data = StoreData { recorder: Recorder::new(self.table.clone(), ring, epoch), wasi, limits: limits.build() };
+        let mut recorder = Recorder::new(self.table.clone(), ring, epoch);
+        recorder.sink = sink;
+        let data = StoreData { recorder, wasi, limits: limits.build() };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
         if self.metered {
@@ -308,10 +319,17 @@ impl Program {
         if let Some(instance) = &instance {
             recorder::final_flush(&mut store, instance);
         }
+        store.data_mut().recorder.drain_staging();
         let end_us = micros_since(epoch) as u64;
-        let data = store.into_data();
+        let mut data = store.into_data();
         if let Some(e) = data.recorder.error {
             return Err(HostError::Trace(e));
+        }
+        if let Some(e) = data.recorder.sink_error.take() {
+            return Err(HostError::Io(e));
+        }
+        if let Some(mut s) = data.recorder.sink.take() {
+            s.finish(&end, end_us).map_err(HostError::Io)?;
         }
         let recorded = data.recorder.ring.finish()?;
         let table = (*self.table).clone();

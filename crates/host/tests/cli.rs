@@ -301,3 +301,104 @@ fn filters_include_and_exclude() {
     let all = ruchy_trace(&["run", "--all", "--filter", "*print*", wasm.to_str().unwrap()]);
     assert!(text(&all.stderr).contains("std::io::stdio::_print"), "{}", text(&all.stderr));
 }
+
+#[test]
+fn replay_matches_the_live_trace_byte_for_byte() {
+    for format in ["text", "json", "jsonl", "chrome"] {
+        for fixture_name in ["fibonacci.wasm", "strings.wasm", "structs.wasm", "panic.wasm"] {
+            let live = temp(&format!("live-{format}-{fixture_name}.out"));
+            let file = temp(&format!("{format}-{fixture_name}.rtrace"));
+            let run = ruchy_trace(&[
+                "run",
+                "--format",
+                format,
+                "-o",
+                live.to_str().unwrap(),
+                "--record",
+                file.to_str().unwrap(),
+                fixture(fixture_name).to_str().unwrap(),
+            ]);
+            assert!(run.status.code().is_some(), "{}", text(&run.stderr));
+            let replayed = ruchy_trace(&["replay", "--format", format, file.to_str().unwrap()]);
+            assert!(replayed.status.success(), "{}", text(&replayed.stderr));
+            let live = std::fs::read(&live).unwrap();
+            assert!(!live.is_empty());
+            assert_eq!(text(&replayed.stdout), text(&live), "{format} {fixture_name}");
+        }
+    }
+}
+
+#[test]
+fn record_is_compact_and_report_and_graph_add_up() {
+    let file = temp("fib20.rtrace");
+    let bench = fixture("bench/fib_bench.wasm");
+    let out = ruchy_trace(&["record", "--invoke", "run", bench.to_str().unwrap(), "-o", file.to_str().unwrap(), "--", "20"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "6765\n");
+    assert!(out.stderr.is_empty(), "record prints no trace: {}", text(&out.stderr));
+    // fib(20): 21891 calls of fibonacci and one of run, two events each.
+    let events = 2 * (21891 + 1);
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!((size as f64) / (events as f64) <= 8.0, "{size} bytes for {events} events");
+
+    let report = ruchy_trace(&["report", "--sort", "calls", file.to_str().unwrap()]);
+    let lines: Vec<String> = text(&report.stdout).lines().map(String::from).collect();
+    let row = |name: &str| lines.iter().find(|l| l.ends_with(&format!("  {name}"))).unwrap().clone();
+    assert!(row("fibonacci").trim_start().starts_with("21891 "), "{lines:?}");
+    assert!(row("run").trim_start().starts_with("1 "), "{lines:?}");
+    assert!(lines[1].ends_with("  fibonacci"), "sorted by calls: {lines:?}");
+
+    // Without timestamps, flame graphs weigh paths by calls.
+    let untimed = temp("fib20-untimed.rtrace");
+    let out = ruchy_trace(&["record", "--no-timestamps", "--invoke", "run", bench.to_str().unwrap(), "-o", untimed.to_str().unwrap(), "--", "20"]);
+    assert!(out.status.success());
+    let folded = temp("fib20.folded");
+    let svg = temp("fib20.svg");
+    let g = ruchy_trace(&["graph", untimed.to_str().unwrap(), "--folded", folded.to_str().unwrap(), "--svg", svg.to_str().unwrap()]);
+    assert!(g.status.success(), "{}", text(&g.stderr));
+    let tree = text(&g.stdout);
+    assert!(tree.starts_with("run  [1 call"), "{tree}");
+    assert!(tree.lines().nth(1).unwrap().starts_with("  fibonacci  [1 call"), "{tree}");
+    let folded = std::fs::read_to_string(&folded).unwrap();
+    assert!(folded.lines().all(|l| l.starts_with("run")), "{folded}");
+    assert!(folded.lines().any(|l| l.starts_with("run;fibonacci;fibonacci;")), "{folded}");
+    let calls: u64 = folded.lines().map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum();
+    assert_eq!(calls, 21891 + 1, "every call is on one path");
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("fibonacci"));
+}
+
+#[test]
+fn a_damaged_trace_file_replays_up_to_the_damage() {
+    let file = temp("big.rtrace");
+    let bench = fixture("bench/fib_bench.wasm");
+    // Enough events for several blocks.
+    let out = ruchy_trace(&["record", "--invoke", "run", "--no-timestamps", bench.to_str().unwrap(), "-o", file.to_str().unwrap(), "--", "25"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&file).unwrap();
+    let full = ruchy_trace(&["replay", file.to_str().unwrap()]);
+    let full_lines = text(&full.stdout).lines().count();
+    for cut in [bytes.len() - 3, bytes.len() / 2, bytes.len() / 5] {
+        let cut_file = temp(&format!("cut-{cut}.rtrace"));
+        std::fs::write(&cut_file, &bytes[..cut]).unwrap();
+        let r = ruchy_trace(&["replay", cut_file.to_str().unwrap()]);
+        assert_one_line_error(&r, 65, "offset");
+        let got = text(&r.stdout);
+        let lines = got.lines().count();
+        assert!(lines > 0 && lines < full_lines + 2, "cut at {cut}: {lines} of {full_lines} lines");
+        // What replays is the start of the full trace.
+        let full_text = text(&full.stdout);
+        let prefix: String = got.lines().take_while(|l| !l.contains("[interrupted]") && !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+        assert!(full_text.starts_with(&prefix), "cut at {cut}");
+    }
+    let mut flipped = bytes.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 0xff;
+    let f = temp("flipped.rtrace");
+    std::fs::write(&f, &flipped).unwrap();
+    let r = ruchy_trace(&["replay", f.to_str().unwrap()]);
+    assert!(!text(&r.stderr).contains("panicked"), "{}", text(&r.stderr));
+    let not = temp("not.rtrace");
+    std::fs::write(&not, b"hello").unwrap();
+    assert_one_line_error(&ruchy_trace(&["replay", not.to_str().unwrap()]), 65, "trace file");
+}

@@ -157,6 +157,14 @@ impl Trace {
     }
 }
 
+impl Decoder<'_> {
+    /// The stack and clock after the events read so far: where the next
+    /// piece of a streamed trace starts.
+    pub fn state(&self) -> &StreamState {
+        &self.state
+    }
+}
+
 /// Iterator over a trace's events; see [`Trace::events`].
 pub struct Decoder<'a> {
     trace: &'a Trace,
@@ -208,6 +216,9 @@ impl<'a> Iterator for Decoder<'a> {
                     None => self.closing = true,
                 },
             }
+        }
+        if self.trace.recorded.continues {
+            return None;
         }
         let frame = self.state.open.pop()?;
         let function = functions.get(frame.id as usize)?;

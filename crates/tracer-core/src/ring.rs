@@ -62,6 +62,9 @@ pub struct Recorded {
     /// Events were lost after the kept ones (keep-oldest overflowed), so
     /// frames still open at the end were cut, not left running.
     pub cut_at_end: bool,
+    /// More records follow in another piece (streaming replay): frames
+    /// still open at the end stay open rather than being closed.
+    pub continues: bool,
 }
 
 impl Recorded {
@@ -246,6 +249,6 @@ impl Ring {
                 }
             }
         }
-        Ok(Recorded { chunks, first_offset, start, kept: total.min(self.capacity), lost, cut_at_end })
+        Ok(Recorded { chunks, first_offset, start, kept: total.min(self.capacity), lost, cut_at_end, continues: false })
     }
 }

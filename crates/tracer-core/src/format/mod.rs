@@ -12,7 +12,7 @@ use alloc::string::String;
 pub mod chrome;
 pub mod json;
 pub mod text;
-mod util;
+pub(crate) mod util;
 
 pub use chrome::ChromeFormatter;
 pub use json::{JsonFormatter, JsonOptions, JSON_FORMAT_VERSION};
