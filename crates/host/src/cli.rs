@@ -527,8 +527,15 @@ fn run(args: RunArgs, record_only: bool) -> Result<ExitCode, Failure> {
     }
 }
 
-fn read_trace_file(path: &Path) -> Result<Vec<u8>, Failure> {
-    read_input(path)
+fn open_trace_file(path: &Path) -> Result<std::fs::File, Failure> {
+    std::fs::File::open(path).map_err(|e| Failure { message: format!("cannot read {}: {e}", path.display()), code: EXIT_NO_INPUT })
+}
+
+fn replay_failed(path: &Path, e: replay::ReplayError) -> Failure {
+    match e {
+        replay::ReplayError::Io(e) => Failure { message: format!("cannot read {}: {e}", path.display()), code: EXIT_NO_INPUT },
+        replay::ReplayError::Format(e) => Failure { message: format!("{}: {e}", path.display()), code: EXIT_BAD_MODULE },
+    }
 }
 
 /// Failure for a damaged trace file, after what could be read was used.
@@ -629,15 +636,14 @@ impl Visitor for Printer {
 }
 
 fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
-    let bytes = read_trace_file(&args.file)?;
     let filters = args.filters.iter().map(|f| Filter::parse(f)).collect::<Result<Vec<_>, _>>().map_err(|e| Failure::usage(e.to_string()))?;
-    let bad = |e: ruchy_trace_host::tracer_core::Error| Failure { message: format!("{}: {e}", args.file.display()), code: EXIT_BAD_MODULE };
+    let bad = |e| replay_failed(&args.file, e);
     // Hiding short calls needs their durations before their entries: a
     // first pass finds them.
     let short = match args.time_threshold {
         Some(d) => {
             let mut s = ShortCalls { threshold_us: d.as_micros() as u64, ..ShortCalls::default() };
-            replay::replay(&bytes, &mut s).map_err(bad)?;
+            replay::replay(open_trace_file(&args.file)?, &mut s).map_err(bad)?;
             Some(ShortCalls { stack: Vec::new(), next: 0, ..s })
         }
         None => None,
@@ -659,7 +665,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
         out,
         error: None,
     };
-    let seen = replay::replay(&bytes, &mut printer).map_err(bad)?;
+    let seen = replay::replay(open_trace_file(&args.file)?, &mut printer).map_err(bad)?;
     if let Some(e) = printer.error {
         return Err(Failure { message: format!("cannot write the replay: {e}"), code: EXIT_IO });
     }
@@ -688,10 +694,8 @@ impl Visitor for Profiler {
 }
 
 fn profile_of(path: &Path) -> Result<(Profile, bool, Option<ruchy_trace_host::tracer_core::Error>), Failure> {
-    let bytes = read_trace_file(path)?;
     let mut p = Profiler { profile: None, timed: false };
-    let seen = replay::replay(&bytes, &mut p)
-        .map_err(|e| Failure { message: format!("{}: {e}", path.display()), code: EXIT_BAD_MODULE })?;
+    let seen = replay::replay(open_trace_file(path)?, &mut p).map_err(|e| replay_failed(path, e))?;
     Ok((p.profile.unwrap_or_else(|| Profile::new(std::iter::empty())), p.timed, seen.damage))
 }
 

@@ -33,9 +33,8 @@ fn self_times_sum_to_the_root_and_calls_to_the_entries() {
     let entry = Entry::Invoke { name: "run".into(), args: vec!["24".into()] };
     let outcome = program.run_with(&entry, &RunOptions::default(), Some(sink)).unwrap();
     assert_eq!(outcome.results, ["46368"]);
-    let bytes = std::fs::read(&path).unwrap();
     let mut c = Count { profile: None, entries: 0 };
-    let seen = replay::replay(&bytes, &mut c).unwrap();
+    let seen = replay::replay(std::fs::File::open(&path).unwrap(), &mut c).unwrap();
     assert!(seen.damage.is_none());
     let p = c.profile.unwrap();
     let report = p.report();

@@ -171,8 +171,7 @@ pub struct TraceReader<'a> {
     pub table: FunctionTable,
     /// Wall-clock start of the trace, µs since the Unix epoch.
     pub epoch_unix_us: u64,
-    layout: RecordLayout,
-    clock: u32,
+    decoder: BlockDecoder,
     failed: bool,
     ended: bool,
 }
@@ -203,27 +202,96 @@ impl Cursor<'_> {
     }
 }
 
+/// Bytes of the fixed part of the header, before the table.
+pub const HEADER_BYTES: usize = 20;
+/// Bytes of a block's head (kind and payload length).
+pub const BLOCK_HEAD_BYTES: usize = 5;
+
+/// The length of the table that follows the fixed header in `head` (its
+/// first [`HEADER_BYTES`] bytes), after checking magic and version.
+pub fn table_length(head: &[u8]) -> Result<usize, Error> {
+    if head.len() < HEADER_BYTES {
+        return Err(Error::Truncated { what: "trace file header", offset: head.len() });
+    }
+    if &head[..4] != MAGIC {
+        return Err(Error::Invalid { what: "trace file magic (not an .rtrace file)", offset: 0 });
+    }
+    let version = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    if version != VERSION {
+        return Err(Error::UnsupportedVersion(version));
+    }
+    Ok(u32::from_le_bytes([head[16], head[17], head[18], head[19]]) as usize)
+}
+
+/// A block's kind and payload length, from its head.
+pub fn block_head(head: &[u8; BLOCK_HEAD_BYTES]) -> (u8, usize) {
+    (head[0], u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize)
+}
+
+/// Turns blocks back into records, one at a time, for readers that fetch
+/// blocks themselves (from a file, in bounded memory).
+pub struct BlockDecoder {
+    /// The function table.
+    pub table: FunctionTable,
+    /// Wall-clock start of the trace, µs since the Unix epoch.
+    pub epoch_unix_us: u64,
+    layout: RecordLayout,
+    clock: u32,
+}
+
+impl BlockDecoder {
+    /// A decoder for the file whose header and table are `header` (the
+    /// first [`HEADER_BYTES`] + table length bytes).
+    pub fn new(header: &[u8]) -> Result<BlockDecoder, Error> {
+        let len = table_length(header)?;
+        let epoch_unix_us = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
+        let table_bytes =
+            header.get(HEADER_BYTES..HEADER_BYTES + len).ok_or(Error::Truncated { what: "function table", offset: header.len() })?;
+        let table = FunctionTable::decode(table_bytes)?;
+        let layout = RecordLayout::new(&table);
+        Ok(BlockDecoder { table, epoch_unix_us, layout, clock: 0 })
+    }
+
+    /// Decodes the block of `kind` whose payload starts at file offset
+    /// `base`.
+    pub fn decode(&mut self, kind: u8, payload: &[u8], base: usize) -> Result<Block, Error> {
+        match kind {
+            BLOCK_RECORDS => self.expand(payload, base).map(Block::Records),
+            BLOCK_END => parse_end(payload).map(Block::End).ok_or(Error::Invalid { what: "end block", offset: base - BLOCK_HEAD_BYTES }),
+            _ => Err(Error::Invalid { what: "trace block kind", offset: base - BLOCK_HEAD_BYTES }),
+        }
+    }
+
+    /// A decoder with an empty table: enough to read an end block.
+    pub fn placeholder() -> BlockDecoder {
+        let table = FunctionTable::default();
+        BlockDecoder { layout: RecordLayout::new(&table), table, epoch_unix_us: 0, clock: 0 }
+    }
+
+    /// Whether `kind` is the end block's.
+    pub fn is_end(kind: u8) -> bool {
+        kind == BLOCK_END
+    }
+}
+
 impl<'a> TraceReader<'a> {
     /// Reads the header.
     pub fn new(bytes: &'a [u8]) -> Result<TraceReader<'a>, Error> {
-        if bytes.len() < 20 {
-            return Err(Error::Truncated { what: "trace file header", offset: bytes.len() });
-        }
-        if &bytes[..4] != MAGIC {
-            return Err(Error::Invalid { what: "trace file magic (not an .rtrace file)", offset: 0 });
-        }
-        let version = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion(version));
-        }
-        let epoch_unix_us = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or_default());
-        let len = u32::from_le_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]) as usize;
-        let table_bytes = bytes.get(20..20 + len).ok_or(Error::Truncated { what: "function table", offset: bytes.len() })?;
-        let table = FunctionTable::decode(table_bytes)?;
-        let layout = RecordLayout::new(&table);
-        Ok(TraceReader { bytes, pos: 20 + len, table, epoch_unix_us, layout, clock: 0, failed: false, ended: false })
+        let len = table_length(bytes)?;
+        let decoder = BlockDecoder::new(bytes)?;
+        Ok(TraceReader {
+            bytes,
+            pos: HEADER_BYTES + len,
+            table: decoder.table.clone(),
+            epoch_unix_us: decoder.epoch_unix_us,
+            decoder,
+            failed: false,
+            ended: false,
+        })
     }
+}
 
+impl BlockDecoder {
     fn expand(&mut self, payload: &[u8], base: usize) -> Result<Vec<u8>, Error> {
         let mut c = Cursor { bytes: payload, pos: 0, base };
         let mut out = Vec::with_capacity(payload.len() * 4);
@@ -274,7 +342,9 @@ impl<'a> TraceReader<'a> {
         }
         Ok(out)
     }
+}
 
+impl TraceReader<'_> {
     /// The end block, found by skipping over the others without decoding
     /// them; `None` when the file has none (it was cut).
     pub fn ending(&self) -> Option<Ending> {
@@ -315,29 +385,13 @@ impl<'a> TraceReader<'a> {
             return fail(Error::Truncated { what: "trace block", offset: at });
         };
         self.pos = at + 5 + len;
-        match head[0] {
-            BLOCK_RECORDS => match self.expand(payload, at + 5) {
-                Ok(r) => Some(Ok(Block::Records(r))),
-                Err(e) => {
-                    self.failed = true;
-                    Some(Err(e))
-                }
-            },
-            BLOCK_END => match parse_end(payload) {
-                Some(e) => {
-                    self.ended = true;
-                    Some(Ok(Block::End(e)))
-                }
-                None => {
-                    self.failed = true;
-                    Some(Err(Error::Invalid { what: "end block", offset: at }))
-                }
-            },
-            _ => {
-                self.failed = true;
-                Some(Err(Error::Invalid { what: "trace block kind", offset: at }))
-            }
+        let block = self.decoder.decode(head[0], payload, at + 5);
+        match &block {
+            Ok(Block::End(_)) => self.ended = true,
+            Ok(_) => {}
+            Err(_) => self.failed = true,
         }
+        Some(block)
     }
 }
 
