@@ -104,6 +104,12 @@ enum Command {
     ///
     /// Example: ruchy-trace graph fib.rtrace --folded fib.folded --svg fib.svg
     Graph(GraphArgs),
+    /// Serve the playground's Trace tab (www/) on 127.0.0.1, with a compile
+    /// endpoint that turns the page's Ruchy editor into wasm when ruchy is
+    /// installed here. Build the page first: www/build.sh.
+    ///
+    /// Example: ruchy-trace serve --port 8080, then open http://127.0.0.1:8080/
+    Serve(ServeArgs),
     /// Instrument a module and write the result, to run in any host.
     ///
     /// The output carries its function table in a `ruchy-trace` custom
@@ -288,6 +294,16 @@ struct GraphArgs {
 }
 
 #[derive(Args, Debug)]
+struct ServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The page's directory.
+    #[arg(long, default_value = "www")]
+    dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
 struct InstrumentArgs {
     /// The module to instrument.
     input: PathBuf,
@@ -432,6 +448,7 @@ pub fn main() -> Result<ExitCode, Failure> {
         Command::Replay(args) => replay(args),
         Command::Report(args) => report(args),
         Command::Graph(args) => graph(args),
+        Command::Serve(args) => serve(args),
         Command::Instrument(args) => instrument(args),
     }
 }
@@ -784,4 +801,32 @@ fn tree_lines(p: &Profile, node: usize, depth: usize, timed: bool, out: &mut Str
     for &child in n.children.values() {
         tree_lines(p, child, depth + 1, timed, out);
     }
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
+    if !args.dir.join("index.html").exists() {
+        return Err(Failure { message: format!("{} has no index.html: serve the repository's www/ (--dir)", args.dir.display()), code: EXIT_NO_INPUT });
+    }
+    if !args.dir.join("pkg").exists() {
+        eprintln!("ruchy-trace: note: {}/pkg is missing: build the page with www/build.sh", args.dir.display());
+    }
+    let listener = std::net::TcpListener::bind(("127.0.0.1", args.port))
+        .map_err(|e| Failure { message: format!("cannot listen on 127.0.0.1:{}: {e}", args.port), code: EXIT_IO })?;
+    let addr = listener.local_addr().map_err(|e| Failure { message: e.to_string(), code: EXIT_IO })?;
+    println!("serving {} on http://{addr}/", args.dir.display());
+    let _ = std::io::stdout().flush();
+    crate::serve::serve(listener, args.dir, compile_source);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The compile endpoint: a Ruchy program's text to wasm.
+fn compile_source(text: &str) -> Result<Vec<u8>, (u16, String)> {
+    let dir = std::env::temp_dir().join(format!("ruchy-trace-serve-{}-{:?}", std::process::id(), std::thread::current().id()));
+    std::fs::create_dir_all(&dir).map_err(|e| (500, e.to_string()))?;
+    let src = dir.join("editor.ruchy");
+    let result = std::fs::write(&src, text)
+        .map_err(|e| (500, e.to_string()))
+        .and_then(|()| compile_ruchy(&src).map_err(|f| (if f.message.contains("not installed") { 501 } else { 422 }, f.message)));
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

@@ -402,3 +402,44 @@ fn a_damaged_trace_file_replays_up_to_the_damage() {
     std::fs::write(&not, b"hello").unwrap();
     assert_one_line_error(&ruchy_trace(&["replay", not.to_str().unwrap()]), 65, "trace file");
 }
+
+/// One HTTP/1.1 request to `addr`; the status code and body.
+fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n\r\n", body.len()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&out[9..12]).parse().unwrap();
+    (status, out[split + 4..].to_vec())
+}
+
+#[test]
+fn serve_serves_the_page_on_loopback_and_says_when_it_cannot_compile() {
+    use std::io::BufRead;
+    let www = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../www");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ruchy-trace"))
+        .args(["serve", "--port", "0", "--dir", www.to_str().unwrap()])
+        .env("PATH", "/nonexistent")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().trim_end_matches('/').to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+    let (status, body) = http(&addr, "GET", "/", b"");
+    assert_eq!(status, 200);
+    assert!(text(&body).contains("<html"), "{}", text(&body));
+    assert_eq!(http(&addr, "GET", "/../Cargo.toml", b"").0, 404, "nothing outside the page's directory");
+    let (status, body) = http(&addr, "POST", "/api/compile", b"fun main() { println(1); }");
+    assert_eq!(status, 501, "{}", text(&body));
+    assert!(text(&body).contains("cargo install ruchy"), "{}", text(&body));
+    assert_eq!(http(&addr, "DELETE", "/", b"").0, 405);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
