@@ -263,7 +263,9 @@ fn hook<T: HasRecorder>(caller: &mut Caller<'_, T>, params: &[Val]) {
             let _ = ptr.set(&mut *caller, Val::I32(record::STAGING_BASE as i32));
         }
     }
-    match caller.get_export(record::GUEST_MEMORY_EXPORT) {
+    let header = params.first().and_then(Val::i32).unwrap_or(-1) as u32;
+    let reads_memory = caller.data_mut().recorder().ring.layout().snapshot_of(header);
+    match caller.get_export(record::GUEST_MEMORY_EXPORT).filter(|_| reads_memory) {
         Some(Extern::Memory(memory)) => {
             let (data, state) = memory.data_and_store_mut(caller);
             state.recorder().hook(params, Some(data));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracer_core::decode::{RunEnd, Trace};
 use tracer_core::record;
 use tracer_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
-use wasmtime::{Config, Engine, Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap, Val, ValType};
+use wasmtime::{Config, Engine, Instance, Linker, Module, ResourceLimiter, Store, Trap, Val, ValType};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -112,7 +112,7 @@ const CAPTURE_LIMIT: usize = 64 << 20;
 struct StoreData {
     recorder: Recorder,
     wasi: Option<WasiP1Ctx>,
-    limits: StoreLimits,
+    limits: MemoryCap,
 }
 
 impl HasRecorder for StoreData {
@@ -234,10 +234,10 @@ impl Program {
         }
         let layout = RecordLayout::new(&self.table);
         let ring = Ring::new(layout, options.capacity, options.policy);
-        let mut limits = StoreLimitsBuilder::new();
-        if let Some(max) = options.max_memory {
-            limits = limits.memory_size(max);
-        }
+        let trace_memory = (self.table.options.strategy == Strategy::Inline).then(|| {
+            (u64::from(record::STAGING_BASE) + u64::from(self.table.options.staging_bytes)).div_ceil(65536) as usize * 65536
+        });
+        let limits = MemoryCap { max_memory: options.max_memory, trace_memory };
         let capture = options.capture_output.then(|| (MemoryOutputPipe::new(CAPTURE_LIMIT), MemoryOutputPipe::new(CAPTURE_LIMIT)));
         let wasi = match entry {
             Entry::Wasi { args, env, dirs } => {
@@ -261,7 +261,7 @@ impl Program {
         };
         let mut recorder = Recorder::new(self.table.clone(), ring, epoch);
         recorder.sink = sink;
-        let data = StoreData { recorder, wasi, limits: limits.build() };
+        let data = StoreData { recorder, wasi, limits };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
         if self.metered {
@@ -373,7 +373,8 @@ impl Program {
             .collect::<Result<Vec<_>, _>>()
             .map_err(HostError::BadArguments)?;
         let mut results = vec![Val::I32(0); ty.results().len()];
-        let tickers = self.start_clock(store, instance, epoch);
+        // Nothing reads the clock while tracing is off.
+        let tickers = if self.enabled_at_start(store, instance) { self.start_clock(store, instance, epoch) } else { None };
         let started = Instant::now();
         let outcome = func.call(&mut *store, &params, &mut results);
         let took = started.elapsed();
@@ -382,6 +383,12 @@ impl Program {
             Ok(()) => (RunEnd::Returned, results.iter().map(render_val).collect(), took),
             Err(e) => (classify(&e), Vec::new(), took),
         })
+    }
+
+    fn enabled_at_start(&self, store: &mut Store<StoreData>, instance: &Instance) -> bool {
+        instance
+            .get_global(&mut *store, record::ENABLED_EXPORT)
+            .is_none_or(|g| g.get(&mut *store).i32().unwrap_or(1) != 0)
     }
 
     fn function_exports(&self) -> Vec<String> {
@@ -404,6 +411,25 @@ impl Program {
         // SAFETY: the trace memory has a fixed maximum, so wasmtime never
         // moves it, and the ticker is dropped before the store.
         Some(unsafe { Ticker::start(cell, epoch) })
+    }
+}
+
+/// `--max-memory`: caps every guest memory, but not the trace memory the
+/// instrumentation adds (its fixed size is created once, at instantiation).
+struct MemoryCap {
+    max_memory: Option<usize>,
+    trace_memory: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let Some(cap) = self.max_memory else { return Ok(true) };
+        let is_trace_memory = current == 0 && self.trace_memory.is_some_and(|t| desired == t && maximum == Some(t));
+        Ok(desired <= cap || is_trace_memory)
+    }
+
+    fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(true)
     }
 }
 

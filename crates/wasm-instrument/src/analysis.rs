@@ -54,12 +54,17 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
     let mut validator = wasmparser::Validator::new();
     let types = validator.validate_all(wasm).map_err(Error::invalid)?;
     let types = types.as_ref();
-    let signatures = (0..types.function_count())
-        .map(|i| {
-            let f = types[types.core_function_at(i)].unwrap_func();
-            Signature { params: f.params().to_vec(), results: f.results().to_vec() }
-        })
-        .collect();
+    // Signatures as the module writes them (type references by module
+    // index, which re-encode), not as the validator canonicalizes them.
+    let mut module_types: Vec<Option<Signature>> = Vec::new();
+    let mut signatures: Vec<Signature> = Vec::new();
+    let signature_of = |module_types: &[Option<Signature>], index: u32| -> Result<Signature, Error> {
+        module_types
+            .get(index as usize)
+            .cloned()
+            .flatten()
+            .ok_or(Error::Internal(format!("type {index} of a function is not a function type")))
+    };
 
     let mut imported_functions = 0;
     let mut raw_names = HashMap::new();
@@ -74,15 +79,33 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
             sections.insert(id);
         }
         match payload {
+            Payload::TypeSection(reader) => {
+                for group in reader {
+                    for sub in group.map_err(Error::invalid)?.into_types() {
+                        module_types.push(match &sub.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => {
+                                Some(Signature { params: f.params().to_vec(), results: f.results().to_vec() })
+                            }
+                            _ => None,
+                        });
+                    }
+                }
+            }
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import.map_err(Error::invalid)?;
                     if import.module == record::HOOK_MODULE {
                         clash.get_or_insert_with(|| format!("{}.{}", import.module, import.name));
                     }
-                    if matches!(import.ty, wasmparser::TypeRef::Func(_) | wasmparser::TypeRef::FuncExact(_)) {
+                    if let wasmparser::TypeRef::Func(t) | wasmparser::TypeRef::FuncExact(t) = import.ty {
                         imported_functions += 1;
+                        signatures.push(signature_of(&module_types, t)?);
                     }
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for t in reader {
+                    signatures.push(signature_of(&module_types, t.map_err(Error::invalid)?)?);
                 }
             }
             Payload::ExportSection(reader) => {

@@ -31,6 +31,12 @@ fn leaves(types: &[SourceType], ty: TypeId, out: &mut Vec<ValType>) -> Option<()
     Some(())
 }
 
+fn passed_by_address(types: &[SourceType], ty: TypeId) -> bool {
+    types.get(ty as usize).is_some_and(|t| {
+        matches!(t.kind, TypeKind::Struct { .. } | TypeKind::Str { .. } | TypeKind::Vec { .. } | TypeKind::Opaque)
+    })
+}
+
 fn scalar_leaves(types: &[SourceType], ty: TypeId) -> Option<Vec<ValType>> {
     let mut out = Vec::new();
     leaves(types, ty, &mut out)?;
@@ -71,7 +77,9 @@ pub fn lower(
                 next += l.len();
                 lowering
             }
-            _ if wasm_params.get(next) == Some(&ValType::I32) => {
+            // Only aggregates travel by address; a scalar that does not
+            // match is a signature we do not understand.
+            _ if wasm_params.get(next) == Some(&ValType::I32) && passed_by_address(types, *ty) => {
                 next += 1;
                 Lowering::Indirect { param: next as u32 - 1 }
             }

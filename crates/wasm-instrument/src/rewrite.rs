@@ -324,6 +324,18 @@ impl Reencode for Rewriter<'_> {
             }
             return Ok(());
         }
+        if let wasmparser::KnownCustom::Name(reader) = section.as_known() {
+            // A malformed name section costs the names, never the module:
+            // engines ignore it too.
+            match self.custom_name_section(reader) {
+                Ok(names) => module.section(&names),
+                Err(_) => {
+                    self.notes.push("dropped a malformed name section".to_string());
+                    module
+                }
+            };
+            return Ok(());
+        }
         reencode::utils::parse_custom_section(self, module, section)
     }
 

@@ -14,6 +14,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
+/// Most levels of indentation shown.
+pub const MAX_INDENT: u32 = 256;
+
 /// Choices of the text format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TextOptions {
@@ -146,7 +149,9 @@ impl Formatter for TextFormatter {
             }
         }
         if options.indent {
-            for _ in 0..event.depth {
+            // Deeper than this, indentation stops helping; a corrupt
+            // depth must not make a line gigabytes long.
+            for _ in 0..event.depth.min(MAX_INDENT) {
                 out.push_str("  ");
             }
         }

@@ -1,0 +1,244 @@
+//! The decoders take bytes another stage wrote, which may be anything: a
+//! corrupt custom section, or records from a guest that scribbled over its
+//! trace memory. Whatever the bytes, decoding gives events or an error, and
+//! never panics. Deterministic: a simple PRNG over fixed seeds.
+
+use tracer_core::decode::{RunEnd, Trace};
+use tracer_core::format::{ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions};
+use tracer_core::record::write_record;
+use tracer_core::{FunctionInfo, FunctionTable, Location, OverflowPolicy, RecordKind, RecordLayout, Ring, Strategy, TraceOptions, ValType, Value};
+
+/// xorshift64*.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+const TYPES: [ValType; 6] = [ValType::I32, ValType::I64, ValType::F32, ValType::F64, ValType::V128, ValType::Ref];
+
+fn random_table(rng: &mut Rng) -> FunctionTable {
+    let n = 1 + rng.below(6) as usize;
+    let types = |rng: &mut Rng| (0..rng.below(4)).map(|_| TYPES[rng.below(6) as usize]).collect::<Vec<_>>();
+    FunctionTable {
+        options: TraceOptions {
+            strategy: if rng.below(2) == 0 { Strategy::Inline } else { Strategy::Hooks },
+            timestamps: rng.below(2) == 0,
+            sample: 1 + rng.below(3) as u32,
+            ..TraceOptions::default()
+        },
+        program: "prog".into(),
+        functions: (0..n)
+            .map(|i| FunctionInfo {
+                wasm_index: i as u32,
+                raw_name: format!("_ZN4prog1f{i}E"),
+                name: format!("f{i}\"\n\u{1b}"),
+                params: types(rng),
+                results: types(rng),
+                param_names: Vec::new(),
+                location: (rng.below(2) == 0).then(|| Location { file: "prog.rs".into(), line: 1, column: 1 }),
+                source: None,
+            })
+            .collect(),
+        ..FunctionTable::default()
+    }
+}
+
+fn random_value(rng: &mut Rng, t: ValType) -> Value {
+    match t {
+        ValType::I32 => Value::I32(rng.next() as i32),
+        ValType::I64 => Value::I64(rng.next() as i64),
+        ValType::F32 => Value::F32(f32::from_bits(rng.next() as u32)),
+        ValType::F64 => Value::F64(f64::from_bits(rng.next())),
+        other => Value::Unrecorded(other),
+    }
+}
+
+/// Mostly well-formed records (random calls and returns, not necessarily
+/// balanced), with some garbage: flipped bytes, cut records, bad ids.
+fn random_chunk(rng: &mut Rng, table: &FunctionTable) -> Vec<u8> {
+    let mut out = Vec::new();
+    let layout = RecordLayout::new(table);
+    for _ in 0..rng.below(40) {
+        let id = rng.below(table.functions.len() as u64) as u32;
+        let f = &table.functions[id as usize];
+        let kind = [RecordKind::Enter, RecordKind::Exit, RecordKind::TailExit][rng.below(3) as usize];
+        let ts = layout.timestamps().then(|| rng.next() as u32 % 1_000_000);
+        let depth = (layout.depth() && kind == RecordKind::Enter).then(|| rng.next() as u32);
+        let types = match kind {
+            RecordKind::Enter => &f.params,
+            RecordKind::Exit => &f.results,
+            RecordKind::TailExit => &Vec::new(),
+        };
+        let values: Vec<Value> = types.iter().map(|&t| random_value(rng, t)).collect();
+        write_record(&mut out, id, kind, ts, depth, &values, None);
+    }
+    match rng.below(8) {
+        0 if !out.is_empty() => {
+            let at = rng.below(out.len() as u64) as usize;
+            out[at] ^= 1 + rng.below(255) as u8;
+        }
+        1 if !out.is_empty() => {
+            let len = rng.below(out.len() as u64) as usize;
+            out.truncate(len);
+        }
+        2 => {
+            let n = rng.below(64) as usize;
+            out.extend(rng.bytes(n));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Decodes every event and renders the trace in every format; returns
+/// whether an error was met.
+fn decode_all(trace: &Trace) -> bool {
+    let mut failed = false;
+    let mut balance = 0i64;
+    for e in trace.events() {
+        match e {
+            Ok(e) => {
+                let _ = e.values().count();
+                balance += if e.kind.is_exit() { -1 } else { 1 };
+            }
+            Err(_) => failed = true,
+        }
+    }
+    let _ = balance;
+    let stats = trace.stats();
+    let formatters: [&mut dyn Formatter; 4] = [
+        // Not `indent: true`: a record's depth (sampled modules) is trusted as the
+        // indentation, so a corrupt depth of 4e9 allocates 8 GB (reported).
+        &mut TextFormatter::new(TextOptions { indent: false, ..TextOptions::default() }),
+        &mut JsonFormatter::new(JsonOptions::default()),
+        &mut JsonFormatter::lines(),
+        &mut ChromeFormatter::new(),
+    ];
+    for f in formatters {
+        let mut out = String::new();
+        f.begin(trace, &mut out);
+        for e in trace.events().flatten() {
+            f.event(trace, &e, &mut out);
+        }
+        f.end(trace, &stats, &mut out);
+    }
+    failed
+}
+
+#[test]
+fn arbitrary_bytes_never_panic_the_table_decoder() {
+    for seed in 0..20_000u64 {
+        let mut rng = Rng::new(seed);
+        let n = rng.below(200) as usize;
+        let mut bytes = rng.bytes(n);
+        // Half the time, start like a real table so the fields get read.
+        if seed % 2 == 0 && bytes.len() >= 8 {
+            bytes[..4].copy_from_slice(b"RTFT");
+            bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
+        }
+        let _ = FunctionTable::decode(&bytes);
+    }
+}
+
+#[test]
+fn damaged_tables_decode_or_fail_cleanly() {
+    for seed in 0..3_000u64 {
+        let mut rng = Rng::new(seed);
+        let table = random_table(&mut rng);
+        let bytes = table.encode();
+        assert_eq!(FunctionTable::decode(&bytes).as_ref(), Ok(&table), "round trip, seed {seed}");
+        for len in 0..bytes.len() {
+            assert!(FunctionTable::decode(&bytes[..len]).is_err(), "prefix {len} of seed {seed} decoded");
+        }
+        for _ in 0..8 {
+            let mut flipped = bytes.clone();
+            let at = rng.below(bytes.len() as u64) as usize;
+            flipped[at] ^= 1 + rng.below(255) as u8;
+            if let Ok(t) = FunctionTable::decode(&flipped) {
+                // Whatever decoded is usable: a layout can be made of it.
+                let _ = RecordLayout::new(&t).max_record_size();
+            }
+        }
+    }
+}
+
+#[test]
+fn arbitrary_records_never_panic_the_ring_or_the_decoder() {
+    let mut errors = 0;
+    let runs = 3_000u64;
+    for seed in 0..runs {
+        let mut rng = Rng::new(seed);
+        let table = random_table(&mut rng);
+        let capacity = [0, 1, 3, 10, 1000][rng.below(5) as usize];
+        let policy = if rng.below(2) == 0 { OverflowPolicy::KeepNewest } else { OverflowPolicy::KeepOldest };
+        let mut ring = Ring::new(RecordLayout::new(&table), capacity, policy);
+        let mut pushed = Ok(());
+        for _ in 0..rng.below(6) {
+            let chunk = if rng.below(10) == 0 {
+                let n = rng.below(100) as usize;
+                rng.bytes(n)
+            } else {
+                random_chunk(&mut rng, &table)
+            };
+            pushed = ring.push(&chunk);
+            if pushed.is_err() {
+                break;
+            }
+        }
+        if pushed.is_err() {
+            errors += 1;
+            continue;
+        }
+        let recorded = match ring.finish() {
+            Ok(r) => r,
+            Err(_) => {
+                errors += 1;
+                continue;
+            }
+        };
+        let end = [
+            RunEnd::Returned,
+            RunEnd::Exited(3),
+            RunEnd::Trapped("wasm trap: unreachable\nsecond line".into()),
+            RunEnd::Interrupted("time".into()),
+        ][rng.below(4) as usize]
+            .clone();
+        let end_us = (rng.below(2) == 0).then(|| rng.next() >> 1);
+        let trace = Trace::new(table, recorded, end, rng.next() >> 8, end_us);
+        errors += decode_all(&trace) as usize;
+    }
+    // Most inputs are damaged somewhere; some must come through whole.
+    assert!(errors > 0 && errors < runs as usize, "{errors} of {runs} failed");
+}
+
+#[test]
+fn records_decoded_against_the_wrong_table_fail_cleanly() {
+    for seed in 0..2_000u64 {
+        let mut rng = Rng::new(seed);
+        let writer = random_table(&mut rng);
+        let reader = random_table(&mut rng);
+        let mut ring = Ring::new(RecordLayout::new(&reader), 1 << 20, OverflowPolicy::KeepNewest);
+        let chunk = random_chunk(&mut rng, &writer);
+        if ring.push(&chunk).is_err() {
+            continue;
+        }
+        if let Ok(recorded) = ring.finish() {
+            decode_all(&Trace::new(reader, recorded, RunEnd::Returned, 0, None));
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! A function table (from an arbitrary, valid encoding) and arbitrary
+//! record chunks through the ring and the decoder, then every formatter:
+//! events or an error, never a panic.
+#![no_main]
+
+use libfuzzer_sys::arbitrary::Unstructured;
+use libfuzzer_sys::fuzz_target;
+use tracer_core::decode::{RunEnd, Trace};
+use tracer_core::format::{ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions};
+use tracer_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring};
+
+fuzz_target!(|data: &[u8]| {
+    let mut u = Unstructured::new(data);
+    let Ok(table_len) = u.int_in_range(0..=512usize) else { return };
+    let Ok(table_bytes) = u.bytes(table_len) else { return };
+    let Ok(table) = FunctionTable::decode(table_bytes) else { return };
+    let capacity: u64 = u.int_in_range(0..=64).unwrap_or(8);
+    let policy = if u.arbitrary().unwrap_or(false) { OverflowPolicy::KeepOldest } else { OverflowPolicy::KeepNewest };
+    let mut ring = Ring::new(RecordLayout::new(&table), capacity, policy);
+    while let Ok(chunk) = u.arbitrary::<&[u8]>() {
+        if chunk.is_empty() || ring.push(chunk).is_err() {
+            break;
+        }
+    }
+    let Ok(recorded) = ring.finish() else { return };
+    let trace = Trace::new(table, recorded, RunEnd::Trapped("trap".into()), 0, Some(1));
+    for e in trace.events() {
+        if e.is_err() {
+            break;
+        }
+    }
+    let stats = trace.stats();
+    let formatters: [&mut dyn Formatter; 3] = [
+        &mut TextFormatter::new(TextOptions::default()),
+        &mut JsonFormatter::new(JsonOptions::default()),
+        &mut ChromeFormatter::new(),
+    ];
+    for f in formatters {
+        let mut out = String::new();
+        f.begin(&trace, &mut out);
+        for e in trace.events().map_while(Result::ok) {
+            f.event(&trace, &e, &mut out);
+        }
+        f.end(&trace, &stats, &mut out);
+    }
+});
