@@ -50,9 +50,18 @@ pub fn val(store: &mut Store<Data>, v: &Val) -> V {
         Val::F32(x) => V::F32(*x),
         Val::F64(x) => V::F64(*x),
         Val::V128(x) => V::V128(x.as_u128()),
-        Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None) | Val::ContRef(None) => V::Null,
+        Val::FuncRef(None)
+        | Val::ExternRef(None)
+        | Val::AnyRef(None)
+        | Val::ExnRef(None)
+        | Val::ContRef(None) => V::Null,
         Val::FuncRef(Some(_)) => V::Func,
-        Val::ExternRef(Some(r)) => V::Extern(r.data(&*store).ok().flatten().and_then(|d| d.downcast_ref::<u32>().copied())),
+        Val::ExternRef(Some(r)) => V::Extern(
+            r.data(&*store)
+                .ok()
+                .flatten()
+                .and_then(|d| d.downcast_ref::<u32>().copied()),
+        ),
         _ => V::Other,
     }
 }
@@ -88,7 +97,13 @@ impl Side {
             let inst = Instance::new(&mut store, spectest, &[]).unwrap();
             linker.instance(&mut store, "spectest", inst).unwrap();
         }
-        Side { store, linker, named: HashMap::new(), last: None, traced: Vec::new() }
+        Side {
+            store,
+            linker,
+            named: HashMap::new(),
+            last: None,
+            traced: Vec::new(),
+        }
     }
 
     pub fn instance(&self, id: Option<&str>) -> Option<Instance> {
@@ -100,19 +115,29 @@ impl Side {
 
     /// Instantiates a module; for an instrumented one, links its hooks to a
     /// fresh record slot first.
-    pub fn instantiate(&mut self, module: &Module, table: Option<&FunctionTable>) -> Result<Instance, String> {
+    pub fn instantiate(
+        &mut self,
+        module: &Module,
+        table: Option<&FunctionTable>,
+    ) -> Result<Instance, String> {
         let mut linker = self.linker.clone();
         let slot = self.store.data().records.len();
         if let Some(table) = table {
             self.store.data_mut().records.push(Vec::new());
             link_hooks(&mut linker, module, table, slot).map_err(|e| format!("{e:#}"))?;
         }
-        let instance = linker.instantiate(&mut self.store, module).map_err(|e| trap_of(&e))?;
+        let instance = linker
+            .instantiate(&mut self.store, module)
+            .map_err(|e| trap_of(&e))?;
         if let Some(table) = table {
             if let Some(g) = instance.get_global(&mut self.store, record::ENABLED_EXPORT) {
                 g.set(&mut self.store, Val::I32(1)).unwrap();
             }
-            self.traced.push(Traced { instance, table: table.clone(), slot });
+            self.traced.push(Traced {
+                instance,
+                table: table.clone(),
+                slot,
+            });
         }
         Ok(instance)
     }
@@ -126,10 +151,15 @@ impl Side {
         args: impl FnOnce(&mut Store<Data>) -> Result<Vec<Val>, String>,
     ) -> Result<Outcome, String> {
         let instance = self.instance(module).ok_or("no such instance")?;
-        let func = instance.get_func(&mut self.store, name).ok_or_else(|| format!("no export {name}"))?;
+        let func = instance
+            .get_func(&mut self.store, name)
+            .ok_or_else(|| format!("no export {name}"))?;
         let args = args(&mut self.store)?;
         let ty = func.ty(&self.store);
-        let mut results: Vec<Val> = ty.results().map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0))).collect();
+        let mut results: Vec<Val> = ty
+            .results()
+            .map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0)))
+            .collect();
         Ok(match func.call(&mut self.store, &args, &mut results) {
             Ok(()) => Outcome::Values(results.iter().map(|r| val(&mut self.store, r)).collect()),
             Err(e) => Outcome::Trap(trap_of(&e)),
@@ -138,7 +168,9 @@ impl Side {
 
     pub fn get(&mut self, module: Option<&str>, global: &str) -> Result<Outcome, String> {
         let instance = self.instance(module).ok_or("no such instance")?;
-        let g = instance.get_global(&mut self.store, global).ok_or_else(|| format!("no global {global}"))?;
+        let g = instance
+            .get_global(&mut self.store, global)
+            .ok_or_else(|| format!("no global {global}"))?;
         let v = g.get(&mut self.store);
         Ok(Outcome::Values(vec![val(&mut self.store, &v)]))
     }
@@ -149,13 +181,16 @@ impl Side {
         let mut closed_total = 0;
         let mut events_total = 0;
         for t in &self.traced {
-            let memory = t.instance.get_memory(&mut self.store, record::MEMORY_EXPORT);
+            let memory = t
+                .instance
+                .get_memory(&mut self.store, record::MEMORY_EXPORT);
             let ptr = t.instance.get_global(&mut self.store, record::PTR_EXPORT);
             if let (Some(memory), Some(ptr)) = (memory, ptr) {
                 let end = ptr.get(&mut self.store).i32().unwrap() as usize;
                 let staged = memory.data(&self.store)[record::STAGING_BASE as usize..end].to_vec();
                 self.store.data_mut().records[t.slot].extend_from_slice(&staged);
-                ptr.set(&mut self.store, Val::I32(record::STAGING_BASE as i32)).unwrap();
+                ptr.set(&mut self.store, Val::I32(record::STAGING_BASE as i32))
+                    .unwrap();
             }
             let bytes = std::mem::take(&mut self.store.data_mut().records[t.slot]);
             if bytes.is_empty() {
@@ -163,8 +198,18 @@ impl Side {
             }
             let layout = RecordLayout::new(&t.table);
             let kept = Records::new(&layout, &bytes, 0).count() as u64;
-            let end = if trapped { RunEnd::Trapped("trap".into()) } else { RunEnd::Returned };
-            let trace = Trace::new(t.table.clone(), Recorded::from_bytes(bytes, kept), end, 0, None);
+            let end = if trapped {
+                RunEnd::Trapped("trap".into())
+            } else {
+                RunEnd::Returned
+            };
+            let trace = Trace::new(
+                t.table.clone(),
+                Recorded::from_bytes(bytes, kept),
+                end,
+                0,
+                None,
+            );
             let mut depth = 0i64;
             for e in trace.events() {
                 let e = e.map_err(|e| format!("records do not decode: {e}"))?;
@@ -174,7 +219,10 @@ impl Side {
                     EventKind::Exit | EventKind::TailExit => depth -= 1,
                     EventKind::Closed(_) => {
                         if !trapped {
-                            return Err(format!("`{}` entered but never left though the call returned", e.function.name));
+                            return Err(format!(
+                                "`{}` entered but never left though the call returned",
+                                e.function.name
+                            ));
                         }
                         closed_total += 1;
                         depth -= 1;
@@ -194,7 +242,12 @@ impl Side {
 
 /// Defines the `ruchy_trace` imports of one instance: `flush` and the hooks
 /// append that instance's records to its slot.
-pub fn link_hooks(linker: &mut Linker<Data>, module: &Module, table: &FunctionTable, slot: usize) -> wasmtime::Result<()> {
+pub fn link_hooks(
+    linker: &mut Linker<Data>,
+    module: &Module,
+    table: &FunctionTable,
+    slot: usize,
+) -> wasmtime::Result<()> {
     let table = Arc::new(table.clone());
     for import in module.imports() {
         if import.module() != record::HOOK_MODULE {
@@ -205,47 +258,65 @@ pub fn link_hooks(linker: &mut Linker<Data>, module: &Module, table: &FunctionTa
             continue;
         };
         if import.name() == record::FLUSH_IMPORT {
-            linker.func_wrap(record::HOOK_MODULE, record::FLUSH_IMPORT, move |mut caller: wasmtime::Caller<'_, Data>, end: i32| {
-                if let Some(Extern::Memory(m)) = caller.get_export(record::MEMORY_EXPORT) {
-                    let staged = m.data(&caller)[record::STAGING_BASE as usize..end as usize].to_vec();
-                    caller.data_mut().records[slot].extend_from_slice(&staged);
-                }
-                record::STAGING_BASE as i32
-            })?;
+            linker.func_wrap(
+                record::HOOK_MODULE,
+                record::FLUSH_IMPORT,
+                move |mut caller: wasmtime::Caller<'_, Data>, end: i32| {
+                    if let Some(Extern::Memory(m)) = caller.get_export(record::MEMORY_EXPORT) {
+                        let staged =
+                            m.data(&caller)[record::STAGING_BASE as usize..end as usize].to_vec();
+                        caller.data_mut().records[slot].extend_from_slice(&staged);
+                    }
+                    record::STAGING_BASE as i32
+                },
+            )?;
         } else {
             let table = table.clone();
-            linker.func_new(record::HOOK_MODULE, import.name(), ty, move |mut caller, params, _| {
-                let header = params[0].unwrap_i32() as u32;
-                let kind = match header & 3 {
-                    0 => RecordKind::Enter,
-                    1 => RecordKind::Exit,
-                    _ => RecordKind::TailExit,
-                };
-                let f = &table.functions[(header >> 2) as usize];
-                let types: &[ValType] = match kind {
-                    RecordKind::Enter => &f.params,
-                    RecordKind::Exit => &f.results,
-                    RecordKind::TailExit => &[],
-                };
-                let mut rest = params[1..].iter();
-                let values: Vec<Value> = types
-                    .iter()
-                    .map(|&t| match t.record_size() {
-                        // v128 and references are not passed to hooks.
-                        0 => Value::Unrecorded(t),
-                        _ => match rest.next() {
-                            Some(Val::I32(v)) => Value::I32(*v),
-                            Some(Val::I64(v)) => Value::I64(*v),
-                            Some(Val::F32(v)) => Value::F32(f32::from_bits(*v)),
-                            Some(Val::F64(v)) => Value::F64(f64::from_bits(*v)),
-                            _ => Value::Unrecorded(t),
-                        },
-                    })
-                    .collect();
-                let ts = table.options.timestamps.then_some(0);
-                record::write_record(&mut caller.data_mut().records[slot], header >> 2, kind, ts, None, &values, None);
-                Ok(())
-            })?;
+            linker.func_new(
+                record::HOOK_MODULE,
+                import.name(),
+                ty,
+                move |mut caller, params, _| {
+                    let header = params[0].unwrap_i32() as u32;
+                    let kind = match header & 3 {
+                        0 => RecordKind::Enter,
+                        1 => RecordKind::Exit,
+                        _ => RecordKind::TailExit,
+                    };
+                    let f = &table.functions[(header >> 2) as usize];
+                    let types: &[ValType] = match kind {
+                        RecordKind::Enter => &f.params,
+                        RecordKind::Exit => &f.results,
+                        RecordKind::TailExit => &[],
+                    };
+                    let mut rest = params[1..].iter();
+                    let values: Vec<Value> = types
+                        .iter()
+                        .map(|&t| match t.record_size() {
+                            // v128 and references are not passed to hooks.
+                            0 => Value::Unrecorded(t),
+                            _ => match rest.next() {
+                                Some(Val::I32(v)) => Value::I32(*v),
+                                Some(Val::I64(v)) => Value::I64(*v),
+                                Some(Val::F32(v)) => Value::F32(f32::from_bits(*v)),
+                                Some(Val::F64(v)) => Value::F64(f64::from_bits(*v)),
+                                _ => Value::Unrecorded(t),
+                            },
+                        })
+                        .collect();
+                    let ts = table.options.timestamps.then_some(0);
+                    record::write_record(
+                        &mut caller.data_mut().records[slot],
+                        header >> 2,
+                        kind,
+                        ts,
+                        None,
+                        &values,
+                        None,
+                    );
+                    Ok(())
+                },
+            )?;
         }
     }
     Ok(())
@@ -254,4 +325,3 @@ pub fn link_hooks(linker: &mut Linker<Data>, module: &Module, table: &FunctionTa
 pub fn anyhow_err(msg: String) -> wasmtime::Result<()> {
     Err(wasmtime::Error::msg(msg))
 }
-

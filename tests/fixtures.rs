@@ -9,7 +9,13 @@ use ruchy_trace_host::Tracer;
 use ruchy_trace_tests::*;
 
 fn config(strategy: Strategy) -> Config {
-    Config { options: TraceOptions { strategy, ..TraceOptions::default() }, ..Config::default() }
+    Config {
+        options: TraceOptions {
+            strategy,
+            ..TraceOptions::default()
+        },
+        ..Config::default()
+    }
 }
 
 #[test]
@@ -18,7 +24,10 @@ fn there_are_enough_fixtures() {
     assert!(names.len() >= 6, "{names:?}");
     for n in &names {
         for ext in ["rs", "wasm", "interp.txt"] {
-            assert!(fixtures().join(format!("{n}.{ext}")).exists(), "{n}.{ext} missing");
+            assert!(
+                fixtures().join(format!("{n}.{ext}")).exists(),
+                "{n}.{ext} missing"
+            );
         }
     }
 }
@@ -31,28 +40,59 @@ fn there_are_enough_fixtures() {
 fn user_calls_match_the_interpreter_trace() {
     let tracer = Tracer::new(false).unwrap();
     for name in ruchy_fixtures() {
-        let interp = parse_interp_trace(&String::from_utf8(read(&format!("{name}.interp.txt"))).unwrap());
+        let interp =
+            parse_interp_trace(&String::from_utf8(read(&format!("{name}.interp.txt"))).unwrap());
         assert!(!interp.is_empty(), "{name}: interpreter trace is empty");
-        let outcome = run_wasi(&tracer, &read(&format!("{name}.wasm")), Some(&config(Strategy::Inline)));
-        let ours: Vec<Seen> = seen(&outcome).into_iter().filter(|s| !matches!(s.kind, EventKind::Closed(_))).collect();
-        assert_eq!(ours.len(), interp.len(), "{name}: {} events traced, interpreter has {}\nours: {ours:#?}", ours.len(), interp.len());
+        let outcome = run_wasi(
+            &tracer,
+            &read(&format!("{name}.wasm")),
+            Some(&config(Strategy::Inline)),
+        );
+        let ours: Vec<Seen> = seen(&outcome)
+            .into_iter()
+            .filter(|s| !matches!(s.kind, EventKind::Closed(_)))
+            .collect();
+        assert_eq!(
+            ours.len(),
+            interp.len(),
+            "{name}: {} events traced, interpreter has {}\nours: {ours:#?}",
+            ours.len(),
+            interp.len()
+        );
         let mut compared = 0;
         for (i, (o, t)) in ours.iter().zip(&interp).enumerate() {
-            let source = o.source.as_ref().unwrap_or_else(|| panic!("{name}: event {i} ({}) has no source values", o.name));
+            let source = o
+                .source
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: event {i} ({}) has no source values", o.name));
             match t {
                 InterpEvent::Enter { name: n, args } => {
-                    assert_eq!((o.kind, &o.name), (EventKind::Enter, n), "{name}: event {i}");
+                    assert_eq!(
+                        (o.kind, &o.name),
+                        (EventKind::Enter, n),
+                        "{name}: event {i}"
+                    );
                     let theirs: Vec<String> = args.iter().map(|(v, _)| squash(v)).collect();
                     let mine: Vec<String> = source.iter().map(|v| squash(v)).collect();
                     assert_eq!(mine, theirs, "{name}: event {i}: arguments of {n}");
                     compared += args.len();
                 }
-                InterpEvent::Exit { name: n, value: (v, ty) } => {
+                InterpEvent::Exit {
+                    name: n,
+                    value: (v, ty),
+                } => {
                     assert_eq!((o.kind, &o.name), (EventKind::Exit, n), "{name}: event {i}");
                     if ty == "nil" {
-                        assert!(source.is_empty(), "{name}: event {i}: nil traced as {source:?}");
+                        assert!(
+                            source.is_empty(),
+                            "{name}: event {i}: nil traced as {source:?}"
+                        );
                     } else {
-                        assert_eq!(source.iter().map(|v| squash(v)).collect::<Vec<_>>(), [squash(v)], "{name}: event {i}: {n} returned");
+                        assert_eq!(
+                            source.iter().map(|v| squash(v)).collect::<Vec<_>>(),
+                            [squash(v)],
+                            "{name}: event {i}: {n} returned"
+                        );
                         compared += 1;
                     }
                 }
@@ -72,14 +112,27 @@ fn stripped_builds_trace_with_wasm_types() {
         let wasm = strip(&read(&format!("{name}.wasm")));
         wasmparser::Validator::new().validate_all(&wasm).unwrap();
         let plain = run_wasi(&tracer, &wasm, None);
-        let outcome = run_wasi(&tracer, &wasm, Some(&Config { scope: wasm_instrument::Scope::All, ..config(Strategy::Inline) }));
+        let outcome = run_wasi(
+            &tracer,
+            &wasm,
+            Some(&Config {
+                scope: wasm_instrument::Scope::All,
+                ..config(Strategy::Inline)
+            }),
+        );
         assert_eq!(plain.stdout, outcome.stdout, "{name}: stdout");
         assert_eq!(plain.trace.end, outcome.trace.end, "{name}: end");
         let events = seen(&outcome);
         assert!(events.len() > 10, "{name}: {} events", events.len());
-        assert!(events.iter().all(|e| e.source.is_none()), "{name}: no debug information, no source values");
+        assert!(
+            events.iter().all(|e| e.source.is_none()),
+            "{name}: no debug information, no source values"
+        );
         let named = |n: &str| n.starts_with("func[") || n == "_start" || n == "__main_void";
-        assert!(events.iter().all(|e| named(&e.name)), "{name}: no names but exports either");
+        assert!(
+            events.iter().all(|e| named(&e.name)),
+            "{name}: no names but exports either"
+        );
     }
 }
 
@@ -90,20 +143,51 @@ fn instrumented_fixtures_validate_and_behave_the_same() {
         let wasm = read(&format!("{name}.wasm"));
         for scope in [wasm_instrument::Scope::Own, wasm_instrument::Scope::All] {
             for strategy in [Strategy::Inline, Strategy::Hooks] {
-                let cfg = Config { scope, ..config(strategy) };
+                let cfg = Config {
+                    scope,
+                    ..config(strategy)
+                };
                 let out = wasm_instrument::instrument(&wasm, &cfg).unwrap();
-                wasmparser::Validator::new().validate_all(&out.bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+                wasmparser::Validator::new()
+                    .validate_all(&out.bytes)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
             }
         }
         let plain = run_wasi(&tracer, &wasm, None);
         let traced = run_wasi(&tracer, &wasm, Some(&config(Strategy::Inline)));
-        assert_eq!(String::from_utf8_lossy(&plain.stdout), String::from_utf8_lossy(&traced.stdout), "{name}: stdout");
-        assert_eq!(plain.trace.end, traced.trace.end, "{name}: how the guest ended");
-        assert!(!plain.stdout.is_empty(), "{name}: the program printed nothing");
-        let everything = run_wasi(&tracer, &wasm, Some(&Config { scope: wasm_instrument::Scope::All, ..config(Strategy::Inline) }));
-        assert_eq!(plain.stdout, everything.stdout, "{name}: stdout with every function traced");
-        assert_eq!(plain.trace.end, everything.trace.end, "{name}: end with every function traced");
-        assert!(everything.trace.stats().kept_events > traced.trace.stats().kept_events, "{name}: --all traced no more");
+        assert_eq!(
+            String::from_utf8_lossy(&plain.stdout),
+            String::from_utf8_lossy(&traced.stdout),
+            "{name}: stdout"
+        );
+        assert_eq!(
+            plain.trace.end, traced.trace.end,
+            "{name}: how the guest ended"
+        );
+        assert!(
+            !plain.stdout.is_empty(),
+            "{name}: the program printed nothing"
+        );
+        let everything = run_wasi(
+            &tracer,
+            &wasm,
+            Some(&Config {
+                scope: wasm_instrument::Scope::All,
+                ..config(Strategy::Inline)
+            }),
+        );
+        assert_eq!(
+            plain.stdout, everything.stdout,
+            "{name}: stdout with every function traced"
+        );
+        assert_eq!(
+            plain.trace.end, everything.trace.end,
+            "{name}: end with every function traced"
+        );
+        assert!(
+            everything.trace.stats().kept_events > traced.trace.stats().kept_events,
+            "{name}: --all traced no more"
+        );
     }
 }
 
@@ -115,17 +199,29 @@ fn fast_path_and_hook_path_traces_are_identical() {
     let tracer = Tracer::new(false).unwrap();
     for name in ruchy_fixtures() {
         let wasm = read(&format!("{name}.wasm"));
-        for (scope, sample) in [(wasm_instrument::Scope::Own, 1), (wasm_instrument::Scope::All, 1), (wasm_instrument::Scope::All, 7)] {
+        for (scope, sample) in [
+            (wasm_instrument::Scope::Own, 1),
+            (wasm_instrument::Scope::All, 1),
+            (wasm_instrument::Scope::All, 7),
+        ] {
             let make = |strategy| Config {
                 scope,
-                options: TraceOptions { strategy, sample, ..TraceOptions::default() },
+                options: TraceOptions {
+                    strategy,
+                    sample,
+                    ..TraceOptions::default()
+                },
                 ..Config::default()
             };
             let inline = run_wasi(&tracer, &wasm, Some(&make(Strategy::Inline)));
             let hooks = run_wasi(&tracer, &wasm, Some(&make(Strategy::Hooks)));
             let (a, b) = (seen(&inline), seen(&hooks));
             assert!(!a.is_empty(), "{name}: nothing traced");
-            assert_eq!(a.len(), b.len(), "{name} {scope:?} sample {sample}: event counts");
+            assert_eq!(
+                a.len(),
+                b.len(),
+                "{name} {scope:?} sample {sample}: event counts"
+            );
             for (i, (x, y)) in a.iter().zip(&b).enumerate() {
                 assert_eq!(x, y, "{name} {scope:?} sample {sample}: event {i}");
             }
@@ -138,18 +234,29 @@ fn fast_path_and_hook_path_traces_are_identical() {
 #[test]
 fn the_panicking_fixture_closes_its_frames_as_trapped() {
     let tracer = Tracer::new(false).unwrap();
-    let outcome = run_wasi(&tracer, &read("panic.wasm"), Some(&config(Strategy::Inline)));
-    let RunEnd::Trapped(msg) = &outcome.trace.end else { panic!("did not trap: {:?}", outcome.trace.end) };
+    let outcome = run_wasi(
+        &tracer,
+        &read("panic.wasm"),
+        Some(&config(Strategy::Inline)),
+    );
+    let RunEnd::Trapped(msg) = &outcome.trace.end else {
+        panic!("did not trap: {:?}", outcome.trace.end)
+    };
     assert!(msg.contains("unreachable"), "{msg}");
     let events = seen(&outcome);
     let closed: Vec<&str> = events
         .iter()
-        .filter(|e| e.kind == EventKind::Closed(ruchy_trace_host::tracer_core::CloseReason::Trapped))
+        .filter(|e| {
+            e.kind == EventKind::Closed(ruchy_trace_host::tracer_core::CloseReason::Trapped)
+        })
         .map(|e| e.name.as_str())
         .collect();
     assert_eq!(closed, ["check", "outer", "main"]);
     let enters = events.iter().filter(|e| e.kind == EventKind::Enter).count();
     let exits = events.iter().filter(|e| e.kind != EventKind::Enter).count();
     assert_eq!(enters, exits, "every frame is closed");
-    assert!(String::from_utf8_lossy(&outcome.stderr).contains("panicked"), "the guest's panic message passes through");
+    assert!(
+        String::from_utf8_lossy(&outcome.stderr).contains("panicked"),
+        "the guest's panic message passes through"
+    );
 }

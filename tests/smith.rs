@@ -76,8 +76,12 @@ struct Tally {
 fn module_for(seed: u64) -> Result<Option<Vec<u8>>, String> {
     let bytes = seed_bytes(seed, 16 << 10);
     let mut u = Unstructured::new(&bytes);
-    let Ok(mut module) = wasm_smith::Module::new(smith_config(), &mut u) else { return Ok(None) };
-    module.ensure_termination(10_000).map_err(|e| format!("ensure_termination: {e}"))?;
+    let Ok(mut module) = wasm_smith::Module::new(smith_config(), &mut u) else {
+        return Ok(None);
+    };
+    module
+        .ensure_termination(10_000)
+        .map_err(|e| format!("ensure_termination: {e}"))?;
     Ok(Some(module.to_bytes()))
 }
 
@@ -86,18 +90,32 @@ fn module_for(seed: u64) -> Result<Option<Vec<u8>>, String> {
 #[test]
 #[ignore]
 fn dump_seed() {
-    let seed: u64 = std::env::var("SMITH_SEED").expect("SMITH_SEED").parse().unwrap();
-    let out = std::env::var("SMITH_OUT")
-        .unwrap_or_else(|_| std::env::temp_dir().join(format!("smith-{seed}.wasm")).display().to_string());
+    let seed: u64 = std::env::var("SMITH_SEED")
+        .expect("SMITH_SEED")
+        .parse()
+        .unwrap();
+    let out = std::env::var("SMITH_OUT").unwrap_or_else(|_| {
+        std::env::temp_dir()
+            .join(format!("smith-{seed}.wasm"))
+            .display()
+            .to_string()
+    });
     std::fs::write(&out, module_for(seed).unwrap().expect("a module")).unwrap();
     println!("wrote {out}");
 }
 
 fn check_seed(engine: &Engine, seed: u64, t: &mut Tally) -> Result<(), String> {
-    let Some(wasm) = module_for(seed)? else { return Ok(()) };
-    let Ok(original) = Module::new(engine, &wasm) else { return Ok(()) };
+    let Some(wasm) = module_for(seed)? else {
+        return Ok(());
+    };
+    let Ok(original) = Module::new(engine, &wasm) else {
+        return Ok(());
+    };
     t.modules += 1;
-    let mut config = Config { scope: Scope::All, ..Config::default() };
+    let mut config = Config {
+        scope: Scope::All,
+        ..Config::default()
+    };
     if seed % 2 == 1 {
         config.options.strategy = Strategy::Hooks;
     }
@@ -109,8 +127,11 @@ fn check_seed(engine: &Engine, seed: u64, t: &mut Tally) -> Result<(), String> {
         }
         Err(e) => return Err(format!("instrument: {e}")),
     };
-    wasmparser::Validator::new().validate_all(&out.bytes).map_err(|e| format!("output does not validate: {e}"))?;
-    let traced = Module::new(engine, &out.bytes).map_err(|e| format!("wasmtime rejects the output: {e:#}"))?;
+    wasmparser::Validator::new()
+        .validate_all(&out.bytes)
+        .map_err(|e| format!("output does not validate: {e}"))?;
+    let traced = Module::new(engine, &out.bytes)
+        .map_err(|e| format!("wasmtime rejects the output: {e:#}"))?;
 
     let mut orig = Side::new(engine, None);
     let mut inst = Side::new(engine, None);
@@ -128,22 +149,36 @@ fn check_seed(engine: &Engine, seed: u64, t: &mut Tally) -> Result<(), String> {
             t.exhausted += 1;
             return Ok(());
         }
-        _ => return Err(format!("instantiation: original {:?}, instrumented {:?}", a.err(), b.err())),
+        _ => {
+            return Err(format!(
+                "instantiation: original {:?}, instrumented {:?}",
+                a.err(),
+                b.err()
+            ))
+        }
     }
     orig.last = a.ok();
     inst.last = b.ok();
-    let exports: Vec<(String, wasmtime::ExternType)> = original.exports().map(|e| (e.name().to_string(), e.ty())).collect();
+    let exports: Vec<(String, wasmtime::ExternType)> = original
+        .exports()
+        .map(|e| (e.name().to_string(), e.ty()))
+        .collect();
     for (name, ty) in &exports {
         let Some(f) = ty.func() else { continue };
         let params: Vec<wasmtime::ValType> = f.params().collect();
         let args = |_: &mut wasmtime::Store<differential::Data>| {
-            params.iter().map(|p| Val::default_for_ty(p).ok_or_else(|| format!("no default for {p}"))).collect()
+            params
+                .iter()
+                .map(|p| Val::default_for_ty(p).ok_or_else(|| format!("no default for {p}")))
+                .collect()
         };
         let ra = orig.call(None, name, args)?;
         let rb = inst.call(None, name, |s| args(s))?;
         t.calls += 1;
         let trapped = matches!(rb, Outcome::Trap(_));
-        let (events, _) = inst.check_balance(trapped).map_err(|e| format!("`{name}`: {e}"))?;
+        let (events, _) = inst
+            .check_balance(trapped)
+            .map_err(|e| format!("`{name}`: {e}"))?;
         t.events += events;
         let overflow = |o: &Outcome| matches!(o, Outcome::Trap(m) if m == "StackOverflow");
         if overflow(&ra) || overflow(&rb) {
@@ -161,11 +196,27 @@ fn check_seed(engine: &Engine, seed: u64, t: &mut Tally) -> Result<(), String> {
     for (name, ty) in &exports {
         let (x, y) = (orig.last.unwrap(), inst.last.unwrap());
         if ty.global().is_some() {
-            let gx = x.get_global(&mut orig.store, name).unwrap().get(&mut orig.store);
-            let gy = y.get_global(&mut inst.store, name).unwrap().get(&mut inst.store);
-            let (vx, vy) = (differential::val(&mut orig.store, &gx), differential::val(&mut inst.store, &gy));
-            if vx != vy && !matches!((&vx, &vy), (V::Func, V::Func) | (V::Extern(_), V::Extern(_)) | (V::Other, V::Other)) {
-                return Err(format!("global `{name}`: original {vx:?}, instrumented {vy:?}"));
+            let gx = x
+                .get_global(&mut orig.store, name)
+                .unwrap()
+                .get(&mut orig.store);
+            let gy = y
+                .get_global(&mut inst.store, name)
+                .unwrap()
+                .get(&mut inst.store);
+            let (vx, vy) = (
+                differential::val(&mut orig.store, &gx),
+                differential::val(&mut inst.store, &gy),
+            );
+            if vx != vy
+                && !matches!(
+                    (&vx, &vy),
+                    (V::Func, V::Func) | (V::Extern(_), V::Extern(_)) | (V::Other, V::Other)
+                )
+            {
+                return Err(format!(
+                    "global `{name}`: original {vx:?}, instrumented {vy:?}"
+                ));
             }
         }
         if ty.memory().is_some() {
@@ -189,9 +240,14 @@ fn smith_modules_behave_the_same_instrumented() {
     let total = Mutex::new(Tally::default());
     let started = std::time::Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..std::thread::available_parallelism().map_or(2, |n| n.get()).min(4) {
+        for _ in 0..std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(4)
+        {
             s.spawn(|| loop {
-                let Some(seed) = seeds.lock().unwrap().next() else { break };
+                let Some(seed) = seeds.lock().unwrap().next() else {
+                    break;
+                };
                 if std::env::var_os("SMITH_VERBOSE").is_some() {
                     eprintln!("seed {seed}");
                 }
@@ -231,6 +287,10 @@ fn smith_modules_behave_the_same_instrumented() {
     for f in t.failures.iter().take(50) {
         println!("  FAILED: {f}");
     }
-    assert!(t.failures.is_empty(), "{} failure(s); see the output", t.failures.len());
+    assert!(
+        t.failures.is_empty(),
+        "{} failure(s); see the output",
+        t.failures.len()
+    );
     assert!(t.modules > (SEEDS.end - SEEDS.start) as usize / 2, "{t:?}");
 }

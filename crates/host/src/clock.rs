@@ -69,7 +69,10 @@ impl Ticker {
         while !alive.load(Ordering::Acquire) {
             std::thread::yield_now();
         }
-        Ticker { stop, thread: Some(thread) }
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 

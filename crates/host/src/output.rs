@@ -1,11 +1,13 @@
 //! Writing a trace in the chosen format to a file or stderr.
 
+use ruchy_trace_host::tracer_core;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use ruchy_trace_host::tracer_core;
 use tracer_core::decode::Trace;
-use tracer_core::format::{ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions};
+use tracer_core::format::{
+    ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
+};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,14 +42,31 @@ pub fn flame_svg(p: &tracer_core::profile::Profile, timed: bool) -> String {
     const ROW: f64 = 18.0;
     let weight = |n: &tracer_core::profile::Node| if timed { n.total_us } else { n.calls };
     fn depth_of(p: &tracer_core::profile::Profile, node: usize) -> usize {
-        1 + p.nodes[node].children.values().map(|&c| depth_of(p, c)).max().unwrap_or(0)
+        1 + p.nodes[node]
+            .children
+            .values()
+            .map(|&c| depth_of(p, c))
+            .max()
+            .unwrap_or(0)
     }
     let rows = depth_of(p, 0);
-    let root: u64 = p.nodes[0].children.values().map(|&c| weight(&p.nodes[c])).sum::<u64>().max(1);
+    let root: u64 = p.nodes[0]
+        .children
+        .values()
+        .map(|&c| weight(&p.nodes[c]))
+        .sum::<u64>()
+        .max(1);
     let height = rows as f64 * ROW + 40.0;
     let mut out = String::new();
-    let _ = writeln!(out, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="monospace" font-size="12">"#);
-    let _ = writeln!(out, r#"<text x="10" y="20">ruchy-trace flame graph ({})</text>"#, if timed { "time" } else { "calls" });
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="monospace" font-size="12">"#
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="10" y="20">ruchy-trace flame graph ({})</text>"#,
+        if timed { "time" } else { "calls" }
+    );
     let mut stack = vec![(0usize, 0.0f64, 0usize)];
     while let Some((node, x, depth)) = stack.pop() {
         let n = &p.nodes[node];
@@ -56,8 +75,14 @@ pub fn flame_svg(p: &tracer_core::profile::Profile, timed: bool) -> String {
             let child = &p.nodes[c];
             let w = weight(child) as f64 / root as f64 * (WIDTH - 20.0);
             let y = height - (depth as f64 + 1.0) * ROW;
-            let name = p.functions.get(child.id as usize).map_or("?", |f| f.name.as_str());
-            let esc = name.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+            let name = p
+                .functions
+                .get(child.id as usize)
+                .map_or("?", |f| f.name.as_str());
+            let esc = name
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
             let hue = 20 + (child.id * 37 % 40);
             let _ = writeln!(
                 out,
@@ -71,7 +96,12 @@ pub fn flame_svg(p: &tracer_core::profile::Profile, timed: bool) -> String {
             if w > 40.0 {
                 let chars = (w / 7.5) as usize;
                 let label: String = esc.chars().take(chars.saturating_sub(1)).collect();
-                let _ = writeln!(out, r#"<text x="{:.1}" y="{:.1}">{label}</text>"#, 12.0 + cx, y + ROW - 5.0);
+                let _ = writeln!(
+                    out,
+                    r#"<text x="{:.1}" y="{:.1}">{label}</text>"#,
+                    12.0 + cx,
+                    y + ROW - 5.0
+                );
             }
             out.push_str("</g>\n");
             stack.push((c, cx, depth + 1));
@@ -83,7 +113,12 @@ pub fn flame_svg(p: &tracer_core::profile::Profile, timed: bool) -> String {
 }
 
 /// Renders `trace` into `out`, streaming.
-pub fn render(trace: &Trace, format: Format, text: TextOptions, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(
+    trace: &Trace,
+    format: Format,
+    text: TextOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut formatter = formatter(format, text);
     let mut buf = String::with_capacity(1 << 17);
     formatter.begin(trace, &mut buf);
@@ -104,14 +139,20 @@ pub fn render(trace: &Trace, format: Format, text: TextOptions, out: &mut dyn Wr
 /// crash never leaves a partial file under the final name. Anything that is
 /// not a regular file (`/dev/null`, a pipe, a terminal) is written directly:
 /// renaming over it would replace it.
-pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+pub fn write_file(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
         let mut w = BufWriter::new(std::fs::OpenOptions::new().write(true).open(path)?);
         fill(&mut w)?;
         return w.flush();
     }
     let mut tmp: PathBuf = path.to_path_buf();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     tmp.set_file_name(format!(".{name}.{}.partial", std::process::id()));
     let result = (|| {
         let mut w = BufWriter::new(File::create(&tmp)?);

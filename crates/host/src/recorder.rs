@@ -31,7 +31,13 @@ fn fresh_chunk() -> Vec<u8> {
         if end > aligned {
             // SAFETY: advice on memory this Vec owns; it changes how pages
             // are backed, never their contents.
-            unsafe { libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE) };
+            unsafe {
+                libc::madvise(
+                    aligned as *mut libc::c_void,
+                    end - aligned,
+                    libc::MADV_HUGEPAGE,
+                )
+            };
         }
     }
     chunk
@@ -71,7 +77,16 @@ impl Recorder {
     /// A recorder for a module instrumented with `table`, filling `ring`.
     pub fn new(table: Arc<FunctionTable>, ring: Ring, epoch: Instant) -> Recorder {
         let max_record = ring.layout().max_record_size() as usize;
-        Recorder { ring, table, current: Vec::new(), max_record, epoch, error: None, sink: None, sink_error: None }
+        Recorder {
+            ring,
+            table,
+            current: Vec::new(),
+            max_record,
+            epoch,
+            error: None,
+            sink: None,
+            sink_error: None,
+        }
     }
 
     /// Makes room for `bytes` more in the current chunk, handing a full one
@@ -117,7 +132,8 @@ impl Recorder {
         let header = params.first().and_then(Val::i32).unwrap_or(-1) as u32;
         let id = header >> 2;
         let Some(function) = self.table.functions.get(id as usize) else {
-            self.error.get_or_insert(tracer_core::Error::UnknownFunction { id, offset: 0 });
+            self.error
+                .get_or_insert(tracer_core::Error::UnknownFunction { id, offset: 0 });
             return;
         };
         let kind = match header & 3 {
@@ -158,25 +174,51 @@ impl Recorder {
             let extra = values.next().and_then(Val::i32).map(|a| a as u32);
             self.snapshot(id, kind, &recorded, extra, memory.unwrap_or(&[]))
         });
-        let timestamp = self.table.options.timestamps.then(|| micros_since(self.epoch));
+        let timestamp = self
+            .table
+            .options
+            .timestamps
+            .then(|| micros_since(self.epoch));
         self.reserve(self.max_record + snapshot.as_ref().map_or(0, |s| s.len() + 4));
-        record::write_record(&mut self.current, id, kind, timestamp, depth, &recorded, snapshot.as_deref());
+        record::write_record(
+            &mut self.current,
+            id,
+            kind,
+            timestamp,
+            depth,
+            &recorded,
+            snapshot.as_deref(),
+        );
     }
 
     /// Reads the arguments (or result) of function `id` from guest memory
     /// as they are now, keeping every byte read.
-    fn snapshot(&self, id: u32, kind: RecordKind, values: &[Value], result_address: Option<u32>, memory: &[u8]) -> Vec<u8> {
+    fn snapshot(
+        &self,
+        id: u32,
+        kind: RecordKind,
+        values: &[Value],
+        result_address: Option<u32>,
+        memory: &[u8],
+    ) -> Vec<u8> {
         let types = &self.table.types;
-        let mut mem = Recording { inner: GuestMemory(memory), snapshot: Snapshot::default() };
+        let mut mem = Recording {
+            inner: GuestMemory(memory),
+            snapshot: Snapshot::default(),
+        };
         let mut out = Vec::new();
-        let Some(sig) = self.table.functions[id as usize].source.as_ref() else { return out };
+        let Some(sig) = self.table.functions[id as usize].source.as_ref() else {
+            return out;
+        };
         match kind {
             RecordKind::Enter => {
                 for p in &sig.params {
                     let place = match p.lowering {
-                        Lowering::Scalars { first, count } => {
-                            Place::Scalars(values.get(first as usize..(first + count) as usize).unwrap_or(&[]))
-                        }
+                        Lowering::Scalars { first, count } => Place::Scalars(
+                            values
+                                .get(first as usize..(first + count) as usize)
+                                .unwrap_or(&[]),
+                        ),
                         Lowering::Indirect { param } => match values.get(param as usize) {
                             Some(Value::I32(a)) => Place::Memory(*a as u32),
                             _ => continue,
@@ -190,7 +232,9 @@ impl Recorder {
                 if let Some((ty, lowering)) = sig.result {
                     let place = match lowering {
                         ResultLowering::Direct => Place::Scalars(values),
-                        ResultLowering::Indirect { .. } => Place::Memory(result_address.unwrap_or(0)),
+                        ResultLowering::Indirect { .. } => {
+                            Place::Memory(result_address.unwrap_or(0))
+                        }
                     };
                     if let ResultLowering::Indirect { .. } = lowering {
                         out.extend_from_slice(&result_address.unwrap_or(0).to_le_bytes());
@@ -219,7 +263,8 @@ struct GuestMemory<'m>(&'m [u8]);
 
 impl source::Memory for GuestMemory<'_> {
     fn read(&mut self, addr: u32, len: u32) -> Option<&[u8]> {
-        self.0.get(addr as usize..(addr as usize).checked_add(len as usize)?)
+        self.0
+            .get(addr as usize..(addr as usize).checked_add(len as usize)?)
     }
 }
 
@@ -238,16 +283,33 @@ pub fn link<T: HasRecorder>(linker: &mut Linker<T>, module: &Module) -> wasmtime
         let Some(ty) = import.ty().func().cloned() else {
             continue;
         };
-        if import.name() == record::FLUSH_IMPORT {
-            linker.func_wrap(record::HOOK_MODULE, record::FLUSH_IMPORT, |mut caller: Caller<'_, T>, end: i32| -> i32 {
-                flush(&mut caller, end);
-                record::STAGING_BASE as i32
-            })?;
+        if import.name() == record::NOW_IMPORT {
+            linker.func_wrap(
+                record::HOOK_MODULE,
+                record::NOW_IMPORT,
+                |mut caller: Caller<'_, T>| -> i32 {
+                    micros_since(caller.data_mut().recorder().epoch) as i32
+                },
+            )?;
+        } else if import.name() == record::FLUSH_IMPORT {
+            linker.func_wrap(
+                record::HOOK_MODULE,
+                record::FLUSH_IMPORT,
+                |mut caller: Caller<'_, T>, end: i32| -> i32 {
+                    flush(&mut caller, end);
+                    record::STAGING_BASE as i32
+                },
+            )?;
         } else {
-            linker.func_new(record::HOOK_MODULE, import.name(), ty, |mut caller, params, _results| {
-                hook(&mut caller, params);
-                Ok(())
-            })?;
+            linker.func_new(
+                record::HOOK_MODULE,
+                import.name(),
+                ty,
+                |mut caller, params, _results| {
+                    hook(&mut caller, params);
+                    Ok(())
+                },
+            )?;
         }
     }
     Ok(())
@@ -258,14 +320,27 @@ fn hook<T: HasRecorder>(caller: &mut Caller<'_, T>, params: &[Val]) {
     if recorder.table.options.strategy == Strategy::Inline {
         // Records staged inline come before this one.
         if let Some(Extern::Global(ptr)) = caller.get_export(record::PTR_EXPORT) {
-            let end = ptr.get(&mut *caller).i32().unwrap_or(record::STAGING_BASE as i32);
+            let end = ptr
+                .get(&mut *caller)
+                .i32()
+                .unwrap_or(record::STAGING_BASE as i32);
             flush(caller, end);
             let _ = ptr.set(&mut *caller, Val::I32(record::STAGING_BASE as i32));
         }
     }
     let header = params.first().and_then(Val::i32).unwrap_or(-1) as u32;
-    let reads_memory = caller.data_mut().recorder().ring.layout().snapshot_of(header);
-    match caller.get_export(record::GUEST_MEMORY_EXPORT).filter(|_| reads_memory) {
+    let reads_memory = caller
+        .data_mut()
+        .recorder()
+        .ring
+        .layout()
+        .snapshot_of(header);
+    let memory = if reads_memory {
+        caller.get_export(record::GUEST_MEMORY_EXPORT)
+    } else {
+        None
+    };
+    match memory {
         Some(Extern::Memory(memory)) => {
             let (data, state) = memory.data_and_store_mut(caller);
             state.recorder().hook(params, Some(data));

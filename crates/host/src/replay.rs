@@ -7,7 +7,10 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use tracer_core::decode::{RunEnd, StreamState, Trace};
 use tracer_core::ring::Recorded;
-use tracer_core::rtrace::{block_head, table_length, Block, BlockDecoder, Ending, TraceWriter, BLOCK_HEAD_BYTES, HEADER_BYTES};
+use tracer_core::rtrace::{
+    block_head, table_length, Block, BlockDecoder, Ending, TraceWriter, BLOCK_HEAD_BYTES,
+    HEADER_BYTES,
+};
 use tracer_core::{Event, FunctionTable};
 
 /// Streams records into an `.rtrace` file. It is written in place, block by
@@ -21,7 +24,10 @@ pub struct TraceFile {
 impl TraceFile {
     /// Creates (or truncates) the file.
     pub fn create(path: &Path) -> io::Result<TraceFile> {
-        Ok(TraceFile { out: BufWriter::with_capacity(1 << 20, File::create(path)?), writer: None })
+        Ok(TraceFile {
+            out: BufWriter::with_capacity(1 << 20, File::create(path)?),
+            writer: None,
+        })
     }
 }
 
@@ -37,7 +43,9 @@ impl RecordSink for TraceFile {
     }
 
     fn records(&mut self, chunk: &[u8]) -> io::Result<()> {
-        let Some(w) = &mut self.writer else { return Ok(()) };
+        let Some(w) = &mut self.writer else {
+            return Ok(());
+        };
         let block = w.block(chunk).map_err(invalid)?;
         self.out.write_all(&block)
     }
@@ -72,11 +80,21 @@ pub trait Visitor {
 
 /// Reads exactly `buf.len()` bytes at `offset`, or says the file ends
 /// there.
-fn read_at<R: Read>(r: &mut R, buf: &mut [u8], offset: u64, what: &'static str) -> Result<(), ReplayError> {
+fn read_at<R: Read>(
+    r: &mut R,
+    buf: &mut [u8],
+    offset: u64,
+    what: &'static str,
+) -> Result<(), ReplayError> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {
-            Ok(0) => return Err(ReplayError::Format(tracer_core::Error::Truncated { what, offset: offset as usize + got })),
+            Ok(0) => {
+                return Err(ReplayError::Format(tracer_core::Error::Truncated {
+                    what,
+                    offset: offset as usize + got,
+                }))
+            }
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(ReplayError::Io(e)),
@@ -127,10 +145,12 @@ fn find_ending<R: Read + Seek>(r: &mut R, start: u64) -> Result<Option<Ending>, 
                 return Ok(None);
             }
             let mut probe = BlockDecoder::placeholder();
-            return Ok(match probe.decode(kind, &payload, at as usize + BLOCK_HEAD_BYTES) {
-                Ok(Block::End(e)) => Some(e),
-                _ => None,
-            });
+            return Ok(
+                match probe.decode(kind, &payload, at as usize + BLOCK_HEAD_BYTES) {
+                    Ok(Block::End(e)) => Some(e),
+                    _ => None,
+                },
+            );
         }
         at += (BLOCK_HEAD_BYTES + len) as u64;
     }
@@ -139,31 +159,59 @@ fn find_ending<R: Read + Seek>(r: &mut R, start: u64) -> Result<Option<Ending>, 
 /// Reads a trace file and hands every event to `visitor`, in order; frames
 /// the run left open are closed at the end. Memory stays bounded by one
 /// block: the file is read a block at a time.
-pub fn replay<R: Read + Seek>(mut source: R, visitor: &mut dyn Visitor) -> Result<Replayed, ReplayError> {
+pub fn replay<R: Read + Seek>(
+    mut source: R,
+    visitor: &mut dyn Visitor,
+) -> Result<Replayed, ReplayError> {
     let mut head = [0u8; HEADER_BYTES];
     read_at(&mut source, &mut head, 0, "trace file header")?;
     let table_len = table_length(&head)?;
     let mut header = head.to_vec();
     header.resize(HEADER_BYTES + table_len, 0);
-    read_at(&mut source, &mut header[HEADER_BYTES..], HEADER_BYTES as u64, "function table")?;
+    read_at(
+        &mut source,
+        &mut header[HEADER_BYTES..],
+        HEADER_BYTES as u64,
+        "function table",
+    )?;
     let mut decoder = BlockDecoder::new(&header)?;
     let table = decoder.table.clone();
     let epoch = decoder.epoch_unix_us;
-    let piece = |chunks: Vec<Vec<u8>>, start: StreamState, continues: bool, end: RunEnd, end_us: Option<u64>, kept: u64| {
-        let recorded = Recorded { chunks, start, kept, continues, ..Recorded::default() };
+    let piece = |chunks: Vec<Vec<u8>>,
+                 start: StreamState,
+                 continues: bool,
+                 end: RunEnd,
+                 end_us: Option<u64>,
+                 kept: u64| {
+        let recorded = Recorded {
+            chunks,
+            start,
+            kept,
+            continues,
+            ..Recorded::default()
+        };
         Trace::new(table.clone(), recorded, end, epoch, end_us)
     };
     // Formats that state how the run ended before the events learn it from
     // the end block, read ahead.
     let first_block = header.len() as u64;
     let told = find_ending(&mut source, first_block)?;
-    source.seek(SeekFrom::Start(first_block)).map_err(ReplayError::Io)?;
+    source
+        .seek(SeekFrom::Start(first_block))
+        .map_err(ReplayError::Io)?;
     let mut source = io::BufReader::with_capacity(1 << 20, source);
     let (told_end, told_us) = match &told {
         Some(e) => (e.end.clone(), Some(e.end_us)),
         None => (RunEnd::Interrupted("trace file cut short".into()), None),
     };
-    visitor.begin(&piece(Vec::new(), StreamState::default(), true, told_end, told_us, 0));
+    visitor.begin(&piece(
+        Vec::new(),
+        StreamState::default(),
+        true,
+        told_end,
+        told_us,
+        0,
+    ));
     let mut kept = 0u64;
     let mut state = StreamState::default();
     let mut seen = Replayed::default();
@@ -174,7 +222,10 @@ pub fn replay<R: Read + Seek>(mut source: R, visitor: &mut dyn Visitor) -> Resul
         let mut bh = [0u8; BLOCK_HEAD_BYTES];
         match source.read(&mut bh[..1]) {
             Ok(0) => {
-                seen.damage = Some(tracer_core::Error::Truncated { what: "trace file (no end block)", offset: at as usize });
+                seen.damage = Some(tracer_core::Error::Truncated {
+                    what: "trace file (no end block)",
+                    offset: at as usize,
+                });
                 break;
             }
             Ok(_) => {}
@@ -183,16 +234,27 @@ pub fn replay<R: Read + Seek>(mut source: R, visitor: &mut dyn Visitor) -> Resul
         let (kind, len) = match read_at(&mut source, &mut bh[1..], at + 1, "trace block") {
             Ok(()) => block_head(&bh),
             Err(ReplayError::Format(_)) => {
-                seen.damage = Some(tracer_core::Error::Truncated { what: "trace block", offset: at as usize });
+                seen.damage = Some(tracer_core::Error::Truncated {
+                    what: "trace block",
+                    offset: at as usize,
+                });
                 break;
             }
             Err(e) => return Err(e),
         };
         payload.resize(len, 0);
-        match read_at(&mut source, &mut payload, at + BLOCK_HEAD_BYTES as u64, "trace block") {
+        match read_at(
+            &mut source,
+            &mut payload,
+            at + BLOCK_HEAD_BYTES as u64,
+            "trace block",
+        ) {
             Ok(()) => {}
             Err(ReplayError::Format(_)) => {
-                seen.damage = Some(tracer_core::Error::Truncated { what: "trace block", offset: at as usize });
+                seen.damage = Some(tracer_core::Error::Truncated {
+                    what: "trace block",
+                    offset: at as usize,
+                });
                 break;
             }
             Err(e) => return Err(e),
@@ -201,7 +263,14 @@ pub fn replay<R: Read + Seek>(mut source: R, visitor: &mut dyn Visitor) -> Resul
         at += (BLOCK_HEAD_BYTES + len) as u64;
         match block {
             Ok(Block::Records(records)) => {
-                let trace = piece(vec![records], state.clone(), true, RunEnd::Returned, None, 0);
+                let trace = piece(
+                    vec![records],
+                    state.clone(),
+                    true,
+                    RunEnd::Returned,
+                    None,
+                    0,
+                );
                 let mut events = trace.events();
                 for e in events.by_ref() {
                     visitor.event(&trace, &e?);

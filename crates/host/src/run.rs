@@ -8,7 +8,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracer_core::decode::{RunEnd, Trace};
 use tracer_core::record;
 use tracer_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
-use wasmtime::{Config, Engine, Instance, Linker, Module, ResourceLimiter, Store, Trap, Val, ValType};
+use wasmtime::{
+    Config, Engine, Instance, Linker, Module, ResourceLimiter, Store, Trap, Val, ValType,
+};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -137,14 +139,26 @@ impl Tracer {
         config.epoch_interruption(interruptible);
         config.consume_fuel(metered);
         let engine = Engine::new(&config).map_err(|e| HostError::Compile(e.to_string()))?;
-        Ok(Tracer { engine, interruptible, metered })
+        Ok(Tracer {
+            engine,
+            interruptible,
+            metered,
+        })
     }
 
     /// Instruments `wasm` (unless it already carries a ruchy-trace table)
     /// and compiles it.
-    pub fn load(&self, wasm: &[u8], config: &wasm_instrument::Config) -> Result<Program, HostError> {
+    pub fn load(
+        &self,
+        wasm: &[u8],
+        config: &wasm_instrument::Config,
+    ) -> Result<Program, HostError> {
         let (bytes, table, notes) = match wasm_instrument::read_table(wasm)? {
-            Some(table) => (wasm.to_vec(), table, vec!["module is already instrumented; running it as it is".to_string()]),
+            Some(table) => (
+                wasm.to_vec(),
+                table,
+                vec!["module is already instrumented; running it as it is".to_string()],
+            ),
             None => {
                 let out = wasm_instrument::instrument(wasm, config)?;
                 (out.bytes, out.table, out.notes)
@@ -160,8 +174,14 @@ impl Tracer {
         self.compile(wasm.to_vec(), FunctionTable::default(), Vec::new())
     }
 
-    fn compile(&self, bytes: Vec<u8>, table: FunctionTable, notes: Vec<String>) -> Result<Program, HostError> {
-        let module = Module::new(&self.engine, &bytes).map_err(|e| HostError::Compile(format!("{e:#}")))?;
+    fn compile(
+        &self,
+        bytes: Vec<u8>,
+        table: FunctionTable,
+        notes: Vec<String>,
+    ) -> Result<Program, HostError> {
+        let module =
+            Module::new(&self.engine, &bytes).map_err(|e| HostError::Compile(format!("{e:#}")))?;
         Ok(Program {
             engine: self.engine.clone(),
             module,
@@ -189,8 +209,16 @@ fn classify(err: &wasmtime::Error) -> RunEnd {
 fn parse_arg(text: &str, ty: &ValType) -> Result<Val, String> {
     let bad = || format!("argument `{text}` is not a valid {ty}");
     Ok(match ty {
-        ValType::I32 => Val::I32(text.parse::<i32>().or_else(|_| text.parse::<u32>().map(|v| v as i32)).map_err(|_| bad())?),
-        ValType::I64 => Val::I64(text.parse::<i64>().or_else(|_| text.parse::<u64>().map(|v| v as i64)).map_err(|_| bad())?),
+        ValType::I32 => Val::I32(
+            text.parse::<i32>()
+                .or_else(|_| text.parse::<u32>().map(|v| v as i32))
+                .map_err(|_| bad())?,
+        ),
+        ValType::I64 => Val::I64(
+            text.parse::<i64>()
+                .or_else(|_| text.parse::<u64>().map(|v| v as i64))
+                .map_err(|_| bad())?,
+        ),
         ValType::F32 => Val::F32(text.parse::<f32>().map_err(|_| bad())?.to_bits()),
         ValType::F64 => Val::F64(text.parse::<f64>().map_err(|_| bad())?.to_bits()),
         other => return Err(format!("cannot pass a {other} from the command line")),
@@ -226,19 +254,37 @@ impl Program {
 
     /// Runs the program once, also streaming every record to `sink` (a
     /// trace file) as it arrives.
-    pub fn run_with(&self, entry: &Entry, options: &RunOptions, mut sink: Option<Box<dyn RecordSink>>) -> Result<Outcome, HostError> {
+    pub fn run_with(
+        &self,
+        entry: &Entry,
+        options: &RunOptions,
+        mut sink: Option<Box<dyn RecordSink>>,
+    ) -> Result<Outcome, HostError> {
         let epoch = Instant::now();
-        let epoch_unix_us = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
+        let epoch_unix_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
         if let Some(s) = &mut sink {
             s.start(&self.table, epoch_unix_us).map_err(HostError::Io)?;
         }
         let layout = RecordLayout::new(&self.table);
         let ring = Ring::new(layout, options.capacity, options.policy);
         let trace_memory = (self.table.options.strategy == Strategy::Inline).then(|| {
-            (u64::from(record::STAGING_BASE) + u64::from(self.table.options.staging_bytes)).div_ceil(65536) as usize * 65536
+            (u64::from(record::STAGING_BASE) + u64::from(self.table.options.staging_bytes))
+                .div_ceil(65536) as usize
+                * 65536
         });
-        let limits = MemoryCap { max_memory: options.max_memory, trace_memory };
-        let capture = options.capture_output.then(|| (MemoryOutputPipe::new(CAPTURE_LIMIT), MemoryOutputPipe::new(CAPTURE_LIMIT)));
+        let limits = MemoryCap {
+            max_memory: options.max_memory,
+            trace_memory,
+        };
+        let capture = options.capture_output.then(|| {
+            (
+                MemoryOutputPipe::new(CAPTURE_LIMIT),
+                MemoryOutputPipe::new(CAPTURE_LIMIT),
+            )
+        });
         let wasi = match entry {
             Entry::Wasi { args, env, dirs } => {
                 let mut b = WasiCtxBuilder::new();
@@ -253,7 +299,9 @@ impl Program {
                 b.args(args).envs(env);
                 for (host, guest) in dirs {
                     b.preopened_dir(host, guest, FsPerms::ReadWrite)
-                        .map_err(|e| HostError::Instantiate(format!("cannot grant directory {host}: {e}")))?;
+                        .map_err(|e| {
+                            HostError::Instantiate(format!("cannot grant directory {host}: {e}"))
+                        })?;
                 }
                 Some(b.build_p1())
             }
@@ -261,17 +309,26 @@ impl Program {
         };
         let mut recorder = Recorder::new(self.table.clone(), ring, epoch);
         recorder.sink = sink;
-        let data = StoreData { recorder, wasi, limits };
+        let data = StoreData {
+            recorder,
+            wasi,
+            limits,
+        };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
         if self.metered {
-            store.set_fuel(options.fuel.unwrap_or(u64::MAX)).map_err(|e| HostError::Instantiate(e.to_string()))?;
+            store
+                .set_fuel(options.fuel.unwrap_or(u64::MAX))
+                .map_err(|e| HostError::Instantiate(e.to_string()))?;
         }
         let mut linker: Linker<StoreData> = Linker::new(&self.engine);
-        recorder::link(&mut linker, &self.module).map_err(|e| HostError::Instantiate(e.to_string()))?;
+        recorder::link(&mut linker, &self.module)
+            .map_err(|e| HostError::Instantiate(e.to_string()))?;
         if matches!(entry, Entry::Wasi { .. }) {
-            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |d: &mut StoreData| d.wasi.as_mut().expect("WASI context"))
-                .map_err(|e| HostError::Instantiate(e.to_string()))?;
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |d: &mut StoreData| {
+                d.wasi.as_mut().expect("WASI context")
+            })
+            .map_err(|e| HostError::Instantiate(e.to_string()))?;
         }
 
         let _watchdog = match (options.timeout, self.interruptible) {
@@ -291,10 +348,22 @@ impl Program {
 
         let mut elapsed = Duration::ZERO;
         if let Entry::Invoke { name, .. } = entry {
-            if self.module.get_export(name).and_then(|e| e.func().cloned()).is_none() {
-                return Err(HostError::MissingExport { name: name.clone(), available: self.function_exports() });
+            if self
+                .module
+                .get_export(name)
+                .and_then(|e| e.func().cloned())
+                .is_none()
+            {
+                return Err(HostError::MissingExport {
+                    name: name.clone(),
+                    available: self.function_exports(),
+                });
             }
-            if let Some(import) = self.module.imports().find(|i| i.module().starts_with("wasi")) {
+            if let Some(import) = self
+                .module
+                .imports()
+                .find(|i| i.module().starts_with("wasi"))
+            {
                 return Err(HostError::Instantiate(format!(
                     "the module imports `{}::{}`, but --invoke runs without WASI; run its `_start` instead (leave out --invoke)",
                     import.module(),
@@ -303,7 +372,9 @@ impl Program {
             }
         }
         let (end, results, instance) = match linker.instantiate(&mut store, &self.module) {
-            Err(e) if e.downcast_ref::<Trap>().is_some() || e.downcast_ref::<I32Exit>().is_some() => {
+            Err(e)
+                if e.downcast_ref::<Trap>().is_some() || e.downcast_ref::<I32Exit>().is_some() =>
+            {
                 (classify(&e), Vec::new(), None)
             }
             Err(e) => return Err(HostError::Instantiate(format!("{e:#}"))),
@@ -340,7 +411,13 @@ impl Program {
             Some((out, err)) => (out.contents().to_vec(), err.contents().to_vec()),
             None => (Vec::new(), Vec::new()),
         };
-        Ok(Outcome { trace, results, elapsed, stdout, stderr })
+        Ok(Outcome {
+            trace,
+            results,
+            elapsed,
+            stdout,
+            stderr,
+        })
     }
 
     fn call(
@@ -355,14 +432,20 @@ impl Program {
             Entry::Invoke { name, args } => (name.as_str(), args.as_slice()),
         };
         let Some(func) = instance.get_func(&mut *store, name) else {
-            return Err(HostError::MissingExport { name: name.to_string(), available: self.function_exports() });
+            return Err(HostError::MissingExport {
+                name: name.to_string(),
+                available: self.function_exports(),
+            });
         };
         let ty = func.ty(&*store);
         if ty.params().len() != args.len() {
             return Err(HostError::BadArguments(format!(
                 "`{name}` takes {} argument(s) ({}), {} given",
                 ty.params().len(),
-                ty.params().map(|t| t.to_string()).collect::<Vec<_>>().join(", "),
+                ty.params()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 args.len()
             )));
         }
@@ -374,13 +457,21 @@ impl Program {
             .map_err(HostError::BadArguments)?;
         let mut results = vec![Val::I32(0); ty.results().len()];
         // Nothing reads the clock while tracing is off.
-        let tickers = if self.enabled_at_start(store, instance) { self.start_clock(store, instance, epoch) } else { None };
+        let tickers = if self.enabled_at_start(store, instance) {
+            self.start_clock(store, instance, epoch)
+        } else {
+            None
+        };
         let started = Instant::now();
         let outcome = func.call(&mut *store, &params, &mut results);
         let took = started.elapsed();
         drop(tickers);
         Ok(match outcome {
-            Ok(()) => (RunEnd::Returned, results.iter().map(render_val).collect(), took),
+            Ok(()) => (
+                RunEnd::Returned,
+                results.iter().map(render_val).collect(),
+                took,
+            ),
             Err(e) => (classify(&e), Vec::new(), took),
         })
     }
@@ -399,15 +490,24 @@ impl Program {
             .collect()
     }
 
-    fn start_clock(&self, store: &mut Store<StoreData>, instance: &Instance, epoch: Instant) -> Option<Ticker> {
-        if !(self.table.options.timestamps && self.table.options.strategy == Strategy::Inline) {
+    fn start_clock(
+        &self,
+        store: &mut Store<StoreData>,
+        instance: &Instance,
+        epoch: Instant,
+    ) -> Option<Ticker> {
+        let options = &self.table.options;
+        if !(options.timestamps && options.strategy == Strategy::Inline)
+            || record::clock_by_call(options)
+        {
             return None;
         }
         let memory = instance.get_memory(&mut *store, record::MEMORY_EXPORT)?;
         if memory.data_size(&*store) < record::STAGING_BASE as usize {
             return None;
         }
-        let cell = unsafe { memory.data_ptr(&*store).add(record::CLOCK_ADDRESS as usize) } as *mut u32;
+        let cell =
+            unsafe { memory.data_ptr(&*store).add(record::CLOCK_ADDRESS as usize) } as *mut u32;
         // SAFETY: the trace memory has a fixed maximum, so wasmtime never
         // moves it, and the ticker is dropped before the store.
         Some(unsafe { Ticker::start(cell, epoch) })
@@ -422,13 +522,28 @@ struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let Some(cap) = self.max_memory else { return Ok(true) };
-        let is_trace_memory = current == 0 && self.trace_memory.is_some_and(|t| desired == t && maximum == Some(t));
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let Some(cap) = self.max_memory else {
+            return Ok(true);
+        };
+        let is_trace_memory = current == 0
+            && self
+                .trace_memory
+                .is_some_and(|t| desired == t && maximum == Some(t));
         Ok(desired <= cap || is_trace_memory)
     }
 
-    fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(true)
     }
 }

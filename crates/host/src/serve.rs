@@ -36,17 +36,28 @@ fn resolve(root: &Path, url: &str) -> Option<PathBuf> {
         return None;
     }
     let full = root.join(rel);
-    Some(if full.is_dir() { full.join("index.html") } else { full })
+    Some(if full.is_dir() {
+        full.join("index.html")
+    } else {
+        full
+    })
 }
 
-fn handle(mut stream: TcpStream, root: &Path, compile: &dyn Fn(&str) -> Result<Vec<u8>, (u16, String)>) {
+fn handle(
+    mut stream: TcpStream,
+    root: &Path,
+    compile: &dyn Fn(&str) -> Result<Vec<u8>, (u16, String)>,
+) {
     let mut reader = BufReader::new(stream.try_clone().expect("socket"));
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
         return;
     }
     let mut parts = line.split_whitespace();
-    let (method, url) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/").to_string());
+    let (method, url) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or("/").to_string(),
+    );
     let mut length = 0usize;
     loop {
         let mut h = String::new();
@@ -62,29 +73,65 @@ fn handle(mut stream: TcpStream, root: &Path, compile: &dyn Fn(&str) -> Result<V
     match (method, url.as_str()) {
         ("POST", "/api/compile") => {
             if length > MAX_BODY {
-                return respond(&mut stream, "413 Payload Too Large", "text/plain", b"program too large");
+                return respond(
+                    &mut stream,
+                    "413 Payload Too Large",
+                    "text/plain",
+                    b"program too large",
+                );
             }
             let mut body = vec![0; length];
             if reader.read_exact(&mut body).is_err() {
-                return respond(&mut stream, "400 Bad Request", "text/plain", b"incomplete request");
+                return respond(
+                    &mut stream,
+                    "400 Bad Request",
+                    "text/plain",
+                    b"incomplete request",
+                );
             }
             match compile(&String::from_utf8_lossy(&body)) {
                 Ok(wasm) => respond(&mut stream, "200 OK", "application/wasm", &wasm),
-                Err((501, m)) => respond(&mut stream, "501 Not Implemented", "text/plain", m.as_bytes()),
-                Err((_, m)) => respond(&mut stream, "422 Unprocessable Content", "text/plain", m.as_bytes()),
+                Err((501, m)) => respond(
+                    &mut stream,
+                    "501 Not Implemented",
+                    "text/plain",
+                    m.as_bytes(),
+                ),
+                Err((_, m)) => respond(
+                    &mut stream,
+                    "422 Unprocessable Content",
+                    "text/plain",
+                    m.as_bytes(),
+                ),
             }
         }
-        ("GET" | "HEAD", _) => match resolve(root, &url).and_then(|p| std::fs::read(&p).ok().map(|b| (p, b))) {
-            Some((p, bytes)) => respond(&mut stream, "200 OK", content_type(&p), if method == "HEAD" { &[] } else { &bytes }),
-            None => respond(&mut stream, "404 Not Found", "text/plain", b"not found"),
-        },
-        _ => respond(&mut stream, "405 Method Not Allowed", "text/plain", b"method not allowed"),
+        ("GET" | "HEAD", _) => {
+            match resolve(root, &url).and_then(|p| std::fs::read(&p).ok().map(|b| (p, b))) {
+                Some((p, bytes)) => respond(
+                    &mut stream,
+                    "200 OK",
+                    content_type(&p),
+                    if method == "HEAD" { &[] } else { &bytes },
+                ),
+                None => respond(&mut stream, "404 Not Found", "text/plain", b"not found"),
+            }
+        }
+        _ => respond(
+            &mut stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            b"method not allowed",
+        ),
     }
 }
 
 /// Serves `root` on `listener` until the process ends; `compile` turns a
 /// Ruchy program into wasm, or says why not (501 when no compiler).
-pub fn serve(listener: TcpListener, root: PathBuf, compile: fn(&str) -> Result<Vec<u8>, (u16, String)>) {
+pub fn serve(
+    listener: TcpListener,
+    root: PathBuf,
+    compile: fn(&str) -> Result<Vec<u8>, (u16, String)>,
+) {
     for stream in listener.incoming().flatten() {
         let root = root.clone();
         std::thread::spawn(move || handle(stream, &root, &compile));

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn ruchy_trace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ruchy-trace")).args(args).output().expect("runs ruchy-trace")
+    Command::new(env!("CARGO_BIN_EXE_ruchy-trace"))
+        .args(args)
+        .output()
+        .expect("runs ruchy-trace")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -68,7 +71,10 @@ fn small() -> Vec<u8> {
 }
 
 fn all() -> Config {
-    Config { scope: Scope::All, ..Config::default() }
+    Config {
+        scope: Scope::All,
+        ..Config::default()
+    }
 }
 
 /// Instruments `wasm`; the result must be an error of the kinds broken
@@ -77,7 +83,9 @@ fn instrument_checked(wasm: &[u8], what: &str) -> bool {
     let input_valid = wasmparser::Validator::new().validate_all(wasm).is_ok();
     match wasm_instrument::instrument(wasm, &all()) {
         Ok(out) => {
-            wasmparser::Validator::new().validate_all(&out.bytes).unwrap_or_else(|e| panic!("{what}: output invalid: {e}"));
+            wasmparser::Validator::new()
+                .validate_all(&out.bytes)
+                .unwrap_or_else(|e| panic!("{what}: output invalid: {e}"));
             assert!(input_valid, "{what}: an invalid module was instrumented");
             false
         }
@@ -88,7 +96,10 @@ fn instrument_checked(wasm: &[u8], what: &str) -> bool {
             true
         }
         Err(e @ (Error::NotWasm | Error::Component | Error::Invalid { .. })) => {
-            assert!(!input_valid || matches!(e, Error::Component), "{what}: a valid module refused as {e}");
+            assert!(
+                !input_valid || matches!(e, Error::Component),
+                "{what}: a valid module refused as {e}"
+            );
             true
         }
         Err(_) => true,
@@ -98,7 +109,9 @@ fn instrument_checked(wasm: &[u8], what: &str) -> bool {
 /// Whether `offset` falls inside a custom section of `wasm`.
 fn in_custom_section(wasm: &[u8], offset: usize) -> bool {
     wasmparser::Parser::new(0).parse_all(wasm).any(|p| match p {
-        Ok(wasmparser::Payload::CustomSection(c)) => (c.range().start..=c.range().end).contains(&offset),
+        Ok(wasmparser::Payload::CustomSection(c)) => {
+            (c.range().start..=c.range().end).contains(&offset)
+        }
         _ => false,
     })
 }
@@ -113,7 +126,11 @@ fn every_prefix_of_a_small_module_is_an_error_or_a_valid_module() {
         let _ = wasm_instrument::read_table(&wasm[..len]);
     }
     // Only prefixes that end exactly at a section boundary are modules.
-    assert!(refused + 20 > wasm.len(), "{refused} of {} refused", wasm.len());
+    assert!(
+        refused + 20 > wasm.len(),
+        "{refused} of {} refused",
+        wasm.len()
+    );
 }
 
 #[test]
@@ -130,12 +147,21 @@ fn every_prefix_of_an_instrumented_module_reads_or_fails_cleanly() {
 
 #[test]
 fn prefixes_of_a_large_fixture_are_errors() {
-    let wasm = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bench/fib_bench.wasm")).unwrap();
+    let wasm = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bench/fib_bench.wasm"),
+    )
+    .unwrap();
     // Every section boundary (and its neighbours), plus an even spread.
     let mut cuts: Vec<usize> = (0..200).map(|i| i * wasm.len() / 200).collect();
     for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
         if let Some((_, range)) = payload.unwrap().as_section() {
-            for c in [range.start - 1, range.start, range.start + 1, range.end - 1, range.end] {
+            for c in [
+                range.start - 1,
+                range.start,
+                range.start + 1,
+                range.end - 1,
+                range.end,
+            ] {
                 cuts.push(c.min(wasm.len() - 1));
             }
         }
@@ -200,7 +226,10 @@ fn flipped_bytes_in_a_small_module_never_panic() {
 
 #[test]
 fn flipped_bytes_in_a_large_fixture_never_panic() {
-    let wasm = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bench/fib_bench.wasm")).unwrap();
+    let wasm = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bench/fib_bench.wasm"),
+    )
+    .unwrap();
     for seed in 1..=200u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         instrument_checked(&flip(&wasm, &mut rng), &format!("fib_bench seed {seed}"));
@@ -223,12 +252,24 @@ fn flipped_bytes_in_an_instrumented_module_never_panic() {
 #[test]
 fn a_component_is_refused_clearly() {
     let component = wat::parse_str("(component (core module (func (export \"f\"))))").unwrap();
-    assert_eq!(wasm_instrument::instrument(&component, &all()).unwrap_err(), Error::Component);
+    assert_eq!(
+        wasm_instrument::instrument(&component, &all()).unwrap_err(),
+        Error::Component
+    );
     let path = write("component.wasm", &component);
-    assert_one_line_error(&ruchy_trace(&["run", path.to_str().unwrap()]), 65, "component");
+    assert_one_line_error(
+        &ruchy_trace(&["run", path.to_str().unwrap()]),
+        65,
+        "component",
+    );
     let out = temp("component.out.wasm");
     assert_one_line_error(
-        &ruchy_trace(&["instrument", path.to_str().unwrap(), "-o", out.to_str().unwrap()]),
+        &ruchy_trace(&[
+            "instrument",
+            path.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]),
         65,
         "component",
     );
@@ -242,19 +283,39 @@ const ADDER: &str = r#"(module
 #[test]
 fn an_instrumented_module_is_refused_by_instrument_and_run_as_is() {
     let once = wasm_instrument::instrument(&wat::parse_str(ADDER).unwrap(), &all()).unwrap();
-    assert_eq!(wasm_instrument::instrument(&once.bytes, &all()).unwrap_err(), Error::AlreadyInstrumented);
+    assert_eq!(
+        wasm_instrument::instrument(&once.bytes, &all()).unwrap_err(),
+        Error::AlreadyInstrumented
+    );
     let path = write("adder.traced.wasm", &once.bytes);
     let again = temp("adder.twice.wasm");
     assert_one_line_error(
-        &ruchy_trace(&["instrument", path.to_str().unwrap(), "-o", again.to_str().unwrap()]),
+        &ruchy_trace(&[
+            "instrument",
+            path.to_str().unwrap(),
+            "-o",
+            again.to_str().unwrap(),
+        ]),
         65,
         "already instrumented",
     );
-    let run = ruchy_trace(&["run", "--invoke", "main", "--no-timestamps", path.to_str().unwrap(), "--", "21"]);
+    let run = ruchy_trace(&[
+        "run",
+        "--invoke",
+        "main",
+        "--no-timestamps",
+        path.to_str().unwrap(),
+        "--",
+        "21",
+    ]);
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert_eq!(text(&run.stdout), "42\n");
     let err = text(&run.stderr);
-    assert_eq!(err.lines().filter(|l| l.contains("-> ")).count(), 2, "traced once, not twice: {err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("-> ")).count(),
+        2,
+        "traced once, not twice: {err}"
+    );
 }
 
 /// Appends a custom section.
@@ -282,23 +343,53 @@ fn with_custom(mut wasm: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_corrupt_table_section_is_one_line() {
-    let wasm = with_custom(wat::parse_str(ADDER).unwrap(), "ruchy-trace", b"\x01garbage");
-    assert!(matches!(wasm_instrument::read_table(&wasm), Err(Error::BadTable(_))));
+    let wasm = with_custom(
+        wat::parse_str(ADDER).unwrap(),
+        "ruchy-trace",
+        b"\x01garbage",
+    );
+    assert!(matches!(
+        wasm_instrument::read_table(&wasm),
+        Err(Error::BadTable(_))
+    ));
     let path = write("bad-table.wasm", &wasm);
-    assert_one_line_error(&ruchy_trace(&["run", "--invoke", "main", path.to_str().unwrap(), "--", "1"]), 65, "ruchy-trace function table");
+    assert_one_line_error(
+        &ruchy_trace(&["run", "--invoke", "main", path.to_str().unwrap(), "--", "1"]),
+        65,
+        "ruchy-trace function table",
+    );
 }
 
 #[test]
 fn modules_using_our_names_are_refused_with_a_name_clash() {
     for (wat, name) in [
-        (r#"(module (import "ruchy_trace" "flush" (func)) (func (export "main")))"#, "ruchy_trace.flush"),
-        (r#"(module (import "ruchy_trace" "enter_i32" (func (param i32))) (func (export "main")))"#, "ruchy_trace.enter_i32"),
-        (r#"(module (import "ruchy_trace" "clock" (global i32)) (func (export "main")))"#, "ruchy_trace.clock"),
-        (r#"(module (memory (export "__ruchy_trace_memory") 1) (func (export "main")))"#, "__ruchy_trace_memory"),
-        (r#"(module (func (export "__ruchy_trace_enabled")) (func (export "main")))"#, "__ruchy_trace_enabled"),
+        (
+            r#"(module (import "ruchy_trace" "flush" (func)) (func (export "main")))"#,
+            "ruchy_trace.flush",
+        ),
+        (
+            r#"(module (import "ruchy_trace" "enter_i32" (func (param i32))) (func (export "main")))"#,
+            "ruchy_trace.enter_i32",
+        ),
+        (
+            r#"(module (import "ruchy_trace" "clock" (global i32)) (func (export "main")))"#,
+            "ruchy_trace.clock",
+        ),
+        (
+            r#"(module (memory (export "__ruchy_trace_memory") 1) (func (export "main")))"#,
+            "__ruchy_trace_memory",
+        ),
+        (
+            r#"(module (func (export "__ruchy_trace_enabled")) (func (export "main")))"#,
+            "__ruchy_trace_enabled",
+        ),
     ] {
         let wasm = wat::parse_str(wat).unwrap();
-        assert_eq!(wasm_instrument::instrument(&wasm, &all()).unwrap_err(), Error::NameClash(name.to_string()), "{wat}");
+        assert_eq!(
+            wasm_instrument::instrument(&wasm, &all()).unwrap_err(),
+            Error::NameClash(name.to_string()),
+            "{wat}"
+        );
         let path = write("clash.wasm", &wasm);
         assert_one_line_error(
             &ruchy_trace(&["run", "--invoke", "main", path.to_str().unwrap()]),
@@ -307,4 +398,3 @@ fn modules_using_our_names_are_refused_with_a_name_clash() {
         );
     }
 }
-

@@ -4,11 +4,16 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
 }
 
 fn ruchy_trace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ruchy-trace")).args(args).output().expect("runs ruchy-trace")
+    Command::new(env!("CARGO_BIN_EXE_ruchy-trace"))
+        .args(args)
+        .output()
+        .expect("runs ruchy-trace")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -33,21 +38,35 @@ fn assert_one_line_error(out: &Output, code: i32, needle: &str) {
 
 #[test]
 fn fibonacci_trace_is_the_proposals() {
-    let out = ruchy_trace(&["run", "--wasm-types", fixture("fibonacci.wasm").to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--wasm-types",
+        fixture("fibonacci.wasm").to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "5\n");
     let err = text(&out.stderr);
     let fib: Vec<&str> = err.lines().filter(|l| l.contains("fibonacci(")).collect();
     let enters: Vec<&&str> = fib.iter().filter(|l| l.contains("-> fibonacci(")).collect();
-    let exits: Vec<&&str> = fib.iter().filter(|l| l.contains("<- fibonacci() = ")).collect();
+    let exits: Vec<&&str> = fib
+        .iter()
+        .filter(|l| l.contains("<- fibonacci() = "))
+        .collect();
     assert_eq!((enters.len(), exits.len()), (15, 15), "{err}");
     assert!(fib[0].ends_with("-> fibonacci(i64=5)"), "first: {}", fib[0]);
-    assert!(fib[fib.len() - 1].contains("<- fibonacci() = 5 ["), "last: {}", fib[fib.len() - 1]);
+    assert!(
+        fib[fib.len() - 1].contains("<- fibonacci() = 5 ["),
+        "last: {}",
+        fib[fib.len() - 1]
+    );
     // Properly nested: a stack of open calls never underflows and ends empty,
     // and every line starts with a `[secs.micros]` timestamp.
     let mut depth = 0i32;
     for l in &fib {
-        assert!(l.starts_with('[') && l.as_bytes()[11] == b'.' && l.as_bytes()[18] == b']', "timestamp: {l}");
+        assert!(
+            l.starts_with('[') && l.as_bytes()[11] == b'.' && l.as_bytes()[18] == b']',
+            "timestamp: {l}"
+        );
         if l.contains("-> ") {
             depth += 1;
         } else {
@@ -69,29 +88,79 @@ fn fibonacci_trace_speaks_ruchy_by_default() {
     let lines: Vec<&str> = err.lines().collect();
     // Names, types and the `.ruchy` location of `fun fibonacci`, from DWARF
     // and the source beside the module.
-    assert!(lines[0].ends_with("] -> main() <fibonacci.ruchy:8:5>"), "{}", lines[0]);
-    assert!(lines[1].ends_with("] -> fibonacci(n: i64 = 5) <fibonacci.ruchy:1:5>"), "{}", lines[1]);
-    assert!(lines.iter().any(|l| l.contains("<- fibonacci() = 5 [")), "{err}");
+    assert!(
+        lines[0].ends_with("] -> main() <fibonacci.ruchy:8:5>"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].ends_with("] -> fibonacci(n: i64 = 5) <fibonacci.ruchy:1:5>"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("<- fibonacci() = 5 [")),
+        "{err}"
+    );
 }
 
 #[test]
 fn strings_and_structs_are_decoded() {
-    let out = ruchy_trace(&["run", "--no-timestamps", fixture("strings.wasm").to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--no-timestamps",
+        fixture("strings.wasm").to_str().unwrap(),
+    ]);
     let err = text(&out.stderr);
-    assert!(err.contains("-> greet(name: String = \"Ada\") <strings.ruchy:1:5>"), "{err}");
+    assert!(
+        err.contains("-> greet(name: String = \"Ada\") <strings.ruchy:1:5>"),
+        "{err}"
+    );
     assert!(err.contains("<- greet() = \"Hello, Ada!\""), "{err}");
-    assert!(err.contains("-> shout(s: String = \"Hello, Bob!\")"), "{err}");
-    let out = ruchy_trace(&["run", "--no-timestamps", fixture("structs.wasm").to_str().unwrap()]);
+    assert!(
+        err.contains("-> shout(s: String = \"Hello, Bob!\")"),
+        "{err}"
+    );
+    let out = ruchy_trace(&[
+        "run",
+        "--no-timestamps",
+        fixture("structs.wasm").to_str().unwrap(),
+    ]);
     let err = text(&out.stderr);
-    assert!(err.contains("-> manhattan(p: Point = Point { x: 3, y: -4 })"), "{err}");
-    assert!(err.contains("-> shift(p: Point = Point { x: 1, y: 2 }, dx: i64 = 5)"), "{err}");
+    assert!(
+        err.contains("-> manhattan(p: Point = Point { x: 3, y: -4 })"),
+        "{err}"
+    );
+    assert!(
+        err.contains("-> shift(p: Point = Point { x: 1, y: 2 }, dx: i64 = 5)"),
+        "{err}"
+    );
     assert!(err.contains("<- shift() = Point { x: 6, y: 2 }"), "{err}");
-    let out = ruchy_trace(&["run", "--no-timestamps", fixture("bools.wasm").to_str().unwrap()]);
-    assert!(text(&out.stderr).contains("-> both(a: bool = true, b: bool = false)"), "{}", text(&out.stderr));
+    let out = ruchy_trace(&[
+        "run",
+        "--no-timestamps",
+        fixture("bools.wasm").to_str().unwrap(),
+    ]);
+    assert!(
+        text(&out.stderr).contains("-> both(a: bool = true, b: bool = false)"),
+        "{}",
+        text(&out.stderr)
+    );
     // JSON carries names, types and structured values.
-    let out = ruchy_trace(&["run", "--format", "json", fixture("structs.wasm").to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--format",
+        "json",
+        fixture("structs.wasm").to_str().unwrap(),
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
-    let shift = json["events"].as_array().unwrap().iter().find(|e| e["name"] == "shift").unwrap().clone();
+    let shift = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "shift")
+        .unwrap()
+        .clone();
     assert_eq!(shift["args"][0]["name"], "p");
     assert_eq!(shift["args"][0]["type_info"]["name"], "Point");
     assert_eq!(shift["args"][0]["value"]["x"], 1);
@@ -101,12 +170,28 @@ fn strings_and_structs_are_decoded() {
 #[test]
 fn a_corrupted_pointer_reads_as_unreadable_and_the_run_goes_on() {
     let values = fixture("values/values.wasm");
-    let out = ruchy_trace(&["run", "--invoke", "run", "--no-timestamps", "--filter", "!*abs*", values.to_str().unwrap(), "--", "3"]);
+    let out = ruchy_trace(&[
+        "run",
+        "--invoke",
+        "run",
+        "--no-timestamps",
+        "--filter",
+        "!*abs*",
+        values.to_str().unwrap(),
+        "--",
+        "3",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "14\n");
     let err = text(&out.stderr);
-    assert!(err.contains("-> ignore(p: &Point = &<unreadable 0x7ffffff0>)"), "{err}");
-    assert!(err.contains("-> norm1(p: &Point = &Point { x: 3, y: -4 })"), "{err}");
+    assert!(
+        err.contains("-> ignore(p: &Point = &<unreadable 0x7ffffff0>)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("-> norm1(p: &Point = &Point { x: 3, y: -4 })"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -121,7 +206,13 @@ fn ruchy_programs_need_the_compiler_and_say_so() {
 
 #[test]
 fn indented_text_follows_depth() {
-    let out = ruchy_trace(&["run", "--indent", "--no-timestamps", "--wasm-types", fixture("fibonacci.wasm").to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--indent",
+        "--no-timestamps",
+        "--wasm-types",
+        fixture("fibonacci.wasm").to_str().unwrap(),
+    ]);
     let err = text(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines[0], "-> main()");
@@ -133,7 +224,16 @@ fn indented_text_follows_depth() {
 #[test]
 fn a_ring_of_ten_keeps_ten_and_counts_twenty_lost() {
     let wasm = fixture("fibonacci.wasm");
-    let out = ruchy_trace(&["run", "--filter", "fibonacci", "--buffer-size", "10", "--format", "json", wasm.to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--filter",
+        "fibonacci",
+        "--buffer-size",
+        "10",
+        "--format",
+        "json",
+        wasm.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON trace");
     assert_eq!(json["events"].as_array().unwrap().len(), 10);
@@ -145,29 +245,84 @@ fn a_ring_of_ten_keeps_ten_and_counts_twenty_lost() {
     assert_eq!(last["type"], "function_exit");
     assert_eq!(last["returns"][0]["value"], 5);
 
-    let out = ruchy_trace(&["run", "--filter", "fibonacci", "--buffer-size", "10", wasm.to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--filter",
+        "fibonacci",
+        "--buffer-size",
+        "10",
+        wasm.to_str().unwrap(),
+    ]);
     let err = text(&out.stderr);
-    assert_eq!(err.lines().filter(|l| l.contains("fibonacci")).count(), 10, "{err}");
-    assert!(err.lines().last().unwrap().contains("# events: 10 kept, 20 lost"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("fibonacci")).count(),
+        10,
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .last()
+            .unwrap()
+            .contains("# events: 10 kept, 20 lost"),
+        "{err}"
+    );
 
-    let out = ruchy_trace(&["run", "--filter", "fibonacci", "--buffer-size", "10", "--keep", "oldest", "--format", "json", wasm.to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--filter",
+        "fibonacci",
+        "--buffer-size",
+        "10",
+        "--keep",
+        "oldest",
+        "--format",
+        "json",
+        wasm.to_str().unwrap(),
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON trace");
     let events = json["events"].as_array().unwrap();
     assert_eq!(json["stats"]["dropped_events"], 20);
-    assert_eq!(events[0]["args"][0]["value"], 5, "keep-oldest starts at the first call");
+    assert_eq!(
+        events[0]["args"][0]["value"], 5,
+        "keep-oldest starts at the first call"
+    );
     // fib(5) 4 3 2 1, <-1, ->0, <-0, <-1, ->1: seven entries in the first ten.
-    assert_eq!(events.iter().filter(|e| e["type"] == "function_enter").count(), 7);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "function_enter")
+            .count(),
+        7
+    );
 }
 
 #[test]
 fn json_and_chrome_outputs_parse_and_balance() {
     let wasm = fixture("fibonacci.wasm");
     let json_path = temp("fib.json");
-    let out = ruchy_trace(&["run", "--format", "json", "-o", json_path.to_str().unwrap(), wasm.to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--format",
+        "json",
+        "-o",
+        json_path.to_str().unwrap(),
+        wasm.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(out.stderr.is_empty(), "trace went to the file: {}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
-    let first_fib = json["events"].as_array().unwrap().iter().find(|e| e["name"] == "fibonacci").unwrap().clone();
+    assert!(
+        out.stderr.is_empty(),
+        "trace went to the file: {}",
+        text(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    let first_fib = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "fibonacci")
+        .unwrap()
+        .clone();
     assert_eq!(first_fib["type"], "function_enter");
     assert_eq!(first_fib["args"][0]["type_info"]["name"], "i64");
     assert_eq!(first_fib["args"][0]["value"], 5);
@@ -175,9 +330,17 @@ fn json_and_chrome_outputs_parse_and_balance() {
     assert_eq!(json["stats"]["dropped_events"], 0);
 
     let chrome_path = temp("fib.chrome.json");
-    let out = ruchy_trace(&["run", "--format", "chrome", "-o", chrome_path.to_str().unwrap(), wasm.to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--format",
+        "chrome",
+        "-o",
+        chrome_path.to_str().unwrap(),
+        wasm.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
-    let chrome: serde_json::Value = serde_json::from_slice(&std::fs::read(&chrome_path).unwrap()).unwrap();
+    let chrome: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&chrome_path).unwrap()).unwrap();
     let events = chrome["traceEvents"].as_array().unwrap();
     let mut open = 0i64;
     let mut begins = 0;
@@ -197,8 +360,10 @@ fn json_and_chrome_outputs_parse_and_balance() {
     assert_eq!((open, begins), (0, 16));
 
     let out = ruchy_trace(&["run", "--format", "jsonl", wasm.to_str().unwrap()]);
-    let lines: Vec<serde_json::Value> =
-        text(&out.stderr).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    let lines: Vec<serde_json::Value> = text(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
     assert!(lines[0].get("metadata").is_some());
     assert!(lines.last().unwrap().get("stats").is_some());
     assert_eq!(lines.len(), 32 + 2);
@@ -210,62 +375,126 @@ fn the_panicking_program_exits_non_zero_naming_the_trap() {
     assert_eq!(out.status.code(), Some(134));
     assert_eq!(text(&out.stdout), "3\n");
     let err = text(&out.stderr);
-    assert!(err.contains("panicked at"), "guest stderr passes through: {err}");
+    assert!(
+        err.contains("panicked at"),
+        "guest stderr passes through: {err}"
+    );
     assert!(err.contains("<- check() [trapped]"), "{err}");
     assert!(err.contains("<- main() [trapped]"), "{err}");
-    assert!(err.lines().last().unwrap().starts_with("ruchy-trace: error: guest trapped: "), "{err}");
+    assert!(
+        err.lines()
+            .last()
+            .unwrap()
+            .starts_with("ruchy-trace: error: guest trapped: "),
+        "{err}"
+    );
     assert!(err.contains("unreachable"), "{err}");
 }
 
 #[test]
 fn trace_is_flushed_to_the_file_when_the_guest_traps() {
     let path = temp("panic.json");
-    let out = ruchy_trace(&["run", "--format", "json", "-o", path.to_str().unwrap(), fixture("panic.wasm").to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--format",
+        "json",
+        "-o",
+        path.to_str().unwrap(),
+        fixture("panic.wasm").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(134));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(json["metadata"]["end"]["kind"], "trapped");
-    let closed = json["events"].as_array().unwrap().iter().filter(|e| e["closed"] == "trapped").count();
+    let closed = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["closed"] == "trapped")
+        .count();
     assert_eq!(closed, 3);
 }
 
 #[test]
 fn writing_to_a_device_writes_through_it() {
-    let out = ruchy_trace(&["run", "-o", "/dev/null", fixture("fibonacci.wasm").to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "-o",
+        "/dev/null",
+        fixture("fibonacci.wasm").to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     use std::os::unix::fs::FileTypeExt;
-    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null was replaced");
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device(),
+        "/dev/null was replaced"
+    );
 }
 
 #[test]
 fn bad_input_is_one_line_and_a_documented_status() {
     let not_wasm = temp("notes.wasm");
     std::fs::write(&not_wasm, "this is a text file\n").unwrap();
-    assert_one_line_error(&ruchy_trace(&["run", not_wasm.to_str().unwrap()]), 65, "not a WebAssembly module");
+    assert_one_line_error(
+        &ruchy_trace(&["run", not_wasm.to_str().unwrap()]),
+        65,
+        "not a WebAssembly module",
+    );
 
     let wasm = std::fs::read(fixture("fibonacci.wasm")).unwrap();
     let truncated = temp("truncated.wasm");
     std::fs::write(&truncated, &wasm[..wasm.len() / 2]).unwrap();
-    assert_one_line_error(&ruchy_trace(&["run", truncated.to_str().unwrap()]), 65, "invalid WebAssembly module");
+    assert_one_line_error(
+        &ruchy_trace(&["run", truncated.to_str().unwrap()]),
+        65,
+        "invalid WebAssembly module",
+    );
 
     let component = temp("component.wasm");
     std::fs::write(&component, b"\0asm\x0d\x00\x01\x00").unwrap();
-    assert_one_line_error(&ruchy_trace(&["run", component.to_str().unwrap()]), 65, "component");
+    assert_one_line_error(
+        &ruchy_trace(&["run", component.to_str().unwrap()]),
+        65,
+        "component",
+    );
 
-    let missing = ruchy_trace(&["run", "--invoke", "nope", fixture("fibonacci.wasm").to_str().unwrap()]);
+    let missing = ruchy_trace(&[
+        "run",
+        "--invoke",
+        "nope",
+        fixture("fibonacci.wasm").to_str().unwrap(),
+    ]);
     assert_one_line_error(&missing, 65, "no exported function `nope`");
 
     let absent = ruchy_trace(&["run", "/nonexistent/x.wasm"]);
     assert_one_line_error(&absent, 66, "cannot read");
 
     let bench = fixture("bench/fib_bench.wasm");
-    let bad_arg = ruchy_trace(&["run", "--invoke", "run", bench.to_str().unwrap(), "--", "five"]);
+    let bad_arg = ruchy_trace(&[
+        "run",
+        "--invoke",
+        "run",
+        bench.to_str().unwrap(),
+        "--",
+        "five",
+    ]);
     assert_one_line_error(&bad_arg, 65, "not a valid i64");
 }
 
 #[test]
 fn invoke_prints_results_and_traces_the_call() {
     let bench = fixture("bench/fib_bench.wasm");
-    let out = ruchy_trace(&["run", "--invoke", "run", "--no-timestamps", bench.to_str().unwrap(), "--", "3"]);
+    let out = ruchy_trace(&[
+        "run",
+        "--invoke",
+        "run",
+        "--no-timestamps",
+        bench.to_str().unwrap(),
+        "--",
+        "3",
+    ]);
     // The benchmark module has no debug information: wasm types.
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "2\n");
@@ -277,35 +506,74 @@ fn invoke_prints_results_and_traces_the_call() {
 #[test]
 fn instrument_writes_a_module_that_runs_anywhere_we_do() {
     let out_path = temp("fib.traced.wasm");
-    let out = ruchy_trace(&["instrument", fixture("fibonacci.wasm").to_str().unwrap(), "-o", out_path.to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "instrument",
+        fixture("fibonacci.wasm").to_str().unwrap(),
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let bytes = std::fs::read(&out_path).unwrap();
     wasmparser::Validator::new().validate_all(&bytes).unwrap();
     // Running an instrumented module uses its own table as it is.
     let run = ruchy_trace(&["run", out_path.to_str().unwrap()]);
     assert_eq!(text(&run.stdout), "5\n");
-    assert_eq!(text(&run.stderr).lines().filter(|l| l.contains("-> fibonacci(")).count(), 15);
+    assert_eq!(
+        text(&run.stderr)
+            .lines()
+            .filter(|l| l.contains("-> fibonacci("))
+            .count(),
+        15
+    );
     // Instrumenting it again is refused, clearly.
-    let again = ruchy_trace(&["instrument", out_path.to_str().unwrap(), "-o", temp("twice.wasm").to_str().unwrap()]);
+    let again = ruchy_trace(&[
+        "instrument",
+        out_path.to_str().unwrap(),
+        "-o",
+        temp("twice.wasm").to_str().unwrap(),
+    ]);
     assert_one_line_error(&again, 65, "already instrumented");
 }
 
 #[test]
 fn filters_include_and_exclude() {
     let wasm = fixture("mutual.wasm");
-    let out = ruchy_trace(&["run", "--filter", "is_*", "--filter", "!is_odd", "--no-timestamps", wasm.to_str().unwrap()]);
+    let out = ruchy_trace(&[
+        "run",
+        "--filter",
+        "is_*",
+        "--filter",
+        "!is_odd",
+        "--no-timestamps",
+        wasm.to_str().unwrap(),
+    ]);
     let err = text(&out.stderr);
     assert!(err.contains("-> is_even("), "{err}");
     assert!(!err.contains("is_odd"), "{err}");
     assert!(!err.contains("main"), "{err}");
-    let all = ruchy_trace(&["run", "--all", "--filter", "*print*", wasm.to_str().unwrap()]);
-    assert!(text(&all.stderr).contains("std::io::stdio::_print"), "{}", text(&all.stderr));
+    let all = ruchy_trace(&[
+        "run",
+        "--all",
+        "--filter",
+        "*print*",
+        wasm.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&all.stderr).contains("std::io::stdio::_print"),
+        "{}",
+        text(&all.stderr)
+    );
 }
 
 #[test]
 fn replay_matches_the_live_trace_byte_for_byte() {
     for format in ["text", "json", "jsonl", "chrome"] {
-        for fixture_name in ["fibonacci.wasm", "strings.wasm", "structs.wasm", "panic.wasm"] {
+        for fixture_name in [
+            "fibonacci.wasm",
+            "strings.wasm",
+            "structs.wasm",
+            "panic.wasm",
+        ] {
             let live = temp(&format!("live-{format}-{fixture_name}.out"));
             let file = temp(&format!("{format}-{fixture_name}.rtrace"));
             let run = ruchy_trace(&[
@@ -323,7 +591,11 @@ fn replay_matches_the_live_trace_byte_for_byte() {
             assert!(replayed.status.success(), "{}", text(&replayed.stderr));
             let live = std::fs::read(&live).unwrap();
             assert!(!live.is_empty());
-            assert_eq!(text(&replayed.stdout), text(&live), "{format} {fixture_name}");
+            assert_eq!(
+                text(&replayed.stdout),
+                text(&live),
+                "{format} {fixture_name}"
+            );
         }
     }
 }
@@ -332,40 +604,101 @@ fn replay_matches_the_live_trace_byte_for_byte() {
 fn record_is_compact_and_report_and_graph_add_up() {
     let file = temp("fib20.rtrace");
     let bench = fixture("bench/fib_bench.wasm");
-    let out = ruchy_trace(&["record", "--invoke", "run", bench.to_str().unwrap(), "-o", file.to_str().unwrap(), "--", "20"]);
+    let out = ruchy_trace(&[
+        "record",
+        "--invoke",
+        "run",
+        bench.to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "20",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "6765\n");
-    assert!(out.stderr.is_empty(), "record prints no trace: {}", text(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "record prints no trace: {}",
+        text(&out.stderr)
+    );
     // fib(20): 21891 calls of fibonacci and one of run, two events each.
     let events = 2 * (21891 + 1);
     let size = std::fs::metadata(&file).unwrap().len();
-    assert!((size as f64) / (events as f64) <= 8.0, "{size} bytes for {events} events");
+    assert!(
+        (size as f64) / (events as f64) <= 8.0,
+        "{size} bytes for {events} events"
+    );
 
     let report = ruchy_trace(&["report", "--sort", "calls", file.to_str().unwrap()]);
     let lines: Vec<String> = text(&report.stdout).lines().map(String::from).collect();
-    let row = |name: &str| lines.iter().find(|l| l.ends_with(&format!("  {name}"))).unwrap().clone();
-    assert!(row("fibonacci").trim_start().starts_with("21891 "), "{lines:?}");
+    let row = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.ends_with(&format!("  {name}")))
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        row("fibonacci").trim_start().starts_with("21891 "),
+        "{lines:?}"
+    );
     assert!(row("run").trim_start().starts_with("1 "), "{lines:?}");
-    assert!(lines[1].ends_with("  fibonacci"), "sorted by calls: {lines:?}");
+    assert!(
+        lines[1].ends_with("  fibonacci"),
+        "sorted by calls: {lines:?}"
+    );
 
     // Without timestamps, flame graphs weigh paths by calls.
     let untimed = temp("fib20-untimed.rtrace");
-    let out = ruchy_trace(&["record", "--no-timestamps", "--invoke", "run", bench.to_str().unwrap(), "-o", untimed.to_str().unwrap(), "--", "20"]);
+    let out = ruchy_trace(&[
+        "record",
+        "--no-timestamps",
+        "--invoke",
+        "run",
+        bench.to_str().unwrap(),
+        "-o",
+        untimed.to_str().unwrap(),
+        "--",
+        "20",
+    ]);
     assert!(out.status.success());
     let folded = temp("fib20.folded");
     let svg = temp("fib20.svg");
-    let g = ruchy_trace(&["graph", untimed.to_str().unwrap(), "--folded", folded.to_str().unwrap(), "--svg", svg.to_str().unwrap()]);
+    let g = ruchy_trace(&[
+        "graph",
+        untimed.to_str().unwrap(),
+        "--folded",
+        folded.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
     assert!(g.status.success(), "{}", text(&g.stderr));
     let tree = text(&g.stdout);
     assert!(tree.starts_with("run  [1 call"), "{tree}");
-    assert!(tree.lines().nth(1).unwrap().starts_with("  fibonacci  [1 call"), "{tree}");
+    assert!(
+        tree.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("  fibonacci  [1 call"),
+        "{tree}"
+    );
     let folded = std::fs::read_to_string(&folded).unwrap();
     assert!(folded.lines().all(|l| l.starts_with("run")), "{folded}");
-    assert!(folded.lines().any(|l| l.starts_with("run;fibonacci;fibonacci;")), "{folded}");
-    let calls: u64 = folded.lines().map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum();
+    assert!(
+        folded
+            .lines()
+            .any(|l| l.starts_with("run;fibonacci;fibonacci;")),
+        "{folded}"
+    );
+    let calls: u64 = folded
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
     assert_eq!(calls, 21891 + 1, "every call is on one path");
     let svg = std::fs::read_to_string(&svg).unwrap();
-    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("fibonacci"));
+    assert!(
+        svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("fibonacci")
+    );
 }
 
 #[test]
@@ -373,7 +706,17 @@ fn a_damaged_trace_file_replays_up_to_the_damage() {
     let file = temp("big.rtrace");
     let bench = fixture("bench/fib_bench.wasm");
     // Enough events for several blocks.
-    let out = ruchy_trace(&["record", "--invoke", "run", "--no-timestamps", bench.to_str().unwrap(), "-o", file.to_str().unwrap(), "--", "25"]);
+    let out = ruchy_trace(&[
+        "record",
+        "--invoke",
+        "run",
+        "--no-timestamps",
+        bench.to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "25",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let bytes = std::fs::read(&file).unwrap();
     let full = ruchy_trace(&["replay", file.to_str().unwrap()]);
@@ -385,10 +728,17 @@ fn a_damaged_trace_file_replays_up_to_the_damage() {
         assert_one_line_error(&r, 65, "offset");
         let got = text(&r.stdout);
         let lines = got.lines().count();
-        assert!(lines > 0 && lines < full_lines + 2, "cut at {cut}: {lines} of {full_lines} lines");
+        assert!(
+            lines > 0 && lines < full_lines + 2,
+            "cut at {cut}: {lines} of {full_lines} lines"
+        );
         // What replays is the start of the full trace.
         let full_text = text(&full.stdout);
-        let prefix: String = got.lines().take_while(|l| !l.contains("[interrupted]") && !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+        let prefix: String = got
+            .lines()
+            .take_while(|l| !l.contains("[interrupted]") && !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
         assert!(full_text.starts_with(&prefix), "cut at {cut}");
     }
     let mut flipped = bytes.clone();
@@ -400,15 +750,25 @@ fn a_damaged_trace_file_replays_up_to_the_damage() {
     assert!(!text(&r.stderr).contains("panicked"), "{}", text(&r.stderr));
     let not = temp("not.rtrace");
     std::fs::write(&not, b"hello").unwrap();
-    assert_one_line_error(&ruchy_trace(&["replay", not.to_str().unwrap()]), 65, "trace file");
+    assert_one_line_error(
+        &ruchy_trace(&["replay", not.to_str().unwrap()]),
+        65,
+        "trace file",
+    );
 }
 
 /// One HTTP/1.1 request to `addr`; the status code and body.
 fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n\r\n", body.len()).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
     s.write_all(body).unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
@@ -429,16 +789,32 @@ fn serve_serves_the_page_on_loopback_and_says_when_it_cannot_compile() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().trim_end_matches('/').to_string();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
     assert!(addr.starts_with("127.0.0.1:"), "{line}");
     let (status, body) = http(&addr, "GET", "/", b"");
     assert_eq!(status, 200);
     assert!(text(&body).contains("<html"), "{}", text(&body));
-    assert_eq!(http(&addr, "GET", "/../Cargo.toml", b"").0, 404, "nothing outside the page's directory");
+    assert_eq!(
+        http(&addr, "GET", "/../Cargo.toml", b"").0,
+        404,
+        "nothing outside the page's directory"
+    );
     let (status, body) = http(&addr, "POST", "/api/compile", b"fun main() { println(1); }");
     assert_eq!(status, 501, "{}", text(&body));
-    assert!(text(&body).contains("cargo install ruchy"), "{}", text(&body));
+    assert!(
+        text(&body).contains("cargo install ruchy"),
+        "{}",
+        text(&body)
+    );
     assert_eq!(http(&addr, "DELETE", "/", b"").0, 405);
     child.kill().unwrap();
     child.wait().unwrap();

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn ruchy_trace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ruchy-trace")).args(args).output().expect("runs ruchy-trace")
+    Command::new(env!("CARGO_BIN_EXE_ruchy-trace"))
+        .args(args)
+        .output()
+        .expect("runs ruchy-trace")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -28,15 +31,29 @@ fn module(name: &str, wat: &str) -> PathBuf {
 
 /// Runs `--invoke main` on a module, the JSON trace written to a file;
 /// returns the process output and the parsed trace.
-fn run_json(name: &str, wasm: &PathBuf, extra: &[&str], args: &[&str]) -> (Output, serde_json::Value) {
+fn run_json(
+    name: &str,
+    wasm: &PathBuf,
+    extra: &[&str],
+    args: &[&str],
+) -> (Output, serde_json::Value) {
     let json = temp(&format!("{name}.json"));
-    let mut argv = vec!["run", "--invoke", "main", "--format", "json", "-o", json.to_str().unwrap()];
+    let mut argv = vec![
+        "run",
+        "--invoke",
+        "main",
+        "--format",
+        "json",
+        "-o",
+        json.to_str().unwrap(),
+    ];
     argv.extend_from_slice(extra);
     argv.push(wasm.to_str().unwrap());
     argv.push("--");
     argv.extend_from_slice(args);
     let out = ruchy_trace(&argv);
-    let trace = serde_json::from_slice(&std::fs::read(&json).expect("the trace was written")).expect("complete JSON");
+    let trace = serde_json::from_slice(&std::fs::read(&json).expect("the trace was written"))
+        .expect("complete JSON");
     (out, trace)
 }
 
@@ -44,14 +61,30 @@ fn run_json(name: &str, wasm: &PathBuf, extra: &[&str], args: &[&str]) -> (Outpu
 /// that the trace balances: every entry is matched by an exit or a close.
 fn counts(trace: &serde_json::Value, reason: &str) -> (usize, usize, usize) {
     let events = trace["events"].as_array().expect("events");
-    let enters = events.iter().filter(|e| e["type"] == "function_enter").count();
-    let exits = events.iter().filter(|e| e["type"] == "function_exit" && e.get("closed").is_none()).count();
-    let closed = events.iter().filter(|e| e.get("closed").is_some_and(|c| c == reason)).count();
-    let other = events.iter().filter(|e| e.get("closed").is_some_and(|c| c != reason)).count();
+    let enters = events
+        .iter()
+        .filter(|e| e["type"] == "function_enter")
+        .count();
+    let exits = events
+        .iter()
+        .filter(|e| e["type"] == "function_exit" && e.get("closed").is_none())
+        .count();
+    let closed = events
+        .iter()
+        .filter(|e| e.get("closed").is_some_and(|c| c == reason))
+        .count();
+    let other = events
+        .iter()
+        .filter(|e| e.get("closed").is_some_and(|c| c != reason))
+        .count();
     assert_eq!(other, 0, "frames closed for another reason than {reason}");
     assert_eq!(enters, exits + closed, "entries balance exits");
     assert_eq!(trace["stats"]["dropped_events"], 0, "nothing lost");
-    assert_eq!(trace["stats"]["total_events"], enters + exits, "every recorded event is in the trace");
+    assert_eq!(
+        trace["stats"]["total_events"],
+        enters + exits,
+        "every recorded event is in the trace"
+    );
     (enters, exits, closed)
 }
 
@@ -78,21 +111,50 @@ fn chain_traps(name: &str, fault: &str, arg: &str, trap: &str) {
     let (out, trace) = run_json(name, &wasm, &[], &[arg]);
     assert_eq!(out.status.code(), Some(134), "{}", text(&out.stderr));
     let last = last_line(&out);
-    assert!(last.starts_with("ruchy-trace: error: guest trapped: ") && last.contains(trap), "{last}");
+    assert!(
+        last.starts_with("ruchy-trace: error: guest trapped: ") && last.contains(trap),
+        "{last}"
+    );
     assert_eq!(counts(&trace, "trapped"), (5, 2, 3));
     let events = trace["events"].as_array().unwrap();
-    let closed: Vec<&str> = events[7..].iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let closed: Vec<&str> = events[7..]
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
     assert_eq!(closed.len(), 3);
     assert_eq!(closed[2], "main", "outermost frame is closed last");
     assert_eq!(trace["metadata"]["end"]["kind"], "trapped");
-    assert!(trace["metadata"]["end"]["message"].as_str().unwrap().contains(trap), "{}", trace["metadata"]["end"]);
+    assert!(
+        trace["metadata"]["end"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(trap),
+        "{}",
+        trace["metadata"]["end"]
+    );
 
     // The text trace says the same, on stderr, before the error line.
-    let out = ruchy_trace(&["run", "--invoke", "main", "--no-timestamps", wasm.to_str().unwrap(), "--", arg]);
+    let out = ruchy_trace(&[
+        "run",
+        "--invoke",
+        "main",
+        "--no-timestamps",
+        wasm.to_str().unwrap(),
+        "--",
+        arg,
+    ]);
     assert_eq!(out.status.code(), Some(134));
     let err = text(&out.stderr);
-    assert_eq!(err.lines().filter(|l| l.ends_with("[trapped]")).count(), 3, "{err}");
-    assert!(err.lines().any(|l| l.starts_with("# trapped: ") && l.contains(trap)), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.ends_with("[trapped]")).count(),
+        3,
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("# trapped: ") && l.contains(trap)),
+        "{err}"
+    );
     assert!(last_line(&out).contains(trap));
 }
 
@@ -103,12 +165,22 @@ fn unreachable_closes_the_chain_as_trapped() {
 
 #[test]
 fn divide_by_zero_closes_the_chain_as_trapped() {
-    chain_traps("div0", "i32.const 7 local.get 0 i32.div_s", "0", "divide by zero");
+    chain_traps(
+        "div0",
+        "i32.const 7 local.get 0 i32.div_s",
+        "0",
+        "divide by zero",
+    );
 }
 
 #[test]
 fn out_of_bounds_load_closes_the_chain_as_trapped() {
-    chain_traps("oob", "i32.const 65536 i32.load", "0", "out of bounds memory access");
+    chain_traps(
+        "oob",
+        "i32.const 65536 i32.load",
+        "0",
+        "out of bounds memory access",
+    );
 }
 
 #[test]
@@ -151,9 +223,15 @@ fn an_endless_loop_stops_at_the_timeout() {
     let (out, trace) = run_json("spin", &wasm, &["--timeout", "200ms"], &[]);
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
-    assert!(took < std::time::Duration::from_secs(20), "stopped in time: {took:?}");
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "stopped in time: {took:?}"
+    );
     let last = last_line(&out);
-    assert!(last.starts_with("ruchy-trace: error: guest interrupted: "), "{last}");
+    assert!(
+        last.starts_with("ruchy-trace: error: guest interrupted: "),
+        "{last}"
+    );
     // main, ten ticks in and out, spin; main and spin left open.
     assert_eq!(counts(&trace, "interrupted"), (12, 10, 2));
     assert_eq!(trace["metadata"]["end"]["kind"], "interrupted");
@@ -185,10 +263,19 @@ fn max_memory_makes_memory_grow_fail() {
     assert_eq!(text(&out.stdout), "-1\n");
     assert_eq!(counts(&trace, "none"), (2, 2, 0));
     let events = trace["events"].as_array().unwrap();
-    assert_eq!(events[2]["returns"][0]["value"], -1, "the trace shows the failed grow");
+    assert_eq!(
+        events[2]["returns"][0]["value"], -1,
+        "the trace shows the failed grow"
+    );
 
     // A guest that treats the failure as fatal traps, and says so.
-    let fatal = module("grow-fatal", &GROW.replace("CHECK", "i32.const -1 i32.eq if unreachable end i32.const 0"));
+    let fatal = module(
+        "grow-fatal",
+        &GROW.replace(
+            "CHECK",
+            "i32.const -1 i32.eq if unreachable end i32.const 0",
+        ),
+    );
     let (out, trace) = run_json("grow-fatal", &fatal, &["--max-memory", "4MiB"], &["100"]);
     assert_eq!(out.status.code(), Some(134), "{}", text(&out.stderr));
     assert!(last_line(&out).contains("unreachable"));
@@ -201,7 +288,10 @@ fn an_endless_loop_stops_when_its_fuel_runs_out() {
     let (out, trace) = run_json("spin-fuel", &wasm, &["--fuel", "100000"], &[]);
     assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
     let last = last_line(&out);
-    assert_eq!(last, "ruchy-trace: error: guest interrupted: fuel exhausted");
+    assert_eq!(
+        last,
+        "ruchy-trace: error: guest interrupted: fuel exhausted"
+    );
     assert_eq!(counts(&trace, "interrupted"), (12, 10, 2));
 
     // Enough fuel for a program that ends: it just runs.

@@ -14,7 +14,9 @@ struct Count {
 
 impl Visitor for Count {
     fn begin(&mut self, t: &Trace) {
-        self.profile = Some(Profile::new(t.table.functions.iter().map(|f| f.name.clone())));
+        self.profile = Some(Profile::new(
+            t.table.functions.iter().map(|f| f.name.clone()),
+        ));
     }
     fn event(&mut self, _: &Trace, e: &Event<'_>) {
         if e.kind == EventKind::Enter {
@@ -26,14 +28,36 @@ impl Visitor for Count {
 
 #[test]
 fn self_times_sum_to_the_root_and_calls_to_the_entries() {
-    let wasm = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/bench/fib_bench.wasm")).unwrap();
-    let program = Tracer::new(false).unwrap().load(&wasm, &Config { scope: Scope::All, ..Config::default() }).unwrap();
-    let path = std::env::temp_dir().join(format!("ruchy-trace-profile-{}.rtrace", std::process::id()));
+    let wasm = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/bench/fib_bench.wasm"
+    ))
+    .unwrap();
+    let program = Tracer::new(false)
+        .unwrap()
+        .load(
+            &wasm,
+            &Config {
+                scope: Scope::All,
+                ..Config::default()
+            },
+        )
+        .unwrap();
+    let path =
+        std::env::temp_dir().join(format!("ruchy-trace-profile-{}.rtrace", std::process::id()));
     let sink = Box::new(TraceFile::create(&path).unwrap());
-    let entry = Entry::Invoke { name: "run".into(), args: vec!["24".into()] };
-    let outcome = program.run_with(&entry, &RunOptions::default(), Some(sink)).unwrap();
+    let entry = Entry::Invoke {
+        name: "run".into(),
+        args: vec!["24".into()],
+    };
+    let outcome = program
+        .run_with(&entry, &RunOptions::default(), Some(sink))
+        .unwrap();
     assert_eq!(outcome.results, ["46368"]);
-    let mut c = Count { profile: None, entries: 0 };
+    let mut c = Count {
+        profile: None,
+        entries: 0,
+    };
     let seen = replay::replay(std::fs::File::open(&path).unwrap(), &mut c).unwrap();
     assert!(seen.damage.is_none());
     let p = c.profile.unwrap();
@@ -41,10 +65,16 @@ fn self_times_sum_to_the_root_and_calls_to_the_entries() {
     assert_eq!(report.iter().map(|f| f.calls).sum::<u64>(), c.entries);
     assert_eq!(c.entries, 150049 + 1, "fib(24) calls plus run");
     let self_sum: u64 = report.iter().map(|f| f.self_us).sum();
-    assert_eq!(self_sum, p.root_total_us(), "self times add up to the outermost call");
+    assert_eq!(
+        self_sum,
+        p.root_total_us(),
+        "self times add up to the outermost call"
+    );
     assert!(p.root_total_us() > 0, "the run took measurable time");
     let run = report.iter().find(|f| f.name == "run").unwrap();
     assert_eq!(run.total_us, p.root_total_us());
-    assert!(report.iter().all(|f| f.min_us <= f.avg_us() && f.avg_us() <= f.max_us));
+    assert!(report
+        .iter()
+        .all(|f| f.min_us <= f.avg_us() && f.avg_us() <= f.max_us));
     std::fs::remove_file(&path).ok();
 }

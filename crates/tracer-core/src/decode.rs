@@ -53,8 +53,16 @@ impl StreamState {
         match r.kind {
             RecordKind::Enter => {
                 let depth = r.depth.unwrap_or(self.open.len() as u32);
-                self.open.push(OpenFrame { id: r.id, entered_us: timestamp_us, depth });
-                Placed { timestamp_us, depth, duration_us: None }
+                self.open.push(OpenFrame {
+                    id: r.id,
+                    entered_us: timestamp_us,
+                    depth,
+                });
+                Placed {
+                    timestamp_us,
+                    depth,
+                    duration_us: None,
+                }
             }
             RecordKind::Exit | RecordKind::TailExit => match self.open.pop() {
                 Some(f) => Placed {
@@ -65,7 +73,11 @@ impl StreamState {
                         _ => None,
                     },
                 },
-                None => Placed { timestamp_us, depth: 0, duration_us: None },
+                None => Placed {
+                    timestamp_us,
+                    depth: 0,
+                    duration_us: None,
+                },
             },
         }
     }
@@ -118,9 +130,22 @@ pub struct Stats {
 
 impl Trace {
     /// Builds a trace from what a ring kept.
-    pub fn new(table: FunctionTable, recorded: Recorded, end: RunEnd, epoch_unix_us: u64, end_us: Option<u64>) -> Trace {
+    pub fn new(
+        table: FunctionTable,
+        recorded: Recorded,
+        end: RunEnd,
+        epoch_unix_us: u64,
+        end_us: Option<u64>,
+    ) -> Trace {
         let layout = RecordLayout::new(&table);
-        Trace { table, layout, recorded, end, epoch_unix_us, end_us }
+        Trace {
+            table,
+            layout,
+            recorded,
+            end,
+            epoch_unix_us,
+            end_us,
+        }
     }
 
     /// Event counts.
@@ -187,7 +212,10 @@ impl<'a> Iterator for Decoder<'a> {
                 Some(Ok(r)) => {
                     let placed = self.state.apply(&r);
                     let Some(function) = functions.get(r.id as usize) else {
-                        return Some(Err(Error::UnknownFunction { id: r.id, offset: 0 }));
+                        return Some(Err(Error::UnknownFunction {
+                            id: r.id,
+                            offset: 0,
+                        }));
                     };
                     return Some(Ok(Event {
                         kind: match r.kind {
@@ -222,9 +250,18 @@ impl<'a> Iterator for Decoder<'a> {
         }
         let frame = self.state.open.pop()?;
         let function = functions.get(frame.id as usize)?;
-        let reason = if self.trace.recorded.cut_at_end { CloseReason::Lost } else { self.trace.close_reason() };
+        let reason = if self.trace.recorded.cut_at_end {
+            CloseReason::Lost
+        } else {
+            self.trace.close_reason()
+        };
         let timestamp_us = if self.trace.layout.timestamps() {
-            Some(self.trace.end_us.unwrap_or(self.state.clock_us).max(self.state.clock_us))
+            Some(
+                self.trace
+                    .end_us
+                    .unwrap_or(self.state.clock_us)
+                    .max(self.state.clock_us),
+            )
         } else {
             None
         };

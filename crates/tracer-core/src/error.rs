@@ -42,7 +42,10 @@ impl fmt::Display for Error {
                 "function table format version {v} is not supported by this version of ruchy-trace"
             ),
             Error::UnknownFunction { id, offset } => {
-                write!(f, "record at byte offset {offset} names unknown function id {id}")
+                write!(
+                    f,
+                    "record at byte offset {offset} names unknown function id {id}"
+                )
             }
         }
     }

@@ -1,7 +1,9 @@
 //! Decoded trace events.
 
 use crate::record;
-use crate::source::{self, Lowering, Place, ResultLowering, Snapshot, SourceType, SourceValue, TypeId};
+use crate::source::{
+    self, Lowering, Place, ResultLowering, Snapshot, SourceType, SourceValue, TypeId,
+};
 use crate::table::FunctionInfo;
 use crate::value::Value;
 use alloc::vec::Vec;
@@ -104,34 +106,67 @@ impl<'a> Event<'a> {
                 for p in &sig.params {
                     let value = match p.lowering {
                         Lowering::Scalars { first, count } => {
-                            let vals = wasm.get(first as usize..(first + count) as usize).unwrap_or(&[]);
+                            let vals = wasm
+                                .get(first as usize..(first + count) as usize)
+                                .unwrap_or(&[]);
                             source::read_value(types, p.ty, Place::Scalars(vals), &mut memory)
                         }
                         Lowering::Indirect { param } => match wasm.get(param as usize) {
-                            Some(Value::I32(addr)) => source::read_value(types, p.ty, Place::Memory(*addr as u32), &mut memory),
-                            _ => SourceValue::Opaque(types.get(p.ty as usize).map(|t| t.name.clone()).unwrap_or_default()),
+                            Some(Value::I32(addr)) => source::read_value(
+                                types,
+                                p.ty,
+                                Place::Memory(*addr as u32),
+                                &mut memory,
+                            ),
+                            _ => SourceValue::Opaque(
+                                types
+                                    .get(p.ty as usize)
+                                    .map(|t| t.name.clone())
+                                    .unwrap_or_default(),
+                            ),
                         },
                     };
-                    out.push(SourceArg { name: &p.name, ty: p.ty, value });
+                    out.push(SourceArg {
+                        name: &p.name,
+                        ty: p.ty,
+                        value,
+                    });
                 }
             }
             EventKind::Exit => {
-                let Some((ty, lowering)) = sig.result else { return Some(out) };
+                let Some((ty, lowering)) = sig.result else {
+                    return Some(out);
+                };
                 let value = match lowering {
                     ResultLowering::Direct => {
                         let mut memory = Snapshot::decode(self.snapshot).unwrap_or_default();
                         source::read_value(types, ty, Place::Scalars(&wasm), &mut memory)
                     }
                     ResultLowering::Indirect { .. } => {
-                        let addr = self.snapshot.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                        let mut memory = Snapshot::decode(self.snapshot.get(4..).unwrap_or(&[])).unwrap_or_default();
+                        let addr = self
+                            .snapshot
+                            .get(..4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                        let mut memory = Snapshot::decode(self.snapshot.get(4..).unwrap_or(&[]))
+                            .unwrap_or_default();
                         match addr {
-                            Some(addr) => source::read_value(types, ty, Place::Memory(addr), &mut memory),
-                            None => SourceValue::Opaque(types.get(ty as usize).map(|t| t.name.clone()).unwrap_or_default()),
+                            Some(addr) => {
+                                source::read_value(types, ty, Place::Memory(addr), &mut memory)
+                            }
+                            None => SourceValue::Opaque(
+                                types
+                                    .get(ty as usize)
+                                    .map(|t| t.name.clone())
+                                    .unwrap_or_default(),
+                            ),
                         }
                     }
                 };
-                out.push(SourceArg { name: "", ty, value });
+                out.push(SourceArg {
+                    name: "",
+                    ty,
+                    value,
+                });
             }
             _ => return None,
         }

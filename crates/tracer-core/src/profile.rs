@@ -65,7 +65,13 @@ impl Profile {
     /// An empty profile for `names` (function names by id).
     pub fn new(names: impl Iterator<Item = String>) -> Profile {
         Profile {
-            functions: names.map(|name| FunctionStats { name, min_us: u64::MAX, ..Default::default() }).collect(),
+            functions: names
+                .map(|name| FunctionStats {
+                    name,
+                    min_us: u64::MAX,
+                    ..Default::default()
+                })
+                .collect(),
             nodes: alloc::vec![Node::default()],
             stack: Vec::new(),
         }
@@ -79,17 +85,26 @@ impl Profile {
                 let next = self.nodes.len();
                 let node = *self.nodes[parent].children.entry(e.id).or_insert(next);
                 if node == next {
-                    self.nodes.push(Node { id: e.id, ..Node::default() });
+                    self.nodes.push(Node {
+                        id: e.id,
+                        ..Node::default()
+                    });
                 }
                 self.nodes[node].calls += 1;
                 if let Some(f) = self.functions.get_mut(e.id as usize) {
                     f.calls += 1;
                 }
-                self.stack.push(Frame { id: e.id, node, children_us: 0 });
+                self.stack.push(Frame {
+                    id: e.id,
+                    node,
+                    children_us: 0,
+                });
             }
             _ => {
                 // An exit whose entry was not kept has nothing to add to.
-                let Some(frame) = self.stack.pop() else { return };
+                let Some(frame) = self.stack.pop() else {
+                    return;
+                };
                 let d = e.duration_us.unwrap_or(0);
                 let own = d.saturating_sub(frame.children_us);
                 if let Some(parent) = self.stack.last_mut() {
@@ -112,7 +127,11 @@ impl Profile {
 
     /// Functions that were called, without the unset minimum of the others.
     pub fn report(&self) -> Vec<FunctionStats> {
-        self.functions.iter().filter(|f| f.calls > 0).cloned().collect()
+        self.functions
+            .iter()
+            .filter(|f| f.calls > 0)
+            .cloned()
+            .collect()
     }
 
     /// Time of the outermost calls, which every self time adds up to.
@@ -134,7 +153,11 @@ impl Profile {
         use core::fmt::Write;
         let n = &self.nodes[node];
         if node != 0 {
-            path.push(self.functions.get(n.id as usize).map_or("?", |f| f.name.as_str()));
+            path.push(
+                self.functions
+                    .get(n.id as usize)
+                    .map_or("?", |f| f.name.as_str()),
+            );
             let weight = if timed { n.self_us } else { n.calls };
             if weight > 0 {
                 let _ = writeln!(out, "{} {weight}", path.join(";"));

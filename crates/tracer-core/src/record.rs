@@ -23,6 +23,15 @@ pub const HOOK_MODULE: &str = "ruchy_trace";
 /// Import taking a full staging area: `flush(end: i32) -> i32` receives the
 /// address one past the last written byte and returns where to write next.
 pub const FLUSH_IMPORT: &str = "flush";
+/// Import returning the clock (`now() -> i32`, microseconds since the trace
+/// started): sampled modules read it per traced event, since their events
+/// are too rare to pay for a clock thread.
+pub const NOW_IMPORT: &str = "now";
+/// Whether inline code of a module with these options reads the clock
+/// through [`NOW_IMPORT`] rather than the clock cell a host thread keeps.
+pub fn clock_by_call(options: &crate::TraceOptions) -> bool {
+    options.timestamps && options.sample > 1
+}
 /// Prefix of entry hooks; the suffix spells the parameter types (see
 /// [`hook_name`]).
 pub const ENTER_HOOK_PREFIX: &str = "enter";
@@ -105,15 +114,36 @@ impl RecordLayout {
         let sizes: Vec<(u32, u32)> = table
             .functions
             .iter()
-            .map(|f| (fixed + if depth { 4 } else { 0 } + sum(&f.params), fixed + sum(&f.results)))
+            .map(|f| {
+                (
+                    fixed + if depth { 4 } else { 0 } + sum(&f.params),
+                    fixed + sum(&f.results),
+                )
+            })
             .collect();
-        let max = sizes.iter().map(|&(a, b)| a.max(b)).max().unwrap_or(fixed).max(fixed);
+        let max = sizes
+            .iter()
+            .map(|&(a, b)| a.max(b))
+            .max()
+            .unwrap_or(fixed)
+            .max(fixed);
         let snapshots = table
             .functions
             .iter()
-            .map(|f| (f.entry_snapshot(&table.types), f.exit_snapshot(&table.types)))
+            .map(|f| {
+                (
+                    f.entry_snapshot(&table.types),
+                    f.exit_snapshot(&table.types),
+                )
+            })
             .collect();
-        RecordLayout { timestamps, depth, sizes, snapshots, max }
+        RecordLayout {
+            timestamps,
+            depth,
+            sizes,
+            snapshots,
+            max,
+        }
     }
 
     /// Whether any record can carry a snapshot (so sizes vary).
@@ -167,7 +197,12 @@ impl RecordLayout {
 
     /// Offset of the values within a record of this kind.
     pub fn values_offset(&self, kind: RecordKind) -> usize {
-        4 + if self.timestamps { 4 } else { 0 } + if self.depth && kind == RecordKind::Enter { 4 } else { 0 }
+        4 + if self.timestamps { 4 } else { 0 }
+            + if self.depth && kind == RecordKind::Enter {
+                4
+            } else {
+                0
+            }
     }
 }
 
@@ -205,7 +240,13 @@ pub struct Records<'a> {
 impl<'a> Records<'a> {
     /// Reads `bytes` with `layout`; errors report offsets plus `base_offset`.
     pub fn new(layout: &'a RecordLayout, bytes: &'a [u8], base_offset: usize) -> Self {
-        Records { layout, bytes, pos: 0, base_offset, failed: false }
+        Records {
+            layout,
+            bytes,
+            pos: 0,
+            base_offset,
+            failed: false,
+        }
     }
 
     /// Byte position of the next record within the slice.
@@ -229,27 +270,66 @@ impl<'a> Iterator for Records<'a> {
             Some(Err(e))
         };
         if self.bytes.len() - at < 4 {
-            return fail(self, Error::Truncated { what: "record header", offset });
+            return fail(
+                self,
+                Error::Truncated {
+                    what: "record header",
+                    offset,
+                },
+            );
         }
         let header = read_u32(self.bytes, at);
         let Some(size) = self.layout.size_of(header) else {
             if (header >> 2) as usize >= self.layout.function_count() {
-                return fail(self, Error::UnknownFunction { id: header >> 2, offset });
+                return fail(
+                    self,
+                    Error::UnknownFunction {
+                        id: header >> 2,
+                        offset,
+                    },
+                );
             }
-            return fail(self, Error::Invalid { what: "record kind", offset });
+            return fail(
+                self,
+                Error::Invalid {
+                    what: "record kind",
+                    offset,
+                },
+            );
         };
         if self.bytes.len() - at < size {
-            return fail(self, Error::Truncated { what: "record", offset });
+            return fail(
+                self,
+                Error::Truncated {
+                    what: "record",
+                    offset,
+                },
+            );
         }
         let (snapshot, total) = if self.layout.snapshot_of(header) {
             if self.bytes.len() - at < size + 4 {
-                return fail(self, Error::Truncated { what: "record snapshot", offset });
+                return fail(
+                    self,
+                    Error::Truncated {
+                        what: "record snapshot",
+                        offset,
+                    },
+                );
             }
             let len = read_u32(self.bytes, at + size) as usize;
             if self.bytes.len() - at - size - 4 < len {
-                return fail(self, Error::Truncated { what: "record snapshot", offset });
+                return fail(
+                    self,
+                    Error::Truncated {
+                        what: "record snapshot",
+                        offset,
+                    },
+                );
             }
-            (&self.bytes[at + size + 4..at + size + 4 + len], size + 4 + len)
+            (
+                &self.bytes[at + size + 4..at + size + 4 + len],
+                size + 4 + len,
+            )
         } else {
             (&self.bytes[..0], size)
         };
@@ -272,7 +352,14 @@ impl<'a> Iterator for Records<'a> {
             None
         };
         self.pos = at + total;
-        Some(Ok(RawRecord { kind, id: header >> 2, timestamp, depth, values: &self.bytes[p..at + size], snapshot }))
+        Some(Ok(RawRecord {
+            kind,
+            id: header >> 2,
+            timestamp,
+            depth,
+            values: &self.bytes[p..at + size],
+            snapshot,
+        }))
     }
 }
 

@@ -70,7 +70,11 @@ pub struct Recorded {
 impl Recorded {
     /// Kept records in one chunk, nothing lost.
     pub fn from_bytes(bytes: Vec<u8>, kept: u64) -> Recorded {
-        Recorded { chunks: alloc::vec![bytes], kept, ..Recorded::default() }
+        Recorded {
+            chunks: alloc::vec![bytes],
+            kept,
+            ..Recorded::default()
+        }
     }
 
     /// Bytes taken by the kept records.
@@ -80,7 +84,13 @@ impl Recorded {
 
     /// The kept records' bytes, chunk by chunk.
     pub fn slices(&self) -> impl Iterator<Item = &[u8]> {
-        self.chunks.iter().enumerate().map(|(i, c)| if i == 0 { &c[self.first_offset.min(c.len())..] } else { &c[..] })
+        self.chunks.iter().enumerate().map(|(i, c)| {
+            if i == 0 {
+                &c[self.first_offset.min(c.len())..]
+            } else {
+                &c[..]
+            }
+        })
     }
 }
 
@@ -109,7 +119,8 @@ impl Ring {
     }
 
     fn guaranteed_bytes(&self) -> u64 {
-        self.capacity.saturating_mul(u64::from(self.layout.max_record_size()))
+        self.capacity
+            .saturating_mul(u64::from(self.layout.max_record_size()))
     }
 
     /// An empty buffer to fill and hand back with [`Ring::push_chunk`]: one
@@ -141,7 +152,8 @@ impl Ring {
         if self.full || self.capacity == 0 {
             self.full = true;
             let mut n = 0;
-            let counted = Records::new(&self.layout, &chunk, base).try_for_each(|r| r.map(|_| n += 1));
+            let counted =
+                Records::new(&self.layout, &chunk, base).try_for_each(|r| r.map(|_| n += 1));
             self.recycle(chunk);
             counted?;
             self.lost += n;
@@ -192,7 +204,9 @@ impl Ring {
                 }
             }
             OverflowPolicy::KeepOldest => {
-                if (counted && self.retained_events >= self.capacity) || (!counted && self.retained_bytes >= need) {
+                if (counted && self.retained_events >= self.capacity)
+                    || (!counted && self.retained_bytes >= need)
+                {
                     self.full = true;
                 }
             }
@@ -249,6 +263,14 @@ impl Ring {
                 }
             }
         }
-        Ok(Recorded { chunks, first_offset, start, kept: total.min(self.capacity), lost, cut_at_end, continues: false })
+        Ok(Recorded {
+            chunks,
+            first_offset,
+            start,
+            kept: total.min(self.capacity),
+            lost,
+            cut_at_end,
+            continues: false,
+        })
     }
 }

@@ -67,7 +67,14 @@ impl TraceWriter {
         let t = table.encode();
         out.extend_from_slice(&(t.len() as u32).to_le_bytes());
         out.extend_from_slice(&t);
-        (TraceWriter { layout: RecordLayout::new(table), table: table.clone(), clock: 0 }, out)
+        (
+            TraceWriter {
+                layout: RecordLayout::new(table),
+                table: table.clone(),
+                clock: 0,
+            },
+            out,
+        )
     }
 
     /// A block holding the records in `chunk` (whole records, as a ring
@@ -187,7 +194,10 @@ impl Cursor<'_> {
         let mut v = 0u64;
         for shift in (0..70).step_by(7) {
             let Some(&b) = self.bytes.get(self.pos) else {
-                return Err(Error::Truncated { what: "compacted record", offset: self.base + self.pos });
+                return Err(Error::Truncated {
+                    what: "compacted record",
+                    offset: self.base + self.pos,
+                });
             };
             self.pos += 1;
             if shift == 63 && b > 1 {
@@ -198,7 +208,10 @@ impl Cursor<'_> {
                 return Ok(v);
             }
         }
-        Err(Error::Invalid { what: "compacted record", offset: self.base + self.pos })
+        Err(Error::Invalid {
+            what: "compacted record",
+            offset: self.base + self.pos,
+        })
     }
 }
 
@@ -211,10 +224,16 @@ pub const BLOCK_HEAD_BYTES: usize = 5;
 /// first [`HEADER_BYTES`] bytes), after checking magic and version.
 pub fn table_length(head: &[u8]) -> Result<usize, Error> {
     if head.len() < HEADER_BYTES {
-        return Err(Error::Truncated { what: "trace file header", offset: head.len() });
+        return Err(Error::Truncated {
+            what: "trace file header",
+            offset: head.len(),
+        });
     }
     if &head[..4] != MAGIC {
-        return Err(Error::Invalid { what: "trace file magic (not an .rtrace file)", offset: 0 });
+        return Err(Error::Invalid {
+            what: "trace file magic (not an .rtrace file)",
+            offset: 0,
+        });
     }
     let version = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
     if version != VERSION {
@@ -225,7 +244,10 @@ pub fn table_length(head: &[u8]) -> Result<usize, Error> {
 
 /// A block's kind and payload length, from its head.
 pub fn block_head(head: &[u8; BLOCK_HEAD_BYTES]) -> (u8, usize) {
-    (head[0], u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize)
+    (
+        head[0],
+        u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize,
+    )
 }
 
 /// Turns blocks back into records, one at a time, for readers that fetch
@@ -245,11 +267,20 @@ impl BlockDecoder {
     pub fn new(header: &[u8]) -> Result<BlockDecoder, Error> {
         let len = table_length(header)?;
         let epoch_unix_us = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
-        let table_bytes =
-            header.get(HEADER_BYTES..HEADER_BYTES + len).ok_or(Error::Truncated { what: "function table", offset: header.len() })?;
+        let table_bytes = header
+            .get(HEADER_BYTES..HEADER_BYTES + len)
+            .ok_or(Error::Truncated {
+                what: "function table",
+                offset: header.len(),
+            })?;
         let table = FunctionTable::decode(table_bytes)?;
         let layout = RecordLayout::new(&table);
-        Ok(BlockDecoder { table, epoch_unix_us, layout, clock: 0 })
+        Ok(BlockDecoder {
+            table,
+            epoch_unix_us,
+            layout,
+            clock: 0,
+        })
     }
 
     /// Decodes the block of `kind` whose payload starts at file offset
@@ -257,15 +288,26 @@ impl BlockDecoder {
     pub fn decode(&mut self, kind: u8, payload: &[u8], base: usize) -> Result<Block, Error> {
         match kind {
             BLOCK_RECORDS => self.expand(payload, base).map(Block::Records),
-            BLOCK_END => parse_end(payload).map(Block::End).ok_or(Error::Invalid { what: "end block", offset: base - BLOCK_HEAD_BYTES }),
-            _ => Err(Error::Invalid { what: "trace block kind", offset: base - BLOCK_HEAD_BYTES }),
+            BLOCK_END => parse_end(payload).map(Block::End).ok_or(Error::Invalid {
+                what: "end block",
+                offset: base - BLOCK_HEAD_BYTES,
+            }),
+            _ => Err(Error::Invalid {
+                what: "trace block kind",
+                offset: base - BLOCK_HEAD_BYTES,
+            }),
         }
     }
 
     /// A decoder with an empty table: enough to read an end block.
     pub fn placeholder() -> BlockDecoder {
         let table = FunctionTable::default();
-        BlockDecoder { layout: RecordLayout::new(&table), table, epoch_unix_us: 0, clock: 0 }
+        BlockDecoder {
+            layout: RecordLayout::new(&table),
+            table,
+            epoch_unix_us: 0,
+            clock: 0,
+        }
     }
 
     /// Whether `kind` is the end block's.
@@ -293,11 +335,18 @@ impl<'a> TraceReader<'a> {
 
 impl BlockDecoder {
     fn expand(&mut self, payload: &[u8], base: usize) -> Result<Vec<u8>, Error> {
-        let mut c = Cursor { bytes: payload, pos: 0, base };
+        let mut c = Cursor {
+            bytes: payload,
+            pos: 0,
+            base,
+        };
         let mut out = Vec::with_capacity(payload.len() * 4);
         while c.pos < payload.len() {
             let at = base + c.pos;
-            let header = u32::try_from(c.leb()?).map_err(|_| Error::Invalid { what: "record header", offset: at })?;
+            let header = u32::try_from(c.leb()?).map_err(|_| Error::Invalid {
+                what: "record header",
+                offset: at,
+            })?;
             let id = header >> 2;
             let Some(f) = self.table.functions.get(id as usize) else {
                 return Err(Error::UnknownFunction { id, offset: at });
@@ -306,7 +355,12 @@ impl BlockDecoder {
                 0 => RecordKind::Enter,
                 1 => RecordKind::Exit,
                 2 => RecordKind::TailExit,
-                _ => return Err(Error::Invalid { what: "record kind", offset: at }),
+                _ => {
+                    return Err(Error::Invalid {
+                        what: "record kind",
+                        offset: at,
+                    })
+                }
             };
             let timestamp = if self.layout.timestamps() {
                 self.clock = self.clock.wrapping_add(c.leb()? as u32);
@@ -314,7 +368,11 @@ impl BlockDecoder {
             } else {
                 None
             };
-            let depth = if self.layout.depth() && kind == RecordKind::Enter { Some(c.leb()? as u32) } else { None };
+            let depth = if self.layout.depth() && kind == RecordKind::Enter {
+                Some(c.leb()? as u32)
+            } else {
+                None
+            };
             let types: &[ValType] = match kind {
                 RecordKind::Enter => &f.params,
                 RecordKind::Exit => &f.results,
@@ -332,7 +390,10 @@ impl BlockDecoder {
             }
             let snapshot = if self.layout.snapshot_of(header) {
                 let n = c.leb()? as usize;
-                let s = payload.get(c.pos..c.pos + n).ok_or(Error::Truncated { what: "record snapshot", offset: base + c.pos })?;
+                let s = payload.get(c.pos..c.pos + n).ok_or(Error::Truncated {
+                    what: "record snapshot",
+                    offset: base + c.pos,
+                })?;
                 c.pos += n;
                 Some(s)
             } else {
@@ -371,18 +432,27 @@ impl TraceReader<'_> {
         if at >= self.bytes.len() {
             // Every complete file ends with an end block.
             self.failed = true;
-            return Some(Err(Error::Truncated { what: "trace file (no end block)", offset: at }));
+            return Some(Err(Error::Truncated {
+                what: "trace file (no end block)",
+                offset: at,
+            }));
         }
         let mut fail = |e| {
             self.failed = true;
             Some(Err(e))
         };
         let Some(head) = self.bytes.get(at..at + 5) else {
-            return fail(Error::Truncated { what: "trace block", offset: at });
+            return fail(Error::Truncated {
+                what: "trace block",
+                offset: at,
+            });
         };
         let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
         let Some(payload) = self.bytes.get(at + 5..at + 5 + len) else {
-            return fail(Error::Truncated { what: "trace block", offset: at });
+            return fail(Error::Truncated {
+                what: "trace block",
+                offset: at,
+            });
         };
         self.pos = at + 5 + len;
         let block = self.decoder.decode(head[0], payload, at + 5);
@@ -432,7 +502,12 @@ mod tests {
         }
         let (a, b) = raw.split_at(it.position());
         let (ba, bb) = (w.block(a).unwrap(), w.block(b).unwrap());
-        assert!(ba.len() + bb.len() < raw.len() / 2, "compacted: {} vs {}", ba.len() + bb.len(), raw.len());
+        assert!(
+            ba.len() + bb.len() < raw.len() / 2,
+            "compacted: {} vs {}",
+            ba.len() + bb.len(),
+            raw.len()
+        );
         file.extend(ba);
         file.extend(bb);
         file.extend(w.end(&RunEnd::Trapped("boom".into()), 99, 3));
@@ -447,7 +522,14 @@ mod tests {
             }
         }
         assert_eq!(back, raw, "records survive byte for byte");
-        assert_eq!(ending, Some(Ending { end: RunEnd::Trapped("boom".into()), end_us: 99, lost: 3 }));
+        assert_eq!(
+            ending,
+            Some(Ending {
+                end: RunEnd::Trapped("boom".into()),
+                end_us: 99,
+                lost: 3
+            })
+        );
         // Every cut gives the complete blocks before it and an error after.
         for cut in 21..file.len() - 1 {
             let mut r = match TraceReader::new(&file[..cut]) {

@@ -148,7 +148,9 @@ pub struct SourceSignature {
 impl SourceSignature {
     /// Whether reading the arguments needs guest memory.
     pub fn entry_reads_memory(&self, types: &[SourceType]) -> bool {
-        self.params.iter().any(|p| matches!(p.lowering, Lowering::Indirect { .. }) || needs_memory(types, p.ty, 0))
+        self.params.iter().any(|p| {
+            matches!(p.lowering, Lowering::Indirect { .. }) || needs_memory(types, p.ty, 0)
+        })
     }
 
     /// Whether reading the result needs guest memory.
@@ -162,13 +164,21 @@ impl SourceSignature {
 }
 
 fn needs_memory(types: &[SourceType], ty: TypeId, depth: u32) -> bool {
-    let Some(t) = types.get(ty as usize) else { return false };
+    let Some(t) = types.get(ty as usize) else {
+        return false;
+    };
     if depth > MAX_DEPTH {
         return false;
     }
     match &t.kind {
-        TypeKind::Str { .. } | TypeKind::StrRef | TypeKind::Slice { .. } | TypeKind::Vec { .. } | TypeKind::Pointer { .. } => true,
-        TypeKind::Struct { fields } => fields.iter().any(|&(_, _, f)| needs_memory(types, f, depth + 1)),
+        TypeKind::Str { .. }
+        | TypeKind::StrRef
+        | TypeKind::Slice { .. }
+        | TypeKind::Vec { .. }
+        | TypeKind::Pointer { .. } => true,
+        TypeKind::Struct { fields } => fields
+            .iter()
+            .any(|&(_, _, f)| needs_memory(types, f, depth + 1)),
         _ => false,
     }
 }
@@ -317,7 +327,11 @@ pub fn leaf_count(types: &[SourceType], ty: TypeId) -> Option<u32> {
     let t = types.get(ty as usize)?;
     Some(match &t.kind {
         TypeKind::Int { bytes: 16, .. } => 2,
-        TypeKind::Int { .. } | TypeKind::Float { .. } | TypeKind::Bool | TypeKind::Char | TypeKind::Pointer { .. } => 1,
+        TypeKind::Int { .. }
+        | TypeKind::Float { .. }
+        | TypeKind::Bool
+        | TypeKind::Char
+        | TypeKind::Pointer { .. } => 1,
         TypeKind::Unit => 0,
         TypeKind::StrRef | TypeKind::Slice { .. } => 2,
         TypeKind::Struct { fields } => {
@@ -333,20 +347,45 @@ pub fn leaf_count(types: &[SourceType], ty: TypeId) -> Option<u32> {
 }
 
 /// Reads a value of type `ty` at `place`.
-pub fn read_value(types: &[SourceType], ty: TypeId, place: Place<'_>, mem: &mut dyn Memory) -> SourceValue {
+pub fn read_value(
+    types: &[SourceType],
+    ty: TypeId,
+    place: Place<'_>,
+    mem: &mut dyn Memory,
+) -> SourceValue {
     read_at(types, ty, place, mem, 0)
 }
 
-fn scalar(types: &[SourceType], ty: TypeId, place: Place<'_>, mem: &mut dyn Memory, size: u32) -> Result<u128, SourceValue> {
+fn scalar(
+    types: &[SourceType],
+    ty: TypeId,
+    place: Place<'_>,
+    mem: &mut dyn Memory,
+    size: u32,
+) -> Result<u128, SourceValue> {
     let _ = types.get(ty as usize);
     match place {
-        Place::Scalars(vals) => vals.first().map(value_bits).ok_or(SourceValue::Opaque(String::from("?"))),
-        Place::Memory(addr) => mem.read(addr, size).map(le).ok_or(SourceValue::Unreadable(addr)),
+        Place::Scalars(vals) => vals
+            .first()
+            .map(value_bits)
+            .ok_or(SourceValue::Opaque(String::from("?"))),
+        Place::Memory(addr) => mem
+            .read(addr, size)
+            .map(le)
+            .ok_or(SourceValue::Unreadable(addr)),
     }
 }
 
-fn read_at(types: &[SourceType], ty: TypeId, place: Place<'_>, mem: &mut dyn Memory, depth: u32) -> SourceValue {
-    let Some(t) = types.get(ty as usize) else { return SourceValue::Opaque(String::from("?")) };
+fn read_at(
+    types: &[SourceType],
+    ty: TypeId,
+    place: Place<'_>,
+    mem: &mut dyn Memory,
+    depth: u32,
+) -> SourceValue {
+    let Some(t) = types.get(ty as usize) else {
+        return SourceValue::Opaque(String::from("?"));
+    };
     if depth > MAX_DEPTH {
         return SourceValue::Opaque(t.name.clone());
     }
@@ -354,14 +393,20 @@ fn read_at(types: &[SourceType], ty: TypeId, place: Place<'_>, mem: &mut dyn Mem
     match &t.kind {
         TypeKind::Int { signed, bytes } => {
             let raw = match (place, *bytes) {
-                (Place::Scalars(v), 16) if v.len() >= 2 => Ok(value_bits(&v[0]) | (value_bits(&v[1]) << 64)),
+                (Place::Scalars(v), 16) if v.len() >= 2 => {
+                    Ok(value_bits(&v[0]) | (value_bits(&v[1]) << 64))
+                }
                 _ => bits(u32::from(*bytes)),
             };
             match raw {
                 Err(e) => e,
                 Ok(raw) => {
                     let width = u32::from(*bytes) * 8;
-                    let masked = if width >= 128 { raw } else { raw & ((1u128 << width) - 1) };
+                    let masked = if width >= 128 {
+                        raw
+                    } else {
+                        raw & ((1u128 << width) - 1)
+                    };
                     if *signed {
                         let shift = 128 - width;
                         SourceValue::Int(((masked << shift) as i128) >> shift)
@@ -390,7 +435,13 @@ fn read_at(types: &[SourceType], ty: TypeId, place: Place<'_>, mem: &mut dyn Mem
             let mut leaf = 0usize;
             for (name, offset, fty) in fields {
                 let v = match place {
-                    Place::Memory(addr) => read_at(types, *fty, Place::Memory(addr.wrapping_add(*offset)), mem, depth + 1),
+                    Place::Memory(addr) => read_at(
+                        types,
+                        *fty,
+                        Place::Memory(addr.wrapping_add(*offset)),
+                        mem,
+                        depth + 1,
+                    ),
                     Place::Scalars(vals) => {
                         let n = leaf_count(types, *fty).unwrap_or(0) as usize;
                         let part = vals.get(leaf..leaf + n).unwrap_or(&[]);
@@ -400,7 +451,10 @@ fn read_at(types: &[SourceType], ty: TypeId, place: Place<'_>, mem: &mut dyn Mem
                 };
                 out.push((name.clone(), v));
             }
-            SourceValue::Struct { name: t.name.clone(), fields: out }
+            SourceValue::Struct {
+                name: t.name.clone(),
+                fields: out,
+            }
         }
         TypeKind::Str { ptr, len } => match place {
             Place::Memory(addr) => {
@@ -415,9 +469,14 @@ fn read_at(types: &[SourceType], ty: TypeId, place: Place<'_>, mem: &mut dyn Mem
         },
         TypeKind::StrRef | TypeKind::Slice { .. } => {
             let (p, l) = match place {
-                Place::Scalars(v) if v.len() >= 2 => (value_bits(&v[0]) as u32, value_bits(&v[1]) as u32),
+                Place::Scalars(v) if v.len() >= 2 => {
+                    (value_bits(&v[0]) as u32, value_bits(&v[1]) as u32)
+                }
                 Place::Scalars(_) => return SourceValue::Opaque(t.name.clone()),
-                Place::Memory(addr) => match (mem.read(addr, 4).map(le), mem.read(addr.wrapping_add(4), 4).map(le)) {
+                Place::Memory(addr) => match (
+                    mem.read(addr, 4).map(le),
+                    mem.read(addr.wrapping_add(4), 4).map(le),
+                ) {
                     (Some(p), Some(l)) => (p as u32, l as u32),
                     _ => return SourceValue::Unreadable(addr),
                 },
@@ -445,7 +504,13 @@ fn read_at(types: &[SourceType], ty: TypeId, place: Place<'_>, mem: &mut dyn Mem
                 if size > 0 && mem.read(p as u32, size).is_none() {
                     return SourceValue::Ref(Box::new(SourceValue::Unreadable(p as u32)));
                 }
-                SourceValue::Ref(Box::new(read_at(types, *target, Place::Memory(p as u32), mem, depth + 1)))
+                SourceValue::Ref(Box::new(read_at(
+                    types,
+                    *target,
+                    Place::Memory(p as u32),
+                    mem,
+                    depth + 1,
+                )))
             }
         },
         TypeKind::Opaque => SourceValue::Opaque(t.name.clone()),
@@ -455,15 +520,33 @@ fn read_at(types: &[SourceType], ty: TypeId, place: Place<'_>, mem: &mut dyn Mem
 fn read_text(ptr: u32, len: u32, mem: &mut dyn Memory) -> SourceValue {
     let shown = len.min(MAX_STRING_BYTES);
     match mem.read(ptr, shown) {
-        Some(bytes) => SourceValue::Str { text: String::from_utf8_lossy(bytes).into_owned(), len },
+        Some(bytes) => SourceValue::Str {
+            text: String::from_utf8_lossy(bytes).into_owned(),
+            len,
+        },
         None => SourceValue::Unreadable(ptr),
     }
 }
 
-fn read_seq(types: &[SourceType], elem: TypeId, ptr: u32, len: u32, mem: &mut dyn Memory, depth: u32) -> SourceValue {
+fn read_seq(
+    types: &[SourceType],
+    elem: TypeId,
+    ptr: u32,
+    len: u32,
+    mem: &mut dyn Memory,
+    depth: u32,
+) -> SourceValue {
     let size = types.get(elem as usize).map(|t| t.size).unwrap_or(0);
     let items = (0..len.min(MAX_ELEMENTS))
-        .map(|i| read_at(types, elem, Place::Memory(ptr.wrapping_add(i.wrapping_mul(size))), mem, depth + 1))
+        .map(|i| {
+            read_at(
+                types,
+                elem,
+                Place::Memory(ptr.wrapping_add(i.wrapping_mul(size))),
+                mem,
+                depth + 1,
+            )
+        })
         .collect();
     SourceValue::Seq { items, len }
 }
@@ -546,15 +629,36 @@ mod tests {
 
     fn types() -> Vec<SourceType> {
         vec![
-            SourceType { name: "i64".into(), size: 8, kind: TypeKind::Int { signed: true, bytes: 8 } },
+            SourceType {
+                name: "i64".into(),
+                size: 8,
+                kind: TypeKind::Int {
+                    signed: true,
+                    bytes: 8,
+                },
+            },
             SourceType {
                 name: "Point".into(),
                 size: 16,
-                kind: TypeKind::Struct { fields: vec![("x".into(), 0, 0), ("y".into(), 8, 0)] },
+                kind: TypeKind::Struct {
+                    fields: vec![("x".into(), 0, 0), ("y".into(), 8, 0)],
+                },
             },
-            SourceType { name: "String".into(), size: 12, kind: TypeKind::Str { ptr: 4, len: 8 } },
-            SourceType { name: "bool".into(), size: 1, kind: TypeKind::Bool },
-            SourceType { name: "&str".into(), size: 8, kind: TypeKind::StrRef },
+            SourceType {
+                name: "String".into(),
+                size: 12,
+                kind: TypeKind::Str { ptr: 4, len: 8 },
+            },
+            SourceType {
+                name: "bool".into(),
+                size: 1,
+                kind: TypeKind::Bool,
+            },
+            SourceType {
+                name: "&str".into(),
+                size: 8,
+                kind: TypeKind::StrRef,
+            },
         ]
     }
 
@@ -562,14 +666,25 @@ mod tests {
     fn pairs_strings_and_bad_pointers() {
         let t = types();
         let mut mem = Flat(vec![0; 64]);
-        let v = read_value(&t, 1, Place::Scalars(&[Value::I64(3), Value::I64(-4)]), &mut mem);
+        let v = read_value(
+            &t,
+            1,
+            Place::Scalars(&[Value::I64(3), Value::I64(-4)]),
+            &mut mem,
+        );
         assert_eq!(v.to_string(), "Point { x: 3, y: -4 }");
-        assert_eq!(read_value(&t, 3, Place::Scalars(&[Value::I32(1)]), &mut mem).to_string(), "true");
+        assert_eq!(
+            read_value(&t, 3, Place::Scalars(&[Value::I32(1)]), &mut mem).to_string(),
+            "true"
+        );
         // A String at 16 whose bytes ("Ada") are at 40.
         mem.0[20..24].copy_from_slice(&40u32.to_le_bytes());
         mem.0[24..28].copy_from_slice(&3u32.to_le_bytes());
         mem.0[40..43].copy_from_slice(b"Ada");
-        let mut rec = Recording { inner: Flat(mem.0.clone()), snapshot: Snapshot::default() };
+        let mut rec = Recording {
+            inner: Flat(mem.0.clone()),
+            snapshot: Snapshot::default(),
+        };
         let live = read_value(&t, 2, Place::Memory(16), &mut rec);
         assert_eq!(live.to_string(), "\"Ada\"");
         // The snapshot alone reproduces the value, after a round trip.
@@ -578,11 +693,21 @@ mod tests {
         let mut snap = Snapshot::decode(&bytes).unwrap();
         assert_eq!(read_value(&t, 2, Place::Memory(16), &mut snap), live);
         // A pointer past the end of memory reads as unreadable, not garbage.
-        let v = read_value(&t, 4, Place::Scalars(&[Value::I32(0x7fff_0000), Value::I32(5)]), &mut mem);
+        let v = read_value(
+            &t,
+            4,
+            Place::Scalars(&[Value::I32(0x7fff_0000), Value::I32(5)]),
+            &mut mem,
+        );
         assert_eq!(format!("{v}"), "<unreadable 0x7fff0000>");
         // Long strings are cut, with their length.
         mem.0[24..28].copy_from_slice(&1000u32.to_le_bytes());
-        let long = read_value(&t, 4, Place::Scalars(&[Value::I32(0), Value::I32(40)]), &mut mem);
+        let long = read_value(
+            &t,
+            4,
+            Place::Scalars(&[Value::I32(0), Value::I32(40)]),
+            &mut mem,
+        );
         assert!(matches!(long, SourceValue::Str { len: 40, .. }));
         assert!(Snapshot::decode(&[1, 0, 0, 0, 9]).is_none());
     }

@@ -86,12 +86,16 @@ pub struct FunctionInfo {
 impl FunctionInfo {
     /// Whether its entry records carry a snapshot of guest memory.
     pub fn entry_snapshot(&self, types: &[SourceType]) -> bool {
-        self.source.as_ref().is_some_and(|s| s.entry_reads_memory(types))
+        self.source
+            .as_ref()
+            .is_some_and(|s| s.entry_reads_memory(types))
     }
 
     /// Whether its exit records carry a snapshot of guest memory.
     pub fn exit_snapshot(&self, types: &[SourceType]) -> bool {
-        self.source.as_ref().is_some_and(|s| s.exit_reads_memory(types))
+        self.source
+            .as_ref()
+            .is_some_and(|s| s.exit_reads_memory(types))
     }
 }
 
@@ -236,7 +240,10 @@ impl FunctionTable {
     pub fn decode(bytes: &[u8]) -> Result<FunctionTable, Error> {
         let mut r = Reader { bytes, pos: 0 };
         if r.take(4, "function table magic")? != MAGIC {
-            return Err(Error::Invalid { what: "function table magic", offset: 0 });
+            return Err(Error::Invalid {
+                what: "function table magic",
+                offset: 0,
+            });
         }
         let version = r.u32("function table version")?;
         if version != VERSION {
@@ -246,13 +253,21 @@ impl FunctionTable {
         let strategy = match r.u32("strategy")? {
             0 => Strategy::Inline,
             1 => Strategy::Hooks,
-            _ => return Err(Error::Invalid { what: "strategy", offset: at }),
+            _ => {
+                return Err(Error::Invalid {
+                    what: "strategy",
+                    offset: at,
+                })
+            }
         };
         let timestamps = r.u32("timestamps flag")? != 0;
         let at = r.pos;
         let sample = r.u32("sample rate")?;
         if sample == 0 {
-            return Err(Error::Invalid { what: "sample rate", offset: at });
+            return Err(Error::Invalid {
+                what: "sample rate",
+                offset: at,
+            });
         }
         let staging_bytes = r.u32("staging size")?;
         let program = r.str("program name")?;
@@ -277,7 +292,12 @@ impl FunctionTable {
                     line: r.u32("location line")?,
                     column: r.u32("location column")?,
                 }),
-                _ => return Err(Error::Invalid { what: "location flag", offset: at }),
+                _ => {
+                    return Err(Error::Invalid {
+                        what: "location flag",
+                        offset: at,
+                    })
+                }
             };
             let at = r.pos;
             let source = match r.u32("source flag")? {
@@ -290,9 +310,19 @@ impl FunctionTable {
                         let ty = r.u32("source parameter type")?;
                         let at = r.pos;
                         let lowering = match r.u32("lowering")? {
-                            0 => Lowering::Scalars { first: r.u32("lowering")?, count: r.u32("lowering")? },
-                            1 => Lowering::Indirect { param: r.u32("lowering")? },
-                            _ => return Err(Error::Invalid { what: "lowering", offset: at }),
+                            0 => Lowering::Scalars {
+                                first: r.u32("lowering")?,
+                                count: r.u32("lowering")?,
+                            },
+                            1 => Lowering::Indirect {
+                                param: r.u32("lowering")?,
+                            },
+                            _ => {
+                                return Err(Error::Invalid {
+                                    what: "lowering",
+                                    offset: at,
+                                })
+                            }
                         };
                         sp.push(SourceParam { name, ty, lowering });
                     }
@@ -300,12 +330,27 @@ impl FunctionTable {
                     let result = match r.u32("source result")? {
                         0 => None,
                         1 => Some((r.u32("source result")?, ResultLowering::Direct)),
-                        2 => Some((r.u32("source result")?, ResultLowering::Indirect { param: r.u32("source result")? })),
-                        _ => return Err(Error::Invalid { what: "source result", offset: at }),
+                        2 => Some((
+                            r.u32("source result")?,
+                            ResultLowering::Indirect {
+                                param: r.u32("source result")?,
+                            },
+                        )),
+                        _ => {
+                            return Err(Error::Invalid {
+                                what: "source result",
+                                offset: at,
+                            })
+                        }
                     };
                     Some(SourceSignature { params: sp, result })
                 }
-                _ => return Err(Error::Invalid { what: "source flag", offset: at }),
+                _ => {
+                    return Err(Error::Invalid {
+                        what: "source flag",
+                        offset: at,
+                    })
+                }
             };
             functions.push(FunctionInfo {
                 wasm_index,
@@ -324,10 +369,16 @@ impl FunctionTable {
             let name = r.str("type name")?;
             let size = r.u32("type size")?;
             let at = r.pos;
-            let small = |v: u32, what| u8::try_from(v).map_err(|_| Error::Invalid { what, offset: at });
+            let small =
+                |v: u32, what| u8::try_from(v).map_err(|_| Error::Invalid { what, offset: at });
             let kind = match r.u32("type kind")? {
-                0 => TypeKind::Int { signed: r.u32("int type")? != 0, bytes: small(r.u32("int type")?, "int type")? },
-                1 => TypeKind::Float { bytes: small(r.u32("float type")?, "float type")? },
+                0 => TypeKind::Int {
+                    signed: r.u32("int type")? != 0,
+                    bytes: small(r.u32("int type")?, "int type")?,
+                },
+                1 => TypeKind::Float {
+                    bytes: small(r.u32("float type")?, "float type")?,
+                },
                 2 => TypeKind::Bool,
                 3 => TypeKind::Char,
                 4 => TypeKind::Unit,
@@ -335,17 +386,37 @@ impl FunctionTable {
                     let n = r.u32("field count")?;
                     let mut fields = Vec::new();
                     for _ in 0..n {
-                        fields.push((r.str("field name")?, r.u32("field offset")?, r.u32("field type")?));
+                        fields.push((
+                            r.str("field name")?,
+                            r.u32("field offset")?,
+                            r.u32("field type")?,
+                        ));
                     }
                     TypeKind::Struct { fields }
                 }
-                6 => TypeKind::Str { ptr: r.u32("string type")?, len: r.u32("string type")? },
+                6 => TypeKind::Str {
+                    ptr: r.u32("string type")?,
+                    len: r.u32("string type")?,
+                },
                 7 => TypeKind::StrRef,
-                8 => TypeKind::Slice { elem: r.u32("slice type")? },
-                9 => TypeKind::Vec { elem: r.u32("vec type")?, ptr: r.u32("vec type")?, len: r.u32("vec type")? },
-                10 => TypeKind::Pointer { target: r.u32("pointer type")? },
+                8 => TypeKind::Slice {
+                    elem: r.u32("slice type")?,
+                },
+                9 => TypeKind::Vec {
+                    elem: r.u32("vec type")?,
+                    ptr: r.u32("vec type")?,
+                    len: r.u32("vec type")?,
+                },
+                10 => TypeKind::Pointer {
+                    target: r.u32("pointer type")?,
+                },
                 11 => TypeKind::Opaque,
-                _ => return Err(Error::Invalid { what: "type kind", offset: at }),
+                _ => {
+                    return Err(Error::Invalid {
+                        what: "type kind",
+                        offset: at,
+                    })
+                }
             };
             types.push(SourceType { name, size, kind });
         }
@@ -363,10 +434,18 @@ impl FunctionTable {
             })
         });
         if !type_refs_ok {
-            return Err(Error::Invalid { what: "type reference", offset: r.pos });
+            return Err(Error::Invalid {
+                what: "type reference",
+                offset: r.pos,
+            });
         }
         Ok(FunctionTable {
-            options: TraceOptions { strategy, timestamps, sample, staging_bytes },
+            options: TraceOptions {
+                strategy,
+                timestamps,
+                sample,
+                staging_bytes,
+            },
             program,
             functions,
             types,
@@ -412,7 +491,10 @@ impl<'a> Reader<'a> {
                 self.pos = end;
                 Ok(s)
             }
-            None => Err(Error::Truncated { what, offset: self.bytes.len() }),
+            None => Err(Error::Truncated {
+                what,
+                offset: self.bytes.len(),
+            }),
         }
     }
     fn u32(&mut self, what: &'static str) -> Result<u32, Error> {
@@ -421,14 +503,20 @@ impl<'a> Reader<'a> {
         for shift in (0..35).step_by(7) {
             let b = self.take(1, what)?[0];
             if shift == 28 && b > 0x0f {
-                return Err(Error::Invalid { what, offset: start });
+                return Err(Error::Invalid {
+                    what,
+                    offset: start,
+                });
             }
             v |= u32::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 return Ok(v);
             }
         }
-        Err(Error::Invalid { what, offset: start })
+        Err(Error::Invalid {
+            what,
+            offset: start,
+        })
     }
     fn str(&mut self, what: &'static str) -> Result<String, Error> {
         let len = self.u32(what)? as usize;
@@ -445,7 +533,12 @@ impl<'a> Reader<'a> {
         codes
             .iter()
             .enumerate()
-            .map(|(i, &c)| ValType::from_code(c).ok_or(Error::Invalid { what: "value type", offset: at + i }))
+            .map(|(i, &c)| {
+                ValType::from_code(c).ok_or(Error::Invalid {
+                    what: "value type",
+                    offset: at + i,
+                })
+            })
             .collect()
     }
 }
@@ -458,7 +551,12 @@ mod tests {
 
     fn sample() -> FunctionTable {
         FunctionTable {
-            options: TraceOptions { strategy: Strategy::Hooks, timestamps: false, sample: 7, staging_bytes: 4096 },
+            options: TraceOptions {
+                strategy: Strategy::Hooks,
+                timestamps: false,
+                sample: 7,
+                staging_bytes: 4096,
+            },
             program: "fibonacci".to_string(),
             functions: vec![FunctionInfo {
                 wasm_index: 300,
@@ -467,15 +565,36 @@ mod tests {
                 params: vec![ValType::I64, ValType::V128],
                 results: vec![ValType::F64],
                 param_names: vec!["n".to_string()],
-                location: Some(Location { file: "fibonacci.ruchy".to_string(), line: 1, column: 5 }),
+                location: Some(Location {
+                    file: "fibonacci.ruchy".to_string(),
+                    line: 1,
+                    column: 5,
+                }),
                 source: Some(SourceSignature {
-                    params: vec![SourceParam { name: "n".to_string(), ty: 0, lowering: Lowering::Scalars { first: 0, count: 1 } }],
+                    params: vec![SourceParam {
+                        name: "n".to_string(),
+                        ty: 0,
+                        lowering: Lowering::Scalars { first: 0, count: 1 },
+                    }],
                     result: Some((1, ResultLowering::Indirect { param: 3 })),
                 }),
             }],
             types: vec![
-                SourceType { name: "i64".to_string(), size: 8, kind: TypeKind::Int { signed: true, bytes: 8 } },
-                SourceType { name: "P".to_string(), size: 16, kind: TypeKind::Struct { fields: vec![("x".to_string(), 0, 0)] } },
+                SourceType {
+                    name: "i64".to_string(),
+                    size: 8,
+                    kind: TypeKind::Int {
+                        signed: true,
+                        bytes: 8,
+                    },
+                },
+                SourceType {
+                    name: "P".to_string(),
+                    size: 16,
+                    kind: TypeKind::Struct {
+                        fields: vec![("x".to_string(), 0, 0)],
+                    },
+                },
             ],
         }
     }
@@ -490,7 +609,10 @@ mod tests {
     fn every_truncation_is_an_error() {
         let bytes = sample().encode();
         for len in 0..bytes.len() {
-            assert!(FunctionTable::decode(&bytes[..len]).is_err(), "prefix of {len} bytes decoded");
+            assert!(
+                FunctionTable::decode(&bytes[..len]).is_err(),
+                "prefix of {len} bytes decoded"
+            );
         }
     }
 }

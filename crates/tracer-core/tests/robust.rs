@@ -4,9 +4,14 @@
 //! never panics. Deterministic: a simple PRNG over fixed seeds.
 
 use tracer_core::decode::{RunEnd, Trace};
-use tracer_core::format::{ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions};
+use tracer_core::format::{
+    ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
+};
 use tracer_core::record::write_record;
-use tracer_core::{FunctionInfo, FunctionTable, Location, OverflowPolicy, RecordKind, RecordLayout, Ring, Strategy, TraceOptions, ValType, Value};
+use tracer_core::{
+    FunctionInfo, FunctionTable, Location, OverflowPolicy, RecordKind, RecordLayout, Ring,
+    Strategy, TraceOptions, ValType, Value,
+};
 
 /// xorshift64*.
 struct Rng(u64);
@@ -29,14 +34,29 @@ impl Rng {
     }
 }
 
-const TYPES: [ValType; 6] = [ValType::I32, ValType::I64, ValType::F32, ValType::F64, ValType::V128, ValType::Ref];
+const TYPES: [ValType; 6] = [
+    ValType::I32,
+    ValType::I64,
+    ValType::F32,
+    ValType::F64,
+    ValType::V128,
+    ValType::Ref,
+];
 
 fn random_table(rng: &mut Rng) -> FunctionTable {
     let n = 1 + rng.below(6) as usize;
-    let types = |rng: &mut Rng| (0..rng.below(4)).map(|_| TYPES[rng.below(6) as usize]).collect::<Vec<_>>();
+    let types = |rng: &mut Rng| {
+        (0..rng.below(4))
+            .map(|_| TYPES[rng.below(6) as usize])
+            .collect::<Vec<_>>()
+    };
     FunctionTable {
         options: TraceOptions {
-            strategy: if rng.below(2) == 0 { Strategy::Inline } else { Strategy::Hooks },
+            strategy: if rng.below(2) == 0 {
+                Strategy::Inline
+            } else {
+                Strategy::Hooks
+            },
             timestamps: rng.below(2) == 0,
             sample: 1 + rng.below(3) as u32,
             ..TraceOptions::default()
@@ -50,7 +70,11 @@ fn random_table(rng: &mut Rng) -> FunctionTable {
                 params: types(rng),
                 results: types(rng),
                 param_names: Vec::new(),
-                location: (rng.below(2) == 0).then(|| Location { file: "prog.rs".into(), line: 1, column: 1 }),
+                location: (rng.below(2) == 0).then(|| Location {
+                    file: "prog.rs".into(),
+                    line: 1,
+                    column: 1,
+                }),
                 source: None,
             })
             .collect(),
@@ -76,7 +100,8 @@ fn random_chunk(rng: &mut Rng, table: &FunctionTable) -> Vec<u8> {
     for _ in 0..rng.below(40) {
         let id = rng.below(table.functions.len() as u64) as u32;
         let f = &table.functions[id as usize];
-        let kind = [RecordKind::Enter, RecordKind::Exit, RecordKind::TailExit][rng.below(3) as usize];
+        let kind =
+            [RecordKind::Enter, RecordKind::Exit, RecordKind::TailExit][rng.below(3) as usize];
         let ts = layout.timestamps().then(|| rng.next() as u32 % 1_000_000);
         let depth = (layout.depth() && kind == RecordKind::Enter).then(|| rng.next() as u32);
         let types = match kind {
@@ -124,7 +149,10 @@ fn decode_all(trace: &Trace) -> bool {
     let formatters: [&mut dyn Formatter; 4] = [
         // Not `indent: true`: a record's depth (sampled modules) is trusted as the
         // indentation, so a corrupt depth of 4e9 allocates 8 GB (reported).
-        &mut TextFormatter::new(TextOptions { indent: false, ..TextOptions::default() }),
+        &mut TextFormatter::new(TextOptions {
+            indent: false,
+            ..TextOptions::default()
+        }),
         &mut JsonFormatter::new(JsonOptions::default()),
         &mut JsonFormatter::lines(),
         &mut ChromeFormatter::new(),
@@ -161,9 +189,16 @@ fn damaged_tables_decode_or_fail_cleanly() {
         let mut rng = Rng::new(seed);
         let table = random_table(&mut rng);
         let bytes = table.encode();
-        assert_eq!(FunctionTable::decode(&bytes).as_ref(), Ok(&table), "round trip, seed {seed}");
+        assert_eq!(
+            FunctionTable::decode(&bytes).as_ref(),
+            Ok(&table),
+            "round trip, seed {seed}"
+        );
         for len in 0..bytes.len() {
-            assert!(FunctionTable::decode(&bytes[..len]).is_err(), "prefix {len} of seed {seed} decoded");
+            assert!(
+                FunctionTable::decode(&bytes[..len]).is_err(),
+                "prefix {len} of seed {seed} decoded"
+            );
         }
         for _ in 0..8 {
             let mut flipped = bytes.clone();
@@ -185,7 +220,11 @@ fn arbitrary_records_never_panic_the_ring_or_the_decoder() {
         let mut rng = Rng::new(seed);
         let table = random_table(&mut rng);
         let capacity = [0, 1, 3, 10, 1000][rng.below(5) as usize];
-        let policy = if rng.below(2) == 0 { OverflowPolicy::KeepNewest } else { OverflowPolicy::KeepOldest };
+        let policy = if rng.below(2) == 0 {
+            OverflowPolicy::KeepNewest
+        } else {
+            OverflowPolicy::KeepOldest
+        };
         let mut ring = Ring::new(RecordLayout::new(&table), capacity, policy);
         let mut pushed = Ok(());
         for _ in 0..rng.below(6) {
@@ -223,7 +262,10 @@ fn arbitrary_records_never_panic_the_ring_or_the_decoder() {
         errors += decode_all(&trace) as usize;
     }
     // Most inputs are damaged somewhere; some must come through whole.
-    assert!(errors > 0 && errors < runs as usize, "{errors} of {runs} failed");
+    assert!(
+        errors > 0 && errors < runs as usize,
+        "{errors} of {runs} failed"
+    );
 }
 
 #[test]
@@ -232,7 +274,11 @@ fn records_decoded_against_the_wrong_table_fail_cleanly() {
         let mut rng = Rng::new(seed);
         let writer = random_table(&mut rng);
         let reader = random_table(&mut rng);
-        let mut ring = Ring::new(RecordLayout::new(&reader), 1 << 20, OverflowPolicy::KeepNewest);
+        let mut ring = Ring::new(
+            RecordLayout::new(&reader),
+            1 << 20,
+            OverflowPolicy::KeepNewest,
+        );
         let chunk = random_chunk(&mut rng, &writer);
         if ring.push(&chunk).is_err() {
             continue;

@@ -58,13 +58,16 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
     // index, which re-encode), not as the validator canonicalizes them.
     let mut module_types: Vec<Option<Signature>> = Vec::new();
     let mut signatures: Vec<Signature> = Vec::new();
-    let signature_of = |module_types: &[Option<Signature>], index: u32| -> Result<Signature, Error> {
-        module_types
-            .get(index as usize)
-            .cloned()
-            .flatten()
-            .ok_or(Error::Internal(format!("type {index} of a function is not a function type")))
-    };
+    let signature_of =
+        |module_types: &[Option<Signature>], index: u32| -> Result<Signature, Error> {
+            module_types
+                .get(index as usize)
+                .cloned()
+                .flatten()
+                .ok_or(Error::Internal(format!(
+                    "type {index} of a function is not a function type"
+                )))
+        };
 
     let mut imported_functions = 0;
     let mut raw_names = HashMap::new();
@@ -83,9 +86,10 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
                 for group in reader {
                     for sub in group.map_err(Error::invalid)?.into_types() {
                         module_types.push(match &sub.composite_type.inner {
-                            wasmparser::CompositeInnerType::Func(f) => {
-                                Some(Signature { params: f.params().to_vec(), results: f.results().to_vec() })
-                            }
+                            wasmparser::CompositeInnerType::Func(f) => Some(Signature {
+                                params: f.params().to_vec(),
+                                results: f.results().to_vec(),
+                            }),
                             _ => None,
                         });
                     }
@@ -97,7 +101,9 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
                     if import.module == record::HOOK_MODULE {
                         clash.get_or_insert_with(|| format!("{}.{}", import.module, import.name));
                     }
-                    if let wasmparser::TypeRef::Func(t) | wasmparser::TypeRef::FuncExact(t) = import.ty {
+                    if let wasmparser::TypeRef::Func(t) | wasmparser::TypeRef::FuncExact(t) =
+                        import.ty
+                    {
                         imported_functions += 1;
                         signatures.push(signature_of(&module_types, t)?);
                     }
@@ -115,7 +121,9 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
                         clash.get_or_insert_with(|| export.name.to_string());
                     }
                     if export.kind == wasmparser::ExternalKind::Func {
-                        export_names.entry(export.index).or_insert_with(|| export.name.to_string());
+                        export_names
+                            .entry(export.index)
+                            .or_insert_with(|| export.name.to_string());
                     }
                 }
             }
@@ -150,7 +158,10 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
     for (index, name) in export_names {
         raw_names.entry(index).or_insert(name);
     }
-    let demangled: HashMap<u32, String> = raw_names.iter().map(|(&i, n)| (i, names::demangle(n))).collect();
+    let demangled: HashMap<u32, String> = raw_names
+        .iter()
+        .map(|(&i, n)| (i, names::demangle(n)))
+        .collect();
     let program = names::program_crate(demangled.values().map(String::as_str));
     Ok(ModuleInfo {
         imported_functions,

@@ -89,7 +89,11 @@ struct Probe<'r, 'a> {
 /// The values a hook for this record receives after the header (and depth):
 /// the recorded arguments or results, and for an exit that reads a result
 /// from memory, the result's address.
-pub fn hook_types(f: &tracer_core::FunctionInfo, types: &[tracer_core::source::SourceType], kind: RecordKind) -> Vec<ValType> {
+pub fn hook_types(
+    f: &tracer_core::FunctionInfo,
+    types: &[tracer_core::source::SourceType],
+    kind: RecordKind,
+) -> Vec<ValType> {
     match kind {
         RecordKind::Enter => f.params.clone(),
         RecordKind::Exit => {
@@ -105,9 +109,16 @@ pub fn hook_types(f: &tracer_core::FunctionInfo, types: &[tracer_core::source::S
 
 /// The wasm parameter holding the result's address, when the exit reads
 /// the result from memory.
-pub fn result_address_param(f: &tracer_core::FunctionInfo, types: &[tracer_core::source::SourceType]) -> Option<u32> {
+pub fn result_address_param(
+    f: &tracer_core::FunctionInfo,
+    types: &[tracer_core::source::SourceType],
+) -> Option<u32> {
     match f.source.as_ref()?.result {
-        Some((_, tracer_core::source::ResultLowering::Indirect { param })) if f.exit_snapshot(types) => Some(param),
+        Some((_, tracer_core::source::ResultLowering::Indirect { param }))
+            if f.exit_snapshot(types) =>
+        {
+            Some(param)
+        }
         _ => None,
     }
 }
@@ -118,18 +129,36 @@ impl Probe<'_, '_> {
     }
 
     fn traced_value(&self) -> i32 {
-        if self.sampled() { 2 } else { 1 }
+        if self.sampled() {
+            2
+        } else {
+            1
+        }
     }
 
     /// Writes one record (entry: arguments from the parameters; exit: from
     /// the result locals).
     fn write(&self, f: &mut Function, kind: RecordKind) {
         let values: Vec<(u32, ValType)> = match kind {
-            RecordKind::Enter => self.params.iter().enumerate().map(|(i, &t)| (i as u32, t)).collect(),
-            RecordKind::Exit => self.locals.results.iter().copied().zip(self.results.iter().copied()).collect(),
+            RecordKind::Enter => self
+                .params
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| (i as u32, t))
+                .collect(),
+            RecordKind::Exit => self
+                .locals
+                .results
+                .iter()
+                .copied()
+                .zip(self.results.iter().copied())
+                .collect(),
             RecordKind::TailExit => Vec::new(),
         };
-        let values: Vec<(u32, ValType)> = values.into_iter().filter(|(_, t)| t.record_size() > 0).collect();
+        let values: Vec<(u32, ValType)> = values
+            .into_iter()
+            .filter(|(_, t)| t.record_size() > 0)
+            .collect();
         let depth = self.sampled() && kind == RecordKind::Enter;
         let header = record::header(self.id, kind) as i32;
         let added = &self.rw.added;
@@ -143,7 +172,9 @@ impl Probe<'_, '_> {
                 let types = hook_types(info, &self.rw.table.types, kind);
                 f.instruction(&Instruction::I32Const(header));
                 if depth {
-                    f.instruction(&Instruction::GlobalGet(added.depth.expect("sampled modules have a depth")));
+                    f.instruction(&Instruction::GlobalGet(
+                        added.depth.expect("sampled modules have a depth"),
+                    ));
                 }
                 for (local, _) in &values {
                     f.instruction(&Instruction::LocalGet(*local));
@@ -160,8 +191,13 @@ impl Probe<'_, '_> {
                 let memory = added.memory.expect("inline modules have a trace memory");
                 let ptr_global = added.ptr.expect("inline modules have a pointer");
                 let p = self.locals.ptr;
-                let limit = record::STAGING_BASE + options.staging_bytes - self.rw.max_record_size();
-                let arg = |offset: u32, align: u32| MemArg { offset: offset.into(), align, memory_index: memory };
+                let limit =
+                    record::STAGING_BASE + options.staging_bytes - self.rw.max_record_size();
+                let arg = |offset: u32, align: u32| MemArg {
+                    offset: offset.into(),
+                    align,
+                    memory_index: memory,
+                };
                 f.instruction(&Instruction::GlobalGet(ptr_global));
                 f.instruction(&Instruction::LocalTee(p));
                 f.instruction(&Instruction::I32Const(limit as i32));
@@ -177,14 +213,20 @@ impl Probe<'_, '_> {
                 let mut offset = 4;
                 if options.timestamps {
                     f.instruction(&Instruction::LocalGet(p));
-                    f.instruction(&Instruction::I32Const(record::CLOCK_ADDRESS as i32));
-                    f.instruction(&Instruction::I32Load(arg(0, 2)));
+                    if record::clock_by_call(options) {
+                        f.instruction(&Instruction::Call(added.functions[record::NOW_IMPORT]));
+                    } else {
+                        f.instruction(&Instruction::I32Const(record::CLOCK_ADDRESS as i32));
+                        f.instruction(&Instruction::I32Load(arg(0, 2)));
+                    }
                     f.instruction(&Instruction::I32Store(arg(offset, 2)));
                     offset += 4;
                 }
                 if depth {
                     f.instruction(&Instruction::LocalGet(p));
-                    f.instruction(&Instruction::GlobalGet(added.depth.expect("sampled modules have a depth")));
+                    f.instruction(&Instruction::GlobalGet(
+                        added.depth.expect("sampled modules have a depth"),
+                    ));
                     f.instruction(&Instruction::I32Store(arg(offset, 2)));
                     offset += 4;
                 }
@@ -274,7 +316,12 @@ impl Probe<'_, '_> {
 }
 
 /// Instruments the body of function `index`, whose record id is `id`.
-pub fn instrument(rw: &mut Rewriter<'_>, index: u32, id: u32, func: &FunctionBody<'_>) -> ReResult<Function> {
+pub fn instrument(
+    rw: &mut Rewriter<'_>,
+    index: u32,
+    id: u32,
+    func: &FunctionBody<'_>,
+) -> ReResult<Function> {
     let name = rw.function_name(index);
     let sig = rw.module.signatures[index as usize].clone();
     let info = &rw.selection.functions[id as usize];
@@ -314,7 +361,12 @@ pub fn instrument(rw: &mut Rewriter<'_>, index: u32, id: u32, func: &FunctionBod
         id,
         params: info.params.clone(),
         results: info.results.clone(),
-        locals: ProbeLocals { traced, ptr, scratch, results },
+        locals: ProbeLocals {
+            traced,
+            ptr,
+            scratch,
+            results,
+        },
         entry_hook: info.entry_snapshot(types),
         exit_hook: info.exit_snapshot(types),
         result_address,
@@ -336,7 +388,9 @@ pub fn instrument(rw: &mut Rewriter<'_>, index: u32, id: u32, func: &FunctionBod
             Operator::Return => {
                 f.instruction(&Instruction::Br(depth));
             }
-            Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. } | Operator::ReturnCallRef { .. } => {
+            Operator::ReturnCall { .. }
+            | Operator::ReturnCallIndirect { .. }
+            | Operator::ReturnCallRef { .. } => {
                 probe.exit(&mut f, RecordKind::TailExit);
                 f.instruction(&probe.rw_instruction(op)?);
             }
@@ -392,6 +446,10 @@ impl Reencode for IndexShift {
     type Error = Error;
 
     fn function_index(&mut self, func: u32) -> ReResult<u32> {
-        Ok(if func < self.imported_functions { func } else { func + self.added })
+        Ok(if func < self.imported_functions {
+            func
+        } else {
+            func + self.added
+        })
     }
 }

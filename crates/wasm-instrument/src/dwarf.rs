@@ -1,9 +1,9 @@
 //! Reading DWARF: each function's source name, parameters, types and
 //! definition site, before the rewrite makes the code offsets stale.
 
+use gimli::{AttributeValue, EndianSlice, LittleEndian, Unit, UnitOffset};
 use std::collections::HashMap;
 use tracer_core::source::{SourceType, TypeId, TypeKind};
-use gimli::{AttributeValue, EndianSlice, LittleEndian, Unit, UnitOffset};
 
 type R<'a> = EndianSlice<'a, LittleEndian>;
 
@@ -32,19 +32,35 @@ pub struct DebugInfo {
 /// Reads the DWARF in `sections` (custom section name to contents) for the
 /// functions whose linkage names are `wanted`; an unreadable part is
 /// skipped, never fatal.
-pub fn read(sections: &HashMap<String, &[u8]>, wanted: &std::collections::HashSet<&str>) -> DebugInfo {
+pub fn read(
+    sections: &HashMap<String, &[u8]>,
+    wanted: &std::collections::HashSet<&str>,
+) -> DebugInfo {
     let mut info = DebugInfo::default();
     if !sections.contains_key(".debug_info") {
         return info;
     }
     let load = |id: gimli::SectionId| -> Result<R<'_>, gimli::Error> {
-        Ok(EndianSlice::new(sections.get(id.name()).copied().unwrap_or(&[]), LittleEndian))
+        Ok(EndianSlice::new(
+            sections.get(id.name()).copied().unwrap_or(&[]),
+            LittleEndian,
+        ))
     };
-    let Ok(dwarf) = gimli::Dwarf::load(load) else { return info };
+    let Ok(dwarf) = gimli::Dwarf::load(load) else {
+        return info;
+    };
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else { continue };
-        let mut reader = UnitReader { dwarf: &dwarf, unit: &unit, info: &mut info, memo: HashMap::new(), wanted };
+        let Ok(unit) = dwarf.unit(header) else {
+            continue;
+        };
+        let mut reader = UnitReader {
+            dwarf: &dwarf,
+            unit: &unit,
+            info: &mut info,
+            memo: HashMap::new(),
+            wanted,
+        };
         let _ = reader.functions();
     }
     info
@@ -127,13 +143,25 @@ impl<'a> UnitReader<'a, '_> {
                         Some(AttributeValue::UnitRef(off)) => Some(self.ty(off, 0)),
                         _ => None,
                     };
-                    let result = result.filter(|&t| self.info.types[t as usize].kind != TypeKind::Unit);
-                    current = Some((linkage, FunctionDebug { file, line, params: Vec::new(), result }, depth));
+                    let result =
+                        result.filter(|&t| self.info.types[t as usize].kind != TypeKind::Unit);
+                    current = Some((
+                        linkage,
+                        FunctionDebug {
+                            file,
+                            line,
+                            params: Vec::new(),
+                            result,
+                        },
+                        depth,
+                    ));
                 }
                 gimli::DW_TAG_formal_parameter => {
                     if let Some((_, f, d)) = &current {
                         if depth == *d + 1 {
-                            let name = self.string(e.attr_value(gimli::DW_AT_name)).unwrap_or_else(|| "_".into());
+                            let name = self
+                                .string(e.attr_value(gimli::DW_AT_name))
+                                .unwrap_or_else(|| "_".into());
                             let ty = match e.attr_value(gimli::DW_AT_type) {
                                 Some(AttributeValue::UnitRef(off)) => off,
                                 _ => continue,
@@ -161,7 +189,11 @@ impl<'a> UnitReader<'a, '_> {
     }
 
     fn opaque(&mut self, name: &str) -> TypeId {
-        self.push(SourceType { name: name.to_string(), size: 0, kind: TypeKind::Opaque })
+        self.push(SourceType {
+            name: name.to_string(),
+            size: 0,
+            kind: TypeKind::Opaque,
+        })
     }
 
     /// The type at `off`, converted once per unit.
@@ -175,12 +207,19 @@ impl<'a> UnitReader<'a, '_> {
         // A placeholder first, so recursive types end.
         let id = self.opaque("…");
         self.memo.insert(off, id);
-        let converted = self.convert(off, depth).unwrap_or(SourceType { name: "?".into(), size: 0, kind: TypeKind::Opaque });
+        let converted = self.convert(off, depth).unwrap_or(SourceType {
+            name: "?".into(),
+            size: 0,
+            kind: TypeKind::Opaque,
+        });
         self.info.types[id as usize] = converted;
         id
     }
 
-    fn children(&self, off: UnitOffset) -> gimli::Result<Vec<gimli::DebuggingInformationEntry<R<'a>>>> {
+    fn children(
+        &self,
+        off: UnitOffset,
+    ) -> gimli::Result<Vec<gimli::DebuggingInformationEntry<R<'a>>>> {
         let mut tree = self.unit.entries_tree(Some(off))?;
         let root = tree.root()?;
         let mut out = Vec::new();
@@ -193,7 +232,9 @@ impl<'a> UnitReader<'a, '_> {
 
     fn convert(&mut self, off: UnitOffset, depth: u32) -> gimli::Result<SourceType> {
         let e = self.unit.entry(off)?;
-        let raw_name = self.string(e.attr_value(gimli::DW_AT_name)).unwrap_or_default();
+        let raw_name = self
+            .string(e.attr_value(gimli::DW_AT_name))
+            .unwrap_or_default();
         let name = source_type_name(&raw_name);
         let size = udata(e.attr_value(gimli::DW_AT_byte_size)).unwrap_or(0) as u32;
         let target = |r: &Self| match e.attr_value(gimli::DW_AT_type) {
@@ -215,34 +256,54 @@ impl<'a> UnitReader<'a, '_> {
                     gimli::DW_ATE_boolean => TypeKind::Bool,
                     gimli::DW_ATE_float if size == 4 || size == 8 => TypeKind::Float { bytes },
                     gimli::DW_ATE_UTF if size == 4 => TypeKind::Char,
-                    gimli::DW_ATE_signed | gimli::DW_ATE_signed_char if matches!(size, 1 | 2 | 4 | 8 | 16) => {
-                        TypeKind::Int { signed: true, bytes }
+                    gimli::DW_ATE_signed | gimli::DW_ATE_signed_char
+                        if matches!(size, 1 | 2 | 4 | 8 | 16) =>
+                    {
+                        TypeKind::Int {
+                            signed: true,
+                            bytes,
+                        }
                     }
-                    gimli::DW_ATE_unsigned | gimli::DW_ATE_unsigned_char if matches!(size, 1 | 2 | 4 | 8 | 16) => {
-                        TypeKind::Int { signed: false, bytes }
+                    gimli::DW_ATE_unsigned | gimli::DW_ATE_unsigned_char
+                        if matches!(size, 1 | 2 | 4 | 8 | 16) =>
+                    {
+                        TypeKind::Int {
+                            signed: false,
+                            bytes,
+                        }
                     }
                     _ => TypeKind::Opaque,
                 }
             }
-            gimli::DW_TAG_pointer_type | gimli::DW_TAG_reference_type | gimli::DW_TAG_rvalue_reference_type => {
-                match target(self) {
-                    Some(t) => TypeKind::Pointer { target: self.ty(t, depth + 1) },
-                    None => TypeKind::Opaque,
-                }
-            }
+            gimli::DW_TAG_pointer_type
+            | gimli::DW_TAG_reference_type
+            | gimli::DW_TAG_rvalue_reference_type => match target(self) {
+                Some(t) => TypeKind::Pointer {
+                    target: self.ty(t, depth + 1),
+                },
+                None => TypeKind::Opaque,
+            },
             gimli::DW_TAG_typedef | gimli::DW_TAG_const_type | gimli::DW_TAG_volatile_type => {
                 return match target(self) {
                     Some(t) => {
                         let id = self.ty(t, depth + 1);
                         Ok(self.info.types[id as usize].clone())
                     }
-                    None => Ok(SourceType { name, size, kind: TypeKind::Opaque }),
+                    None => Ok(SourceType {
+                        name,
+                        size,
+                        kind: TypeKind::Opaque,
+                    }),
                 };
             }
             gimli::DW_TAG_structure_type => self.structure(off, &name, depth)?,
             _ => TypeKind::Opaque,
         };
-        let name = if name.is_empty() { "?".to_string() } else { name };
+        let name = if name.is_empty() {
+            "?".to_string()
+        } else {
+            name
+        };
         Ok(SourceType { name, size, kind })
     }
 
@@ -252,7 +313,14 @@ impl<'a> UnitReader<'a, '_> {
 
     /// Offset of the first thin pointer inside a struct, and of its field
     /// named `len`, searching nested structs.
-    fn find_ptr_len(&self, off: UnitOffset, base: u32, depth: u32, ptr: &mut Option<(u32, UnitOffset)>, len: &mut Option<u32>) -> gimli::Result<()> {
+    fn find_ptr_len(
+        &self,
+        off: UnitOffset,
+        base: u32,
+        depth: u32,
+        ptr: &mut Option<(u32, UnitOffset)>,
+        len: &mut Option<u32>,
+    ) -> gimli::Result<()> {
         if depth > 8 {
             return Ok(());
         }
@@ -261,8 +329,12 @@ impl<'a> UnitReader<'a, '_> {
                 continue;
             }
             let at = base + Self::member_offset(&m);
-            let mname = self.string(m.attr_value(gimli::DW_AT_name)).unwrap_or_default();
-            let Some(AttributeValue::UnitRef(t)) = m.attr_value(gimli::DW_AT_type) else { continue };
+            let mname = self
+                .string(m.attr_value(gimli::DW_AT_name))
+                .unwrap_or_default();
+            let Some(AttributeValue::UnitRef(t)) = m.attr_value(gimli::DW_AT_type) else {
+                continue;
+            };
             let te = self.unit.entry(t)?;
             if mname == "len" && len.is_none() && te.tag() == gimli::DW_TAG_base_type {
                 *len = Some(at);
@@ -295,17 +367,28 @@ impl<'a> UnitReader<'a, '_> {
 
     fn structure(&mut self, off: UnitOffset, name: &str, depth: u32) -> gimli::Result<TypeKind> {
         let children = self.children(off)?;
-        if children.iter().any(|c| c.tag() == gimli::DW_TAG_variant_part) {
+        if children
+            .iter()
+            .any(|c| c.tag() == gimli::DW_TAG_variant_part)
+        {
             return Ok(TypeKind::Opaque);
         }
         if name == "&str" {
             return Ok(TypeKind::StrRef);
         }
         if name.starts_with("&[") || name.starts_with("&mut [") {
-            let data = children.iter().find(|c| self.string(c.attr_value(gimli::DW_AT_name)).as_deref() == Some("data_ptr"));
-            if let Some(AttributeValue::UnitRef(p)) = data.and_then(|d| d.attr_value(gimli::DW_AT_type)) {
-                if let Some(AttributeValue::UnitRef(elem)) = self.unit.entry(p)?.attr_value(gimli::DW_AT_type) {
-                    return Ok(TypeKind::Slice { elem: self.ty(elem, depth + 1) });
+            let data = children.iter().find(|c| {
+                self.string(c.attr_value(gimli::DW_AT_name)).as_deref() == Some("data_ptr")
+            });
+            if let Some(AttributeValue::UnitRef(p)) =
+                data.and_then(|d| d.attr_value(gimli::DW_AT_type))
+            {
+                if let Some(AttributeValue::UnitRef(elem)) =
+                    self.unit.entry(p)?.attr_value(gimli::DW_AT_type)
+                {
+                    return Ok(TypeKind::Slice {
+                        elem: self.ty(elem, depth + 1),
+                    });
                 }
             }
             return Ok(TypeKind::Opaque);
@@ -313,12 +396,18 @@ impl<'a> UnitReader<'a, '_> {
         if name == "String" || name.starts_with("Vec<") {
             let (mut ptr, mut len) = (None, None);
             self.find_ptr_len(off, 0, 0, &mut ptr, &mut len)?;
-            let (Some((ptr, _)), Some(len)) = (ptr, len) else { return Ok(TypeKind::Opaque) };
+            let (Some((ptr, _)), Some(len)) = (ptr, len) else {
+                return Ok(TypeKind::Opaque);
+            };
             if name == "String" {
                 return Ok(TypeKind::Str { ptr, len });
             }
             return Ok(match self.template_param(off, "T")? {
-                Some(t) => TypeKind::Vec { elem: self.ty(t, depth + 1), ptr, len },
+                Some(t) => TypeKind::Vec {
+                    elem: self.ty(t, depth + 1),
+                    ptr,
+                    len,
+                },
                 None => TypeKind::Opaque,
             });
         }
@@ -327,8 +416,12 @@ impl<'a> UnitReader<'a, '_> {
             if m.tag() != gimli::DW_TAG_member {
                 continue;
             }
-            let fname = self.string(m.attr_value(gimli::DW_AT_name)).unwrap_or_default();
-            let Some(AttributeValue::UnitRef(t)) = m.attr_value(gimli::DW_AT_type) else { return Ok(TypeKind::Opaque) };
+            let fname = self
+                .string(m.attr_value(gimli::DW_AT_name))
+                .unwrap_or_default();
+            let Some(AttributeValue::UnitRef(t)) = m.attr_value(gimli::DW_AT_type) else {
+                return Ok(TypeKind::Opaque);
+            };
             let fty = self.ty(t, depth + 1);
             fields.push((fname, Self::member_offset(m), fty));
         }
@@ -342,8 +435,14 @@ mod tests {
 
     #[test]
     fn names_are_spelled_as_in_source() {
-        assert_eq!(source_type_name("alloc::vec::Vec<i64, alloc::alloc::Global>"), "Vec<i64>");
-        assert_eq!(source_type_name("core::option::Option<alloc::string::String>"), "Option<String>");
+        assert_eq!(
+            source_type_name("alloc::vec::Vec<i64, alloc::alloc::Global>"),
+            "Vec<i64>"
+        );
+        assert_eq!(
+            source_type_name("core::option::Option<alloc::string::String>"),
+            "Option<String>"
+        );
         assert_eq!(source_type_name("&str"), "&str");
         assert_eq!(source_type_name("Point"), "Point");
     }

@@ -35,7 +35,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn invalid(e: wasmparser::BinaryReaderError) -> Error {
-        Error::Invalid { message: e.message().to_string(), offset: e.offset() }
+        Error::Invalid {
+            message: e.message().to_string(),
+            offset: e.offset(),
+        }
     }
 }
 

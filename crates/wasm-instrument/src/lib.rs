@@ -19,8 +19,8 @@
 mod analysis;
 mod body;
 mod dwarf;
-mod lowering;
 mod error;
+mod lowering;
 mod names;
 mod rewrite;
 pub mod ruchy;
@@ -78,7 +78,11 @@ pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
     let selection = select::select(&module, config)?;
     let mut table = tracer_core::FunctionTable {
         options: config.options,
-        program: module.program.as_ref().map(|p| p.krate.clone()).unwrap_or_default(),
+        program: module
+            .program
+            .as_ref()
+            .map(|p| p.krate.clone())
+            .unwrap_or_default(),
         functions: selection.functions.clone(),
         types: selection.types.clone(),
     };
@@ -86,8 +90,14 @@ pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
     let mut notes = Vec::new();
     let bytes = rewrite::rewrite(wasm, &module, &selection, &table, &mut notes)?;
     let mut validator = wasmparser::Validator::new();
-    validator.validate_all(&bytes).map_err(|e| Error::Internal(format!("instrumented module does not validate: {e}")))?;
-    Ok(Instrumented { bytes, table, notes })
+    validator
+        .validate_all(&bytes)
+        .map_err(|e| Error::Internal(format!("instrumented module does not validate: {e}")))?;
+    Ok(Instrumented {
+        bytes,
+        table,
+        notes,
+    })
 }
 
 /// Reads the function table an instrumented module carries, or `None` when

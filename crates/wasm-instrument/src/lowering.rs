@@ -7,7 +7,10 @@
 //! through an address passed first. A signature that does not add up to
 //! the wasm one exactly is not guessed at: the function keeps wasm types.
 
-use tracer_core::source::{leaf_count, Lowering, ResultLowering, SourceParam, SourceSignature, SourceType, TypeId, TypeKind};
+use tracer_core::source::{
+    leaf_count, Lowering, ResultLowering, SourceParam, SourceSignature, SourceType, TypeId,
+    TypeKind,
+};
 use wasmparser::ValType;
 
 fn leaves(types: &[SourceType], ty: TypeId, out: &mut Vec<ValType>) -> Option<()> {
@@ -15,7 +18,9 @@ fn leaves(types: &[SourceType], ty: TypeId, out: &mut Vec<ValType>) -> Option<()
     match &t.kind {
         TypeKind::Int { bytes: 16, .. } => out.extend([ValType::I64, ValType::I64]),
         TypeKind::Int { bytes: 8, .. } => out.push(ValType::I64),
-        TypeKind::Int { .. } | TypeKind::Bool | TypeKind::Char | TypeKind::Pointer { .. } => out.push(ValType::I32),
+        TypeKind::Int { .. } | TypeKind::Bool | TypeKind::Char | TypeKind::Pointer { .. } => {
+            out.push(ValType::I32)
+        }
         TypeKind::Float { bytes: 4 } => out.push(ValType::F32),
         TypeKind::Float { .. } => out.push(ValType::F64),
         TypeKind::Unit => {}
@@ -33,7 +38,13 @@ fn leaves(types: &[SourceType], ty: TypeId, out: &mut Vec<ValType>) -> Option<()
 
 fn passed_by_address(types: &[SourceType], ty: TypeId) -> bool {
     types.get(ty as usize).is_some_and(|t| {
-        matches!(t.kind, TypeKind::Struct { .. } | TypeKind::Str { .. } | TypeKind::Vec { .. } | TypeKind::Opaque)
+        matches!(
+            t.kind,
+            TypeKind::Struct { .. }
+                | TypeKind::Str { .. }
+                | TypeKind::Vec { .. }
+                | TypeKind::Opaque
+        )
     })
 }
 
@@ -73,7 +84,10 @@ pub fn lower(
         let l = scalar_leaves(types, *ty);
         let lowering = match l {
             Some(l) if l.len() <= 2 && wasm_params.get(next..next + l.len()) == Some(&l[..]) => {
-                let lowering = Lowering::Scalars { first: next as u32, count: l.len() as u32 };
+                let lowering = Lowering::Scalars {
+                    first: next as u32,
+                    count: l.len() as u32,
+                };
                 next += l.len();
                 lowering
             }
@@ -81,14 +95,25 @@ pub fn lower(
             // match is a signature we do not understand.
             _ if wasm_params.get(next) == Some(&ValType::I32) && passed_by_address(types, *ty) => {
                 next += 1;
-                Lowering::Indirect { param: next as u32 - 1 }
+                Lowering::Indirect {
+                    param: next as u32 - 1,
+                }
             }
             _ => return None,
         };
-        debug_assert!(leaf_count(types, *ty).is_some() || matches!(lowering, Lowering::Indirect { .. }));
-        out.push(SourceParam { name: name.clone(), ty: *ty, lowering });
+        debug_assert!(
+            leaf_count(types, *ty).is_some() || matches!(lowering, Lowering::Indirect { .. })
+        );
+        out.push(SourceParam {
+            name: name.clone(),
+            ty: *ty,
+            lowering,
+        });
     }
-    (next == wasm_params.len()).then_some(SourceSignature { params: out, result })
+    (next == wasm_params.len()).then_some(SourceSignature {
+        params: out,
+        result,
+    })
 }
 
 #[cfg(test)]
@@ -97,9 +122,26 @@ mod tests {
 
     fn types() -> Vec<SourceType> {
         vec![
-            SourceType { name: "i64".into(), size: 8, kind: TypeKind::Int { signed: true, bytes: 8 } },
-            SourceType { name: "Point".into(), size: 16, kind: TypeKind::Struct { fields: vec![("x".into(), 0, 0), ("y".into(), 8, 0)] } },
-            SourceType { name: "String".into(), size: 12, kind: TypeKind::Str { ptr: 4, len: 8 } },
+            SourceType {
+                name: "i64".into(),
+                size: 8,
+                kind: TypeKind::Int {
+                    signed: true,
+                    bytes: 8,
+                },
+            },
+            SourceType {
+                name: "Point".into(),
+                size: 16,
+                kind: TypeKind::Struct {
+                    fields: vec![("x".into(), 0, 0), ("y".into(), 8, 0)],
+                },
+            },
+            SourceType {
+                name: "String".into(),
+                size: 12,
+                kind: TypeKind::Str { ptr: 4, len: 8 },
+            },
         ]
     }
 
@@ -109,12 +151,25 @@ mod tests {
         use ValType::*;
         // manhattan(p: Point) -> i64 is (i64, i64) -> i64.
         let s = lower(&t, &[("p".into(), 1)], Some(0), &[I64, I64], &[I64]).unwrap();
-        assert_eq!(s.params[0].lowering, Lowering::Scalars { first: 0, count: 2 });
+        assert_eq!(
+            s.params[0].lowering,
+            Lowering::Scalars { first: 0, count: 2 }
+        );
         assert_eq!(s.result, Some((0, ResultLowering::Direct)));
         // shift(p: Point, dx: i64) -> Point is (i32 sret, i64, i64, i64).
-        let s = lower(&t, &[("p".into(), 1), ("dx".into(), 0)], Some(1), &[I32, I64, I64, I64], &[]).unwrap();
+        let s = lower(
+            &t,
+            &[("p".into(), 1), ("dx".into(), 0)],
+            Some(1),
+            &[I32, I64, I64, I64],
+            &[],
+        )
+        .unwrap();
         assert_eq!(s.result, Some((1, ResultLowering::Indirect { param: 0 })));
-        assert_eq!(s.params[1].lowering, Lowering::Scalars { first: 3, count: 1 });
+        assert_eq!(
+            s.params[1].lowering,
+            Lowering::Scalars { first: 3, count: 1 }
+        );
         // greet(name: String) -> String is (i32 sret, i32 name).
         let s = lower(&t, &[("name".into(), 2)], Some(2), &[I32, I32], &[]).unwrap();
         assert_eq!(s.params[0].lowering, Lowering::Indirect { param: 1 });

@@ -11,8 +11,8 @@ use tracer_core::record::{self, RecordKind};
 use tracer_core::{FunctionTable, Strategy, ValType};
 use wasm_encoder::reencode::{self, Reencode, RoundtripReencoder};
 use wasm_encoder::{
-    ConstExpr, CustomSection, EntityType, ExportKind, ExportSection, GlobalSection, GlobalType, ImportSection,
-    MemorySection, MemoryType, Module, SectionId, TypeSection,
+    ConstExpr, CustomSection, EntityType, ExportKind, ExportSection, GlobalSection, GlobalType,
+    ImportSection, MemorySection, MemoryType, Module, SectionId, TypeSection,
 };
 
 /// Indices of everything the instrumentation adds, as seen by the new module.
@@ -47,34 +47,62 @@ fn encoder_type(t: ValType) -> wasm_encoder::ValType {
 }
 
 impl Added {
-    fn add_type(&mut self, module: &ModuleInfo<'_>, params: Vec<wasm_encoder::ValType>, results: Vec<wasm_encoder::ValType>) -> u32 {
-        if let Some(i) = self.types.iter().position(|(p, r)| *p == params && *r == results) {
+    fn add_type(
+        &mut self,
+        module: &ModuleInfo<'_>,
+        params: Vec<wasm_encoder::ValType>,
+        results: Vec<wasm_encoder::ValType>,
+    ) -> u32 {
+        if let Some(i) = self
+            .types
+            .iter()
+            .position(|(p, r)| *p == params && *r == results)
+        {
             return module.type_count + i as u32;
         }
         self.types.push((params, results));
         module.type_count + self.types.len() as u32 - 1
     }
 
-    fn add_import(&mut self, module: &ModuleInfo<'_>, name: String, params: Vec<wasm_encoder::ValType>, results: Vec<wasm_encoder::ValType>) {
+    fn add_import(
+        &mut self,
+        module: &ModuleInfo<'_>,
+        name: String,
+        params: Vec<wasm_encoder::ValType>,
+        results: Vec<wasm_encoder::ValType>,
+    ) {
         if self.functions.contains_key(&name) {
             return;
         }
         let ty = self.add_type(module, params, results);
-        self.functions.insert(name.clone(), module.imported_functions + self.imports.len() as u32);
+        self.functions.insert(
+            name.clone(),
+            module.imported_functions + self.imports.len() as u32,
+        );
         self.imports.push((name, ty));
     }
 
-    fn plan(module: &ModuleInfo<'_>, selection: &Selection, table: &FunctionTable) -> Result<Added, Error> {
+    fn plan(
+        module: &ModuleInfo<'_>,
+        selection: &Selection,
+        table: &FunctionTable,
+    ) -> Result<Added, Error> {
         use wasm_encoder::ValType::I32;
         let options = &table.options;
         let sampled = options.sample > 1;
         let mut added = Added::default();
         let recorded = |t: &[ValType]| -> Vec<wasm_encoder::ValType> {
-            t.iter().filter(|t| t.record_size() > 0).map(|&t| encoder_type(t)).collect()
+            t.iter()
+                .filter(|t| t.record_size() > 0)
+                .map(|&t| encoder_type(t))
+                .collect()
         };
         let types = &table.types;
         if options.strategy == Strategy::Inline {
             added.add_import(module, record::FLUSH_IMPORT.into(), vec![I32], vec![I32]);
+            if record::clock_by_call(options) {
+                added.add_import(module, record::NOW_IMPORT.into(), vec![], vec![I32]);
+            }
         }
         for f in &selection.functions {
             let hooks = options.strategy == Strategy::Hooks;
@@ -85,19 +113,39 @@ impl Added {
                 }
                 let values = body::hook_types(f, types, RecordKind::Enter);
                 params.extend(recorded(&values));
-                added.add_import(module, record::hook_name(RecordKind::Enter, &values), params, vec![]);
+                added.add_import(
+                    module,
+                    record::hook_name(RecordKind::Enter, &values),
+                    params,
+                    vec![],
+                );
             }
             if hooks || f.exit_snapshot(types) {
                 let values = body::hook_types(f, types, RecordKind::Exit);
                 let mut params = vec![I32];
                 params.extend(recorded(&values));
-                added.add_import(module, record::hook_name(RecordKind::Exit, &values), params, vec![]);
+                added.add_import(
+                    module,
+                    record::hook_name(RecordKind::Exit, &values),
+                    params,
+                    vec![],
+                );
             }
         }
         if options.strategy == Strategy::Hooks && !selection.functions.is_empty() {
-            added.add_import(module, record::hook_name(RecordKind::TailExit, &[]), vec![I32], vec![]);
+            added.add_import(
+                module,
+                record::hook_name(RecordKind::TailExit, &[]),
+                vec![I32],
+                vec![],
+            );
         }
-        if module.memory_count > 0 && selection.functions.iter().any(|f| f.entry_snapshot(types) || f.exit_snapshot(types)) {
+        if module.memory_count > 0
+            && selection
+                .functions
+                .iter()
+                .any(|f| f.entry_snapshot(types) || f.exit_snapshot(types))
+        {
             added.guest_memory = true;
         }
         for f in &selection.functions {
@@ -172,7 +220,12 @@ pub fn rewrite(
     notes: &mut Vec<String>,
 ) -> Result<Vec<u8>, Error> {
     let added = Added::plan(module, selection, table)?;
-    let mut missing = vec![SectionId::Type, SectionId::Import, SectionId::Global, SectionId::Export];
+    let mut missing = vec![
+        SectionId::Type,
+        SectionId::Import,
+        SectionId::Global,
+        SectionId::Export,
+    ];
     if added.memory.is_some() {
         missing.push(SectionId::Memory);
     }
@@ -202,7 +255,9 @@ pub fn rewrite(
 impl Rewriter<'_> {
     fn append_types(&self, types: &mut TypeSection) {
         for (params, results) in &self.added.types {
-            types.ty().function(params.iter().copied(), results.iter().copied());
+            types
+                .ty()
+                .function(params.iter().copied(), results.iter().copied());
         }
     }
 
@@ -214,7 +269,8 @@ impl Rewriter<'_> {
 
     fn append_memories(&self, memories: &mut MemorySection) {
         if self.added.memory.is_some() {
-            let bytes = u64::from(record::STAGING_BASE) + u64::from(self.table.options.staging_bytes);
+            let bytes =
+                u64::from(record::STAGING_BASE) + u64::from(self.table.options.staging_bytes);
             let pages = bytes.div_ceil(65536);
             memories.memory(MemoryType {
                 minimum: pages,
@@ -227,10 +283,17 @@ impl Rewriter<'_> {
     }
 
     fn append_globals(&self, globals: &mut GlobalSection) {
-        let mutable_i32 = GlobalType { val_type: wasm_encoder::ValType::I32, mutable: true, shared: false };
+        let mutable_i32 = GlobalType {
+            val_type: wasm_encoder::ValType::I32,
+            mutable: true,
+            shared: false,
+        };
         globals.global(mutable_i32, &ConstExpr::i32_const(1));
         if self.added.ptr.is_some() {
-            globals.global(mutable_i32, &ConstExpr::i32_const(record::STAGING_BASE as i32));
+            globals.global(
+                mutable_i32,
+                &ConstExpr::i32_const(record::STAGING_BASE as i32),
+            );
         }
         if self.added.countdown.is_some() {
             globals.global(mutable_i32, &ConstExpr::i32_const(1));
@@ -239,7 +302,11 @@ impl Rewriter<'_> {
     }
 
     fn append_exports(&self, exports: &mut ExportSection) {
-        exports.export(record::ENABLED_EXPORT, ExportKind::Global, self.added.enabled);
+        exports.export(
+            record::ENABLED_EXPORT,
+            ExportKind::Global,
+            self.added.enabled,
+        );
         if let Some(m) = self.added.memory {
             exports.export(record::MEMORY_EXPORT, ExportKind::Memory, m);
         }
@@ -261,40 +328,68 @@ impl Reencode for Rewriter<'_> {
     type Error = Error;
 
     fn function_index(&mut self, func: u32) -> ReResult<u32> {
-        Ok(if func < self.module.imported_functions { func } else { func + self.added.imports.len() as u32 })
+        Ok(if func < self.module.imported_functions {
+            func
+        } else {
+            func + self.added.imports.len() as u32
+        })
     }
 
-    fn parse_type_section(&mut self, types: &mut TypeSection, section: wasmparser::TypeSectionReader<'_>) -> ReResult {
+    fn parse_type_section(
+        &mut self,
+        types: &mut TypeSection,
+        section: wasmparser::TypeSectionReader<'_>,
+    ) -> ReResult {
         reencode::utils::parse_type_section(self, types, section)?;
         self.append_types(types);
         Ok(())
     }
 
-    fn parse_import_section(&mut self, imports: &mut ImportSection, section: wasmparser::ImportSectionReader<'_>) -> ReResult {
+    fn parse_import_section(
+        &mut self,
+        imports: &mut ImportSection,
+        section: wasmparser::ImportSectionReader<'_>,
+    ) -> ReResult {
         reencode::utils::parse_import_section(self, imports, section)?;
         self.append_imports(imports);
         Ok(())
     }
 
-    fn parse_memory_section(&mut self, memories: &mut MemorySection, section: wasmparser::MemorySectionReader<'_>) -> ReResult {
+    fn parse_memory_section(
+        &mut self,
+        memories: &mut MemorySection,
+        section: wasmparser::MemorySectionReader<'_>,
+    ) -> ReResult {
         reencode::utils::parse_memory_section(self, memories, section)?;
         self.append_memories(memories);
         Ok(())
     }
 
-    fn parse_global_section(&mut self, globals: &mut GlobalSection, section: wasmparser::GlobalSectionReader<'_>) -> ReResult {
+    fn parse_global_section(
+        &mut self,
+        globals: &mut GlobalSection,
+        section: wasmparser::GlobalSectionReader<'_>,
+    ) -> ReResult {
         reencode::utils::parse_global_section(self, globals, section)?;
         self.append_globals(globals);
         Ok(())
     }
 
-    fn parse_export_section(&mut self, exports: &mut ExportSection, section: wasmparser::ExportSectionReader<'_>) -> ReResult {
+    fn parse_export_section(
+        &mut self,
+        exports: &mut ExportSection,
+        section: wasmparser::ExportSectionReader<'_>,
+    ) -> ReResult {
         reencode::utils::parse_export_section(self, exports, section)?;
         self.append_exports(exports);
         Ok(())
     }
 
-    fn parse_function_body(&mut self, code: &mut wasm_encoder::CodeSection, func: wasmparser::FunctionBody<'_>) -> ReResult {
+    fn parse_function_body(
+        &mut self,
+        code: &mut wasm_encoder::CodeSection,
+        func: wasmparser::FunctionBody<'_>,
+    ) -> ReResult {
         let index = self.next_function;
         self.next_function += 1;
         match self.selection.ids.get(&index) {
@@ -310,11 +405,18 @@ impl Reencode for Rewriter<'_> {
         }
     }
 
-    fn parse_custom_section(&mut self, module: &mut Module, section: wasmparser::CustomSectionReader<'_>) -> ReResult {
+    fn parse_custom_section(
+        &mut self,
+        module: &mut Module,
+        section: wasmparser::CustomSectionReader<'_>,
+    ) -> ReResult {
         let name = section.name();
         // Code offsets in DWARF and source maps go stale once bodies grow;
         // shipping them would point debuggers at the wrong instructions.
-        if name.starts_with(".debug_") || name == "sourceMappingURL" || name == "external_debug_info" {
+        if name.starts_with(".debug_")
+            || name == "sourceMappingURL"
+            || name == "external_debug_info"
+        {
             if !self.stripped_debug {
                 self.stripped_debug = true;
                 self.notes.push(
@@ -330,7 +432,8 @@ impl Reencode for Rewriter<'_> {
             match self.custom_name_section(reader) {
                 Ok(names) => module.section(&names),
                 Err(_) => {
-                    self.notes.push("dropped a malformed name section".to_string());
+                    self.notes
+                        .push("dropped a malformed name section".to_string());
                     module
                 }
             };
@@ -339,7 +442,12 @@ impl Reencode for Rewriter<'_> {
         reencode::utils::parse_custom_section(self, module, section)
     }
 
-    fn intersperse_section_hook(&mut self, module: &mut Module, _after: Option<SectionId>, before: Option<SectionId>) -> ReResult {
+    fn intersperse_section_hook(
+        &mut self,
+        module: &mut Module,
+        _after: Option<SectionId>,
+        before: Option<SectionId>,
+    ) -> ReResult {
         let mut due: Vec<SectionId> = self
             .missing
             .iter()
@@ -380,7 +488,10 @@ impl Reencode for Rewriter<'_> {
         }
         if before.is_none() {
             let data = self.table.encode();
-            module.section(&CustomSection { name: tracer_core::table::SECTION_NAME.into(), data: data.into() });
+            module.section(&CustomSection {
+                name: tracer_core::table::SECTION_NAME.into(),
+                data: data.into(),
+            });
         }
         Ok(())
     }
@@ -393,6 +504,10 @@ impl Rewriter<'_> {
     }
 
     pub fn function_name(&self, index: u32) -> String {
-        self.module.raw_names.get(&index).cloned().unwrap_or_else(|| format!("func[{index}]"))
+        self.module
+            .raw_names
+            .get(&index)
+            .cloned()
+            .unwrap_or_else(|| format!("func[{index}]"))
     }
 }

@@ -19,10 +19,13 @@ pub fn find_fun(text: &str, name: &str) -> Option<(u32, u32)> {
         let mut rest = line;
         let mut col = 0;
         while let Some(at) = rest.find("fun ") {
-            let before_ok = at == 0 || !rest[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+            let before_ok =
+                at == 0 || !rest[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
             let after = rest[at + 4..].trim_start();
             let name_col = col + at + 4 + (rest[at + 4..].len() - after.len());
-            let name_ok = after.strip_prefix(name).is_some_and(|r| !r.starts_with(|c: char| c.is_alphanumeric() || c == '_'));
+            let name_ok = after
+                .strip_prefix(name)
+                .is_some_and(|r| !r.starts_with(|c: char| c.is_alphanumeric() || c == '_'));
             if before_ok && name_ok {
                 return Some((i as u32 + 1, name_col as u32 + 1));
             }
@@ -38,14 +41,26 @@ pub fn find_fun(text: &str, name: &str) -> Option<(u32, u32)> {
 pub fn relocate(table: &mut FunctionTable, sources: &[RuchySource]) {
     for f in &mut table.functions {
         let Some(loc) = &f.location else { continue };
-        let Some(stem) = loc.file.strip_suffix(".rs") else { continue };
+        let Some(stem) = loc.file.strip_suffix(".rs") else {
+            continue;
+        };
         let stem = stem.rsplit('/').next().unwrap_or(stem);
-        let Some(src) = sources.iter().find(|s| s.file.rsplit('/').next().and_then(|n| n.strip_suffix(".ruchy")) == Some(stem)) else {
+        let Some(src) = sources.iter().find(|s| {
+            s.file
+                .rsplit('/')
+                .next()
+                .and_then(|n| n.strip_suffix(".ruchy"))
+                == Some(stem)
+        }) else {
             continue;
         };
         let short = f.name.rsplit("::").next().unwrap_or(&f.name);
         if let Some((line, column)) = find_fun(&src.text, short) {
-            f.location = Some(Location { file: src.file.clone(), line, column });
+            f.location = Some(Location {
+                file: src.file.clone(),
+                line,
+                column,
+            });
         }
     }
 }
@@ -60,6 +75,9 @@ mod tests {
         assert_eq!(find_fun(src, "fibonacci"), Some((1, 5)));
         assert_eq!(find_fun(src, "main"), Some((5, 5)));
         assert_eq!(find_fun(src, "fib"), None);
-        assert_eq!(find_fun("  pub fun  is_even(n: i64) -> bool {", "is_even"), Some((1, 12)));
+        assert_eq!(
+            find_fun("  pub fun  is_even(n: i64) -> bool {", "is_even"),
+            Some((1, 12))
+        );
     }
 }

@@ -41,7 +41,10 @@ impl Filter {
         if pattern.is_empty() {
             return Err(Error::BadFilter(text.to_string()));
         }
-        Ok(Filter { include, pattern: pattern.to_string() })
+        Ok(Filter {
+            include,
+            pattern: pattern.to_string(),
+        })
     }
 
     fn matches(&self, names: &[&str]) -> bool {
@@ -77,9 +80,19 @@ pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selecti
     let mut ids = HashMap::new();
     let includes: Vec<&Filter> = config.filters.iter().filter(|f| f.include).collect();
     for index in module.imported_functions..module.signatures.len() as u32 {
-        let raw = module.raw_names.get(&index).cloned().unwrap_or_else(|| format!("func[{index}]"));
-        let demangled = module.demangled.get(&index).cloned().unwrap_or_else(|| raw.clone());
-        if config.scope == Scope::Own && !names::is_own(&demangled, module.exported.contains(&index), program) {
+        let raw = module
+            .raw_names
+            .get(&index)
+            .cloned()
+            .unwrap_or_else(|| format!("func[{index}]"));
+        let demangled = module
+            .demangled
+            .get(&index)
+            .cloned()
+            .unwrap_or_else(|| raw.clone());
+        if config.scope == Scope::Own
+            && !names::is_own(&demangled, module.exported.contains(&index), program)
+        {
             continue;
         }
         let name = names::display_name(&demangled, program);
@@ -87,12 +100,18 @@ pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selecti
         if !includes.is_empty() && !includes.iter().any(|f| f.matches(&all_names)) {
             continue;
         }
-        if config.filters.iter().any(|f| !f.include && f.matches(&all_names)) {
+        if config
+            .filters
+            .iter()
+            .any(|f| !f.include && f.matches(&all_names))
+        {
             continue;
         }
         let sig = &module.signatures[index as usize];
         if functions.len() as u32 > tracer_core::record::MAX_FUNCTION_ID {
-            return Err(Error::Unsupported { feature: "more functions than a record header can name".into() });
+            return Err(Error::Unsupported {
+                feature: "more functions than a record header can name".into(),
+            });
         }
         ids.insert(index, functions.len() as u32);
         functions.push(FunctionInfo {
@@ -106,25 +125,45 @@ pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selecti
             source: None,
         });
     }
-    let types = if config.source_values { attach_debug_info(module, &mut functions) } else { Vec::new() };
-    Ok(Selection { functions, ids, types })
+    let types = if config.source_values {
+        attach_debug_info(module, &mut functions)
+    } else {
+        Vec::new()
+    };
+    Ok(Selection {
+        functions,
+        ids,
+        types,
+    })
 }
 
 /// Adds what DWARF knows to the selected functions: source signatures,
 /// parameter names and definition sites. Returns the types they refer to.
-fn attach_debug_info(module: &ModuleInfo<'_>, functions: &mut [FunctionInfo]) -> Vec<tracer_core::source::SourceType> {
+fn attach_debug_info(
+    module: &ModuleInfo<'_>,
+    functions: &mut [FunctionInfo],
+) -> Vec<tracer_core::source::SourceType> {
     if module.debug_sections.is_empty() {
         return Vec::new();
     }
-    let wanted: std::collections::HashSet<&str> = functions.iter().map(|f| f.raw_name.as_str()).collect();
+    let wanted: std::collections::HashSet<&str> =
+        functions.iter().map(|f| f.raw_name.as_str()).collect();
     let debug = crate::dwarf::read(&module.debug_sections, &wanted);
     for f in functions.iter_mut() {
-        let Some(d) = debug.functions.get(&f.raw_name) else { continue };
+        let Some(d) = debug.functions.get(&f.raw_name) else {
+            continue;
+        };
         if let Some(file) = &d.file {
-            f.location = Some(tracer_core::Location { file: file.clone(), line: d.line, column: 0 });
+            f.location = Some(tracer_core::Location {
+                file: file.clone(),
+                line: d.line,
+                column: 0,
+            });
         }
         let sig = &module.signatures[f.wasm_index as usize];
-        if let Some(source) = crate::lowering::lower(&debug.types, &d.params, d.result, &sig.params, &sig.results) {
+        if let Some(source) =
+            crate::lowering::lower(&debug.types, &d.params, d.result, &sig.params, &sig.results)
+        {
             f.param_names = source.params.iter().map(|p| p.name.clone()).collect();
             f.source = Some(source);
         }

@@ -17,7 +17,9 @@ pub fn export_signature(wasm: &[u8], name: &str) -> Result<(Vec<ValType>, Vec<Va
                 for group in reader {
                     for sub in group.map_err(bad)?.into_types() {
                         types.push(match &sub.composite_type.inner {
-                            CompositeInnerType::Func(f) => Some((f.params().to_vec(), f.results().to_vec())),
+                            CompositeInnerType::Func(f) => {
+                                Some((f.params().to_vec(), f.results().to_vec()))
+                            }
                             _ => None,
                         });
                     }
@@ -51,7 +53,10 @@ pub fn export_signature(wasm: &[u8], name: &str) -> Result<(Vec<ValType>, Vec<Va
         }
     }
     let Some(index) = index else {
-        return Err(format!("the module exports no function `{name}`; its functions: {}", exports.join(", ")));
+        return Err(format!(
+            "the module exports no function `{name}`; its functions: {}",
+            exports.join(", ")
+        ));
     };
     funcs
         .get(index as usize)
@@ -63,7 +68,11 @@ pub fn export_signature(wasm: &[u8], name: &str) -> Result<(Vec<ValType>, Vec<Va
 /// BigInt for `i64`).
 pub fn js_args(name: &str, params: &[ValType], args: &[String]) -> Result<Vec<JsValue>, String> {
     if params.len() != args.len() {
-        return Err(format!("`{name}` takes {} argument(s), {} given", params.len(), args.len()));
+        return Err(format!(
+            "`{name}` takes {} argument(s), {} given",
+            params.len(),
+            args.len()
+        ));
     }
     params
         .iter()
@@ -71,9 +80,15 @@ pub fn js_args(name: &str, params: &[ValType], args: &[String]) -> Result<Vec<Js
         .map(|(t, a)| {
             let bad = || format!("argument `{a}` is not a valid {t}");
             Ok(match t {
-                ValType::I32 => JsValue::from_f64(f64::from(a.trim().parse::<i32>().map_err(|_| bad())?)),
-                ValType::I64 => js_sys::BigInt::from(a.trim().parse::<i64>().map_err(|_| bad())?).into(),
-                ValType::F32 | ValType::F64 => JsValue::from_f64(a.trim().parse::<f64>().map_err(|_| bad())?),
+                ValType::I32 => {
+                    JsValue::from_f64(f64::from(a.trim().parse::<i32>().map_err(|_| bad())?))
+                }
+                ValType::I64 => {
+                    js_sys::BigInt::from(a.trim().parse::<i64>().map_err(|_| bad())?).into()
+                }
+                ValType::F32 | ValType::F64 => {
+                    JsValue::from_f64(a.trim().parse::<f64>().map_err(|_| bad())?)
+                }
                 _ => return Err(format!("cannot pass a {t} from the page")),
             })
         })

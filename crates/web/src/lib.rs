@@ -20,7 +20,9 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
 use tracer_core::decode::{RunEnd, Trace};
-use tracer_core::format::{ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions};
+use tracer_core::format::{
+    ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
+};
 use tracer_core::{EventKind, FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -99,11 +101,16 @@ fn field(obj: &JsValue, name: &str) -> Option<JsValue> {
     if !obj.is_object() {
         return None;
     }
-    Reflect::get(obj, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+    Reflect::get(obj, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
 fn strings(v: &JsValue) -> Vec<String> {
-    Array::from(v).iter().filter_map(|s| s.as_string()).collect()
+    Array::from(v)
+        .iter()
+        .filter_map(|s| s.as_string())
+        .collect()
 }
 
 impl Options {
@@ -121,8 +128,10 @@ impl Options {
             o.timestamps = v.is_truthy();
         }
         if let Some(v) = field(obj, "sample") {
-            o.sample =
-                v.as_f64().filter(|n| *n >= 1.0 && *n <= u32::MAX as f64).ok_or("sample must be a number >= 1")? as u32;
+            o.sample = v
+                .as_f64()
+                .filter(|n| *n >= 1.0 && *n <= u32::MAX as f64)
+                .ok_or("sample must be a number >= 1")? as u32;
         }
         if let Some(v) = field(obj, "scope") {
             o.scope = match v.as_string().as_deref() {
@@ -134,11 +143,15 @@ impl Options {
         if let Some(v) = field(obj, "filter") {
             let text = v.as_string().ok_or("filter must be a string")?;
             for g in text.split([',', ' ']).filter(|g| !g.is_empty()) {
-                o.filters.push(wasm_instrument::Filter::parse(g).map_err(|e| e.to_string())?);
+                o.filters
+                    .push(wasm_instrument::Filter::parse(g).map_err(|e| e.to_string())?);
             }
         }
         if let Some(v) = field(obj, "capacity") {
-            o.capacity = v.as_f64().filter(|n| *n >= 1.0).ok_or("capacity must be a number >= 1")? as u64;
+            o.capacity = v
+                .as_f64()
+                .filter(|n| *n >= 1.0)
+                .ok_or("capacity must be a number >= 1")? as u64;
         }
         if let Some(v) = field(obj, "keep") {
             o.policy = match v.as_string().as_deref() {
@@ -160,10 +173,14 @@ impl Options {
             o.env = strings(&v);
         }
         if let Some(v) = field(obj, "invoke") {
-            o.invoke = Some(v.as_string().ok_or("invoke must be a string")?).filter(|s| !s.is_empty());
+            o.invoke =
+                Some(v.as_string().ok_or("invoke must be a string")?).filter(|s| !s.is_empty());
         }
         if let Some(v) = field(obj, "invokeArgs") {
-            o.invoke_args = Array::from(&v).iter().map(|a| a.as_string().unwrap_or_else(|| format!("{a:?}"))).collect();
+            o.invoke_args = Array::from(&v)
+                .iter()
+                .map(|a| a.as_string().unwrap_or_else(|| format!("{a:?}")))
+                .collect();
         }
         Ok(o)
     }
@@ -193,7 +210,9 @@ pub fn check_wasm(bytes: &[u8]) -> Result<(), String> {
         return Err("the file is empty, not a WebAssembly module".into());
     }
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        return Err("this is not a WebAssembly module: a .wasm file starts with the bytes \\0asm".into());
+        return Err(
+            "this is not a WebAssembly module: a .wasm file starts with the bytes \\0asm".into(),
+        );
     }
     if bytes[4..8] != [1, 0, 0, 0] {
         return Err(
@@ -220,7 +239,11 @@ impl Instrumented {
     /// Shown names of the traced functions, by record id.
     #[wasm_bindgen(js_name = functionNames)]
     pub fn function_names(&self) -> Vec<String> {
-        self.table.functions.iter().map(|f| f.name.clone()).collect()
+        self.table
+            .functions
+            .iter()
+            .map(|f| f.name.clone())
+            .collect()
     }
     /// What instrumenting did that a person should know.
     pub fn notes(&self) -> Vec<String> {
@@ -228,7 +251,10 @@ impl Instrumented {
     }
 }
 
-fn instrument_with(bytes: &[u8], options: &Options) -> Result<wasm_instrument::Instrumented, String> {
+fn instrument_with(
+    bytes: &[u8],
+    options: &Options,
+) -> Result<wasm_instrument::Instrumented, String> {
     check_wasm(bytes)?;
     if let Some(table) = wasm_instrument::read_table(bytes).map_err(|e| e.to_string())? {
         return Ok(wasm_instrument::Instrumented {
@@ -237,7 +263,8 @@ fn instrument_with(bytes: &[u8], options: &Options) -> Result<wasm_instrument::I
             notes: vec!["module is already instrumented; running it as it is".into()],
         });
     }
-    wasm_instrument::instrument(bytes, &options.config()).map_err(|e| format!("cannot instrument this module: {e}"))
+    wasm_instrument::instrument(bytes, &options.config())
+        .map_err(|e| format!("cannot instrument this module: {e}"))
 }
 
 /// Instruments a module in the page.
@@ -245,7 +272,11 @@ fn instrument_with(bytes: &[u8], options: &Options) -> Result<wasm_instrument::I
 pub fn instrument(bytes: &[u8], options: JsValue) -> Result<Instrumented, JsError> {
     let options = Options::from_js(&options).map_err(|e| JsError::new(&e))?;
     let out = instrument_with(bytes, &options).map_err(|e| JsError::new(&e))?;
-    Ok(Instrumented { bytes: out.bytes, table: out.table, notes: out.notes })
+    Ok(Instrumented {
+        bytes: out.bytes,
+        table: out.table,
+        notes: out.notes,
+    })
 }
 
 /// A finished run: its trace, its output and how it ended.
@@ -280,7 +311,10 @@ fn render<F: Formatter>(mut f: F, trace: &Trace) -> String {
 impl RunResult {
     /// The strace-style text trace.
     pub fn text(&self, indent: bool, timestamps: bool) -> String {
-        render(TextFormatter::new(TextOptions { indent, timestamps }), &self.trace)
+        render(
+            TextFormatter::new(TextOptions { indent, timestamps }),
+            &self.trace,
+        )
     }
     /// The JSON trace document.
     pub fn json(&self) -> String {
@@ -374,14 +408,22 @@ impl RunResult {
     }
 }
 
-fn spec(options: &Options, layout: &RecordLayout, table: &FunctionTable, wasm: &[u8]) -> Result<JsValue, String> {
+fn spec(
+    options: &Options,
+    layout: &RecordLayout,
+    table: &FunctionTable,
+    wasm: &[u8],
+) -> Result<JsValue, String> {
     let o = Object::new();
     let set = |k: &str, v: JsValue| {
         let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
     };
     set("timestamps", JsValue::from_bool(table.options.timestamps));
     set("sampled", JsValue::from_bool(table.options.sample > 1));
-    set("maxRecord", JsValue::from_f64(f64::from(layout.max_record_size())));
+    set(
+        "maxRecord",
+        JsValue::from_f64(f64::from(layout.max_record_size())),
+    );
     set("enabled", JsValue::from_bool(options.enabled));
     let list = |v: &[String]| v.iter().map(|s| JsValue::from_str(s)).collect::<Array>();
     set("args", list(&options.args).into());
@@ -411,7 +453,11 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
         (out.bytes, out.table, out.notes, true)
     };
     let layout = RecordLayout::new(&table);
-    let ring = Rc::new(RefCell::new(Ring::new(layout.clone(), options.capacity, options.policy)));
+    let ring = Rc::new(RefCell::new(Ring::new(
+        layout.clone(),
+        options.capacity,
+        options.policy,
+    )));
     let error: Rc<RefCell<Option<String>>> = Rc::default();
     let sink = {
         let ring = ring.clone();
@@ -428,22 +474,37 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
     let result = JsFuture::from(promise).await.map_err(js_error)?;
     drop(sink);
     if let Some(e) = error.borrow_mut().take() {
-        return Err(JsError::new(&format!("the module wrote malformed trace records: {e}")));
+        return Err(JsError::new(&format!(
+            "the module wrote malformed trace records: {e}"
+        )));
     }
     let get = |k: &str| field(&result, k);
     let end = match get("end").and_then(|v| v.as_string()).as_deref() {
-        Some("exited") => RunEnd::Exited(get("code").and_then(|v| v.as_f64()).unwrap_or(0.0) as i32),
-        Some("trapped") => RunEnd::Trapped(get("message").and_then(|v| v.as_string()).unwrap_or_default()),
+        Some("exited") => {
+            RunEnd::Exited(get("code").and_then(|v| v.as_f64()).unwrap_or(0.0) as i32)
+        }
+        Some("trapped") => RunEnd::Trapped(
+            get("message")
+                .and_then(|v| v.as_string())
+                .unwrap_or_default(),
+        ),
         _ => RunEnd::Returned,
     };
     let end_us = get("endUs").and_then(|v| v.as_f64()).map(|v| v as u64);
-    let ring = Rc::try_unwrap(ring).map_err(|_| JsError::new("internal: ring still shared"))?.into_inner();
-    let recorded =
-        ring.finish().map_err(|e| JsError::new(&format!("the module wrote malformed trace records: {e}")))?;
+    let ring = Rc::try_unwrap(ring)
+        .map_err(|_| JsError::new("internal: ring still shared"))?
+        .into_inner();
+    let recorded = ring
+        .finish()
+        .map_err(|e| JsError::new(&format!("the module wrote malformed trace records: {e}")))?;
     Ok(RunResult {
         trace: Trace::new(table, recorded, end, epoch_unix_us, end_us),
-        stdout: get("stdout").and_then(|v| v.as_string()).unwrap_or_default(),
-        stderr: get("stderr").and_then(|v| v.as_string()).unwrap_or_default(),
+        stdout: get("stdout")
+            .and_then(|v| v.as_string())
+            .unwrap_or_default(),
+        stderr: get("stderr")
+            .and_then(|v| v.as_string())
+            .unwrap_or_default(),
         elapsed_ms: get("elapsedMs").and_then(|v| v.as_f64()).unwrap_or(0.0),
         results: get("results").map(|v| strings(&v)).unwrap_or_default(),
         notes,

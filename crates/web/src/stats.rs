@@ -25,7 +25,12 @@ pub fn function_stats(trace: &Trace) -> Vec<FunctionStats> {
         .table
         .functions
         .iter()
-        .map(|f| FunctionStats { name: f.name.clone(), calls: 0, total_us: 0, self_us: 0 })
+        .map(|f| FunctionStats {
+            name: f.name.clone(),
+            calls: 0,
+            total_us: 0,
+            self_us: 0,
+        })
         .collect();
     let mut active = vec![0u32; n];
     // Open frames: (id, time spent in children).
@@ -42,7 +47,9 @@ pub fn function_stats(trace: &Trace) -> Vec<FunctionStats> {
                 stack.push((e.id, 0));
             }
             _ => {
-                let Some((open, children)) = stack.pop() else { continue };
+                let Some((open, children)) = stack.pop() else {
+                    continue;
+                };
                 let open = open as usize;
                 let d = e.duration_us.unwrap_or(0);
                 active[open] = active[open].saturating_sub(1);
@@ -83,7 +90,10 @@ pub fn to_json(rows: &[FunctionStats]) -> String {
         }
         out.push_str("{\"name\":");
         push_json_str(&mut out, &r.name);
-        out.push_str(&format!(",\"calls\":{},\"total_us\":{},\"self_us\":{}}}", r.calls, r.total_us, r.self_us));
+        out.push_str(&format!(
+            ",\"calls\":{},\"total_us\":{},\"self_us\":{}}}",
+            r.calls, r.total_us, r.self_us
+        ));
     }
     out.push(']');
     out
@@ -122,8 +132,10 @@ pub fn calls_json(trace: &Trace, limit: usize) -> String {
             EventKind::Enter => {
                 if calls.len() < limit {
                     let types = e.function.params.iter();
-                    let args: Vec<String> =
-                        types.zip(e.values()).map(|(t, v)| format!("{}={}", t.name(), value_text(v))).collect();
+                    let args: Vec<String> = types
+                        .zip(e.values())
+                        .map(|(t, v)| format!("{}={}", t.name(), value_text(v)))
+                        .collect();
                     calls.push(Call {
                         name: e.id as usize,
                         depth: e.depth,
@@ -163,7 +175,10 @@ pub fn calls_json(trace: &Trace, limit: usize) -> String {
         }
         out.push_str("{\"name\":");
         push_json_str(&mut out, &trace.table.functions[c.name].name);
-        out.push_str(&format!(",\"depth\":{},\"start\":{},\"end\":", c.depth, c.start));
+        out.push_str(&format!(
+            ",\"depth\":{},\"start\":{},\"end\":",
+            c.depth, c.start
+        ));
         match c.end {
             Some(e) => out.push_str(&e.to_string()),
             None => out.push_str("null"),

@@ -27,7 +27,10 @@ async fn run_err(bytes: &[u8], json: &str) -> String {
         Ok(_) => panic!("run should have failed"),
         Err(e) => {
             let v = JsValue::from(e);
-            js_sys::Reflect::get(&v, &"message".into()).unwrap().as_string().unwrap()
+            js_sys::Reflect::get(&v, &"message".into())
+                .unwrap()
+                .as_string()
+                .unwrap()
         }
     }
 }
@@ -44,10 +47,16 @@ async fn fibonacci_with_hooks() {
     assert_eq!(r.exit_code(), Some(0));
     assert_eq!(r.calls("fibonacci"), 15.0);
     let text = r.text(false, false);
-    assert!(first_line_with(&text, "-> fibonacci(").starts_with("-> fibonacci(i64=5)"), "{text}");
+    assert!(
+        first_line_with(&text, "-> fibonacci(").starts_with("-> fibonacci(i64=5)"),
+        "{text}"
+    );
     assert!(text.contains("<- fibonacci() = 5"), "{text}");
     let stats = r.function_stats_json();
-    assert!(stats.contains(r#"{"name":"fibonacci","calls":15,"#), "{stats}");
+    assert!(
+        stats.contains(r#"{"name":"fibonacci","calls":15,"#),
+        "{stats}"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -118,7 +127,8 @@ async fn bad_input_is_a_clear_error() {
 
 #[wasm_bindgen_test]
 fn instrument_reports_the_table() {
-    let out = instrument(FIBONACCI, JsValue::UNDEFINED).unwrap_or_else(|_| panic!("instrument failed"));
+    let out =
+        instrument(FIBONACCI, JsValue::UNDEFINED).unwrap_or_else(|_| panic!("instrument failed"));
     assert!(out.function_names().iter().any(|n| n == "fibonacci"));
     assert_eq!(&out.bytes()[..4], b"\0asm");
 }
@@ -127,11 +137,18 @@ const FIB_BENCH: &[u8] = include_bytes!("../../../tests/fixtures/bench/fib_bench
 
 #[wasm_bindgen_test]
 async fn invoke_an_export_with_typed_arguments() {
-    let r = run_ok(FIB_BENCH, r#"{"invoke": "run", "invokeArgs": ["20"], "scope": "all"}"#).await;
+    let r = run_ok(
+        FIB_BENCH,
+        r#"{"invoke": "run", "invokeArgs": ["20"], "scope": "all"}"#,
+    )
+    .await;
     assert_eq!(r.results(), vec!["6765".to_string()]);
     assert_eq!(r.calls("fibonacci"), 21891.0);
     let msg = run_err(FIB_BENCH, r#"{"invoke": "nope"}"#).await;
-    assert!(msg.contains("no function `nope`") && msg.contains("run"), "{msg}");
+    assert!(
+        msg.contains("no function `nope`") && msg.contains("run"),
+        "{msg}"
+    );
     let msg = run_err(FIB_BENCH, r#"{"invoke": "run", "invokeArgs": ["x"]}"#).await;
     assert!(msg.contains("not a valid i64"), "{msg}");
 }

@@ -112,14 +112,22 @@ const AFTER_TS: &str = ", \"pid\": 1, \"tid\": 1, \"args\": {";
 impl Formatter for ChromeFormatter {
     fn begin(&mut self, trace: &Trace, out: &mut String) {
         self.pieces.clear();
-        self.pieces.resize_with(trace.table.functions.len(), || None);
+        self.pieces
+            .resize_with(trace.table.functions.len(), || None);
         self.open.clear();
         self.ordinal = 0;
         self.last_ts = 0;
         self.skipped = 0;
         out.push_str("{\"traceEvents\": [\n");
         out.push_str("{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 1, \"args\": {\"name\": ");
-        push_json_str(out, if trace.table.program.is_empty() { "wasm" } else { &trace.table.program });
+        push_json_str(
+            out,
+            if trace.table.program.is_empty() {
+                "wasm"
+            } else {
+                &trace.table.program
+            },
+        );
         out.push_str("}}");
     }
 
@@ -267,7 +275,11 @@ mod tests {
             match ph {
                 "B" => stack.push(e["name"].as_str().unwrap().to_string()),
                 "E" => {
-                    assert_eq!(stack.pop().as_deref(), e["name"].as_str(), "unbalanced E: {e}");
+                    assert_eq!(
+                        stack.pop().as_deref(),
+                        e["name"].as_str(),
+                        "unbalanced E: {e}"
+                    );
                     pairs += 1;
                 }
                 _ => panic!("unexpected phase {ph}"),
@@ -287,7 +299,10 @@ mod tests {
             lines[1],
             r#"{"name": "process_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "fibonacci"}},"#
         );
-        assert_eq!(lines[2], r#"{"name": "main", "cat": "wasm", "ph": "B", "ts": 0, "pid": 1, "tid": 1, "args": {}},"#);
+        assert_eq!(
+            lines[2],
+            r#"{"name": "main", "cat": "wasm", "ph": "B", "ts": 0, "pid": 1, "tid": 1, "args": {}},"#
+        );
         assert_eq!(
             lines[3],
             r#"{"name": "fibonacci", "cat": "wasm", "ph": "B", "ts": 5, "pid": 1, "tid": 1, "args": {"i64": 2}},"#
@@ -313,7 +328,12 @@ mod tests {
         let recs = vec![
             (PAIR, Enter, 0, vec![Value::F64(0.5), Value::I32(-3)]),
             (PAIR, Exit, 0, vec![Value::I32(4), Value::F64(f64::NAN)]),
-            (SIMD, Enter, 0, vec![Value::Unrecorded(ValType::V128), Value::I32(7)]),
+            (
+                SIMD,
+                Enter,
+                0,
+                vec![Value::Unrecorded(ValType::V128), Value::I32(7)],
+            ),
             (SIMD, Exit, 0, vec![Value::Unrecorded(ValType::V128)]),
             (MAIN, Enter, 0, vec![]),
             (MAIN, TailExit, 0, vec![]),
@@ -339,7 +359,12 @@ mod tests {
 
     #[test]
     fn trapped_run_closes_frames() {
-        let t = trace(table(true), &fib_records()[..3], RunEnd::Trapped("unreachable".to_string()), Some(40));
+        let t = trace(
+            table(true),
+            &fib_records()[..3],
+            RunEnd::Trapped("unreachable".to_string()),
+            Some(40),
+        );
         let d = doc(&t);
         assert_eq!(check_balanced(&d), 3);
         let e = d["traceEvents"].as_array().unwrap();
@@ -356,7 +381,11 @@ mod tests {
         fn go(n: i64, clock: &mut u32, recs: &mut Vec<Rec>) -> i64 {
             *clock += 1;
             recs.push((FIB, Enter, *clock, vec![Value::I64(n)]));
-            let r = if n < 2 { n } else { go(n - 1, clock, recs) + go(n - 2, clock, recs) };
+            let r = if n < 2 {
+                n
+            } else {
+                go(n - 1, clock, recs) + go(n - 2, clock, recs)
+            };
             *clock += 1;
             recs.push((FIB, Exit, *clock, vec![Value::I64(r)]));
             r
@@ -375,7 +404,8 @@ mod tests {
         for capacity in [1u64, 2, 3, 7, 10, 25, 51] {
             for chunk in [1usize, 3, 16] {
                 let (tb, chunks, total) = fib_chunks(6, chunk);
-                let mut ring = Ring::new(RecordLayout::new(&tb), capacity, OverflowPolicy::KeepNewest);
+                let mut ring =
+                    Ring::new(RecordLayout::new(&tb), capacity, OverflowPolicy::KeepNewest);
                 for c in &chunks {
                     ring.push(c).unwrap();
                 }
@@ -387,7 +417,10 @@ mod tests {
                 let t = Trace::new(tb, recorded, RunEnd::Returned, EPOCH, None);
                 let d = doc(&t);
                 let pairs = check_balanced(&d);
-                let enters = t.events().filter(|e| e.as_ref().unwrap().kind == EventKind::Enter).count();
+                let enters = t
+                    .events()
+                    .filter(|e| e.as_ref().unwrap().kind == EventKind::Enter)
+                    .count();
                 assert_eq!(pairs, enters, "capacity {capacity}, chunk {chunk}");
                 assert_eq!(d["otherData"]["dropped_events"], (total as u64 - capacity));
             }
@@ -402,7 +435,13 @@ mod tests {
             for c in &chunks {
                 ring.push(c).unwrap();
             }
-            let t = Trace::new(tb, ring.finish().unwrap(), RunEnd::Trapped("x".to_string()), EPOCH, Some(1000));
+            let t = Trace::new(
+                tb,
+                ring.finish().unwrap(),
+                RunEnd::Trapped("x".to_string()),
+                EPOCH,
+                Some(1000),
+            );
             let d = doc(&t);
             check_balanced(&d);
             let last = d["traceEvents"].as_array().unwrap().last().unwrap().clone();
@@ -429,7 +468,12 @@ mod tests {
         let mut tb = table(true);
         tb.program = String::new();
         tb.functions[MAIN as usize].name = "a\"b\\\u{0}".to_string();
-        let t = trace(tb, &[(MAIN, Enter, 0, vec![]), (MAIN, Exit, 1, vec![])], RunEnd::Returned, None);
+        let t = trace(
+            tb,
+            &[(MAIN, Enter, 0, vec![]), (MAIN, Exit, 1, vec![])],
+            RunEnd::Returned,
+            None,
+        );
         let d = doc(&t);
         assert_eq!(d["traceEvents"][0]["args"]["name"], "wasm");
         assert_eq!(d["traceEvents"][1]["name"], "a\"b\\\u{0}");

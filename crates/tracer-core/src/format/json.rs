@@ -30,7 +30,10 @@
 //! object per line, then `{"stats": {...}}`: a stream without the stats line
 //! was cut.
 
-use super::util::{json_value_head, param_name, push_f64, push_i64, push_json_str, push_u64, push_us_as_ns, push_value_json};
+use super::util::{
+    json_value_head, param_name, push_f64, push_i64, push_json_str, push_u64, push_us_as_ns,
+    push_value_json,
+};
 use super::Formatter;
 use crate::decode::{RunEnd, Stats, Trace};
 use crate::event::{Event, EventKind};
@@ -95,7 +98,11 @@ impl Pieces {
                 None => String::from(json_value_head(t)),
             })
             .collect();
-        Pieces { name_id, location, args }
+        Pieces {
+            name_id,
+            location,
+            args,
+        }
     }
 }
 
@@ -111,7 +118,12 @@ pub struct JsonFormatter {
 impl JsonFormatter {
     /// A JSON formatter with the given options.
     pub fn new(options: JsonOptions) -> JsonFormatter {
-        JsonFormatter { options, pieces: Vec::new(), epoch_unix_us: 0, first: true }
+        JsonFormatter {
+            options,
+            pieces: Vec::new(),
+            epoch_unix_us: 0,
+            first: true,
+        }
     }
 
     /// A formatter writing JSON Lines.
@@ -132,7 +144,11 @@ fn push_metadata(out: &mut String, trace: &Trace) {
     out.push_str(", \"format_version\": ");
     push_u64(out, u64::from(JSON_FORMAT_VERSION));
     out.push_str(", \"timestamps\": ");
-    out.push_str(if trace.table.options.timestamps { "true" } else { "false" });
+    out.push_str(if trace.table.options.timestamps {
+        "true"
+    } else {
+        "false"
+    });
     out.push_str(", \"sample\": ");
     push_u64(out, u64::from(trace.table.options.sample));
     out.push_str(", \"epoch_unix_us\": ");
@@ -173,7 +189,8 @@ fn push_stats(out: &mut String, stats: &Stats) {
 impl Formatter for JsonFormatter {
     fn begin(&mut self, trace: &Trace, out: &mut String) {
         self.pieces.clear();
-        self.pieces.resize_with(trace.table.functions.len(), || None);
+        self.pieces
+            .resize_with(trace.table.functions.len(), || None);
         self.epoch_unix_us = trace.epoch_unix_us;
         self.first = true;
         out.push_str("{\"metadata\": ");
@@ -206,7 +223,11 @@ impl Formatter for JsonFormatter {
         let source = event.source_values(&trace.table.types);
         match (event.kind, source) {
             (EventKind::Enter | EventKind::Exit, Some(values)) => {
-                out.push_str(if event.kind == EventKind::Enter { ", \"args\": [" } else { ", \"returns\": [" });
+                out.push_str(if event.kind == EventKind::Enter {
+                    ", \"args\": ["
+                } else {
+                    ", \"returns\": ["
+                });
                 for (i, a) in values.iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");
@@ -322,7 +343,10 @@ mod tests {
             r#"{"type": "function_exit", "name": "fibonacci", "id": 0, "depth": 2, "returns": [{"type_info": {"name": "i64"}, "value": 1}], "location": {"file": "fibonacci.ruchy", "line": 1, "column": 5}, "timestamp_ns": 1761761183405425000, "duration_ns": 2000},"#
         );
         assert_eq!(lines[10], "],");
-        assert_eq!(lines[11], r#""stats": {"total_events": 8, "kept_events": 8, "dropped_events": 0}}"#);
+        assert_eq!(
+            lines[11],
+            r#""stats": {"total_events": 8, "kept_events": 8, "dropped_events": 0}}"#
+        );
 
         let d: J = serde_json::from_str(&out).unwrap();
         let events = d["events"].as_array().unwrap();
@@ -342,8 +366,18 @@ mod tests {
     fn values_names_and_unrecorded() {
         let recs = vec![
             (PAIR, Enter, 1, vec![Value::F64(2.0), Value::I32(-3)]),
-            (PAIR, Exit, 2, vec![Value::I32(i32::MIN), Value::F64(f64::NEG_INFINITY)]),
-            (SIMD, Enter, 3, vec![Value::Unrecorded(ValType::V128), Value::I32(7)]),
+            (
+                PAIR,
+                Exit,
+                2,
+                vec![Value::I32(i32::MIN), Value::F64(f64::NEG_INFINITY)],
+            ),
+            (
+                SIMD,
+                Enter,
+                3,
+                vec![Value::Unrecorded(ValType::V128), Value::I32(7)],
+            ),
             (SIMD, Exit, 4, vec![Value::Unrecorded(ValType::V128)]),
             (FIB, Enter, 5, vec![Value::I64(i64::MIN)]),
             (FIB, Exit, 6, vec![Value::I64(i64::MAX)]),
@@ -356,7 +390,10 @@ mod tests {
             e[0]["args"],
             json!([{"name": "x", "type_info": {"name": "f64"}, "value": 2.0}, {"name": "y", "type_info": {"name": "i32"}, "value": -3}])
         );
-        assert_eq!(e[0]["location"], json!({"file": "lib.ruchy", "line": 12, "column": 0}));
+        assert_eq!(
+            e[0]["location"],
+            json!({"file": "lib.ruchy", "line": 12, "column": 0})
+        );
         assert!(e[0].get("timestamp_ns").is_none());
         assert!(e[1].get("duration_ns").is_none());
         assert_eq!(
@@ -368,7 +405,10 @@ mod tests {
             json!([{"type_info": {"name": "v128"}, "value": null}, {"type_info": {"name": "i32"}, "value": 7}])
         );
         assert!(e[2].get("location").is_none());
-        assert_eq!(e[3]["returns"], json!([{"type_info": {"name": "v128"}, "value": null}]));
+        assert_eq!(
+            e[3]["returns"],
+            json!([{"type_info": {"name": "v128"}, "value": null}])
+        );
         // i64 extremes are exact.
         assert_eq!(e[4]["args"][0]["value"].as_i64(), Some(i64::MIN));
         assert_eq!(e[5]["returns"][0]["value"].as_i64(), Some(i64::MAX));
@@ -383,8 +423,16 @@ mod tests {
             (FIB, Enter, 3, vec![Value::I64(2)]),
         ];
         let msg = "trap: \"unreachable\"\n\tat \\fib\u{1}";
-        let d = doc(&trace(table(true), &recs, RunEnd::Trapped(msg.to_string()), Some(10)));
-        assert_eq!(d["metadata"]["end"], json!({"kind": "trapped", "message": msg}));
+        let d = doc(&trace(
+            table(true),
+            &recs,
+            RunEnd::Trapped(msg.to_string()),
+            Some(10),
+        ));
+        assert_eq!(
+            d["metadata"]["end"],
+            json!({"kind": "trapped", "message": msg})
+        );
         let e = d["events"].as_array().unwrap();
         assert_eq!(e.len(), 6);
         assert_eq!(e[2]["tail_call"], true);
@@ -396,8 +444,16 @@ mod tests {
         assert_eq!(e[5]["closed"], "trapped");
         assert_eq!(e[5]["name"], "main");
         assert_eq!(e[5]["depth"], 0);
-        let d = doc(&trace(table(true), &recs[..1], RunEnd::Interrupted("fuel".to_string()), None));
-        assert_eq!(d["metadata"]["end"], json!({"kind": "interrupted", "message": "fuel"}));
+        let d = doc(&trace(
+            table(true),
+            &recs[..1],
+            RunEnd::Interrupted("fuel".to_string()),
+            None,
+        ));
+        assert_eq!(
+            d["metadata"]["end"],
+            json!({"kind": "interrupted", "message": "fuel"})
+        );
         assert_eq!(d["events"][1]["closed"], "interrupted");
     }
 
@@ -405,14 +461,19 @@ mod tests {
     fn json_lines() {
         let t = trace(table(true), &fib_records(), RunEnd::Returned, None);
         let out = render(&mut JsonFormatter::lines(), &t);
-        let lines: Vec<J> =
-            out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+        let lines: Vec<J> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
         assert_eq!(lines.len(), 10);
         assert_eq!(lines[0].as_object().unwrap().len(), 1);
         assert_eq!(lines[0]["metadata"]["program"], "fibonacci");
         assert_eq!(lines[1]["name"], "main");
         assert_eq!(lines[2]["args"][0]["value"], 2);
-        assert_eq!(lines[9], json!({"stats": {"total_events": 8, "kept_events": 8, "dropped_events": 0}}));
+        assert_eq!(
+            lines[9],
+            json!({"stats": {"total_events": 8, "kept_events": 8, "dropped_events": 0}})
+        );
         // Same events as the document.
         let d = doc(&t);
         assert_eq!(d["events"].as_array().unwrap()[..], lines[1..9]);
@@ -425,10 +486,16 @@ mod tests {
         tb.functions[FIB as usize].name = "<T as \"Q\">::f\t".to_string();
         tb.functions[FIB as usize].param_names = vec!["n\"".to_string()];
         tb.functions[FIB as usize].location.as_mut().unwrap().file = "C:\\src\\f.ruchy".to_string();
-        let recs = vec![(FIB, Enter, 0, vec![Value::I64(1)]), (FIB, Exit, 1, vec![Value::I64(1)])];
+        let recs = vec![
+            (FIB, Enter, 0, vec![Value::I64(1)]),
+            (FIB, Exit, 1, vec![Value::I64(1)]),
+        ];
         let t = trace(tb.clone(), &recs, RunEnd::Returned, None);
         let out = render(&mut JsonFormatter::default(), &t);
-        assert!(out.contains(r#""program": "a\"b\\c\u000ad\u0007é""#), "{out}");
+        assert!(
+            out.contains(r#""program": "a\"b\\c\u000ad\u0007é""#),
+            "{out}"
+        );
         let d: J = serde_json::from_str(&out).unwrap();
         assert_eq!(d["metadata"]["program"], tb.program.as_str());
         assert_eq!(d["events"][0]["name"], "<T as \"Q\">::f\t");
@@ -451,7 +518,11 @@ fn push_type_info(out: &mut String, types: &[SourceType], ty: u32) {
     out.push_str("\"type_info\": {\"name\": ");
     let t = types.get(ty as usize);
     push_json_str(out, t.map_or("?", |t| t.name.as_str()));
-    if let Some(SourceType { kind: TypeKind::Struct { fields }, .. }) = t {
+    if let Some(SourceType {
+        kind: TypeKind::Struct { fields },
+        ..
+    }) = t
+    {
         out.push_str(", \"fields\": [");
         for (i, (name, _, fty)) in fields.iter().enumerate() {
             if i > 0 {
@@ -460,7 +531,10 @@ fn push_type_info(out: &mut String, types: &[SourceType], ty: u32) {
             out.push_str("{\"name\": ");
             push_json_str(out, name);
             out.push_str(", \"type\": ");
-            push_json_str(out, types.get(*fty as usize).map_or("?", |t| t.name.as_str()));
+            push_json_str(
+                out,
+                types.get(*fty as usize).map_or("?", |t| t.name.as_str()),
+            );
             out.push('}');
         }
         out.push(']');
@@ -481,7 +555,10 @@ fn push_source_json(out: &mut String, v: &SourceValue) {
         SourceValue::Float(x) if x.is_finite() => push_f64(out, *x),
         SourceValue::Float(x) => push_json_str(out, &alloc::format!("{x}")),
         SourceValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        SourceValue::Char(c) => push_json_str(out, &char::from_u32(*c).map(String::from).unwrap_or_default()),
+        SourceValue::Char(c) => push_json_str(
+            out,
+            &char::from_u32(*c).map(String::from).unwrap_or_default(),
+        ),
         SourceValue::Unit => out.push_str("null"),
         SourceValue::Str { text, len } => {
             if (*len as usize) > text.len() {

@@ -29,7 +29,10 @@ pub struct TextOptions {
 
 impl Default for TextOptions {
     fn default() -> Self {
-        TextOptions { indent: false, timestamps: true }
+        TextOptions {
+            indent: false,
+            timestamps: true,
+        }
     }
 }
 
@@ -89,7 +92,12 @@ impl Pieces {
                 s
             })
             .collect();
-        Pieces { enter, exit, location, labels }
+        Pieces {
+            enter,
+            exit,
+            location,
+            labels,
+        }
     }
 }
 
@@ -112,7 +120,11 @@ pub struct TextFormatter {
 impl TextFormatter {
     /// A text formatter with the given options.
     pub fn new(options: TextOptions) -> TextFormatter {
-        TextFormatter { options, pieces: Vec::new(), epoch_unix_us: 0 }
+        TextFormatter {
+            options,
+            pieces: Vec::new(),
+            epoch_unix_us: 0,
+        }
     }
 
     /// The options in use.
@@ -133,7 +145,8 @@ impl TextFormatter {
 impl Formatter for TextFormatter {
     fn begin(&mut self, trace: &Trace, _out: &mut String) {
         self.pieces.clear();
-        self.pieces.resize_with(trace.table.functions.len(), || None);
+        self.pieces
+            .resize_with(trace.table.functions.len(), || None);
         self.epoch_unix_us = trace.epoch_unix_us;
     }
 
@@ -158,7 +171,12 @@ impl Formatter for TextFormatter {
         let p = self.pieces(event.id, event.function);
         if let Some(values) = event.source_values(&trace.table.types) {
             let types = &trace.table.types;
-            let type_name = |ty: u32| types.get(ty as usize).map(|t| t.name.as_str()).unwrap_or("?");
+            let type_name = |ty: u32| {
+                types
+                    .get(ty as usize)
+                    .map(|t| t.name.as_str())
+                    .unwrap_or("?")
+            };
             if event.kind == EventKind::Enter {
                 out.push_str(&p.enter);
                 for (i, a) in values.iter().enumerate() {
@@ -311,7 +329,13 @@ mod tests {
     #[test]
     fn indent_and_no_timestamps() {
         let t = trace(table(false), &fib_records(), RunEnd::Returned, None);
-        let out = render(&mut TextFormatter::new(TextOptions { indent: true, timestamps: true }), &t);
+        let out = render(
+            &mut TextFormatter::new(TextOptions {
+                indent: true,
+                timestamps: true,
+            }),
+            &t,
+        );
         assert_eq!(
             lines(&out),
             [
@@ -328,20 +352,40 @@ mod tests {
         );
         // Timestamps switched off by option, indented after the time otherwise.
         let t = trace(table(true), &fib_records()[..2], RunEnd::Returned, None);
-        let out = render(&mut TextFormatter::new(TextOptions { indent: false, timestamps: false }), &t);
+        let out = render(
+            &mut TextFormatter::new(TextOptions {
+                indent: false,
+                timestamps: false,
+            }),
+            &t,
+        );
         assert!(
             out.starts_with("-> main()\n-> fibonacci(i64=2) <fibonacci.ruchy:1:5>\n<- fibonacci() [lost] [0.000ms]\n"),
             "{out}"
         );
-        let out = render(&mut TextFormatter::new(TextOptions { indent: true, timestamps: true }), &t);
-        assert!(out.contains("\n[1761761183.405418]   -> fibonacci(i64=2)"), "{out}");
+        let out = render(
+            &mut TextFormatter::new(TextOptions {
+                indent: true,
+                timestamps: true,
+            }),
+            &t,
+        );
+        assert!(
+            out.contains("\n[1761761183.405418]   -> fibonacci(i64=2)"),
+            "{out}"
+        );
     }
 
     #[test]
     fn multi_value_and_param_names() {
         let recs = vec![
             (PAIR, Enter, 1, vec![Value::F64(2.0), Value::I32(-3)]),
-            (PAIR, Exit, 1501, vec![Value::I32(i32::MIN), Value::F64(0.1)]),
+            (
+                PAIR,
+                Exit,
+                1501,
+                vec![Value::I32(i32::MIN), Value::F64(0.1)],
+            ),
             (PAIR, Enter, 2000, vec![Value::F64(f64::NAN), Value::I32(0)]),
             (PAIR, Exit, 2000, vec![Value::I32(7), Value::F64(-1e300)]),
         ];
@@ -362,11 +406,19 @@ mod tests {
     #[test]
     fn unrecorded_v128() {
         let recs = vec![
-            (SIMD, Enter, 3, vec![Value::Unrecorded(ValType::V128), Value::I32(7)]),
+            (
+                SIMD,
+                Enter,
+                3,
+                vec![Value::Unrecorded(ValType::V128), Value::I32(7)],
+            ),
             (SIMD, Exit, 4, vec![Value::Unrecorded(ValType::V128)]),
         ];
         let mut tb = table(true);
-        let out = render(&mut TextFormatter::default(), &trace(tb.clone(), &recs, RunEnd::Returned, None));
+        let out = render(
+            &mut TextFormatter::default(),
+            &trace(tb.clone(), &recs, RunEnd::Returned, None),
+        );
         assert_eq!(
             lines(&out),
             [
@@ -376,15 +428,32 @@ mod tests {
             ]
         );
         tb.functions[SIMD as usize].param_names = vec!["v".to_string(), "".to_string()];
-        let out = render(&mut TextFormatter::default(), &trace(tb, &recs, RunEnd::Returned, None));
-        assert!(out.starts_with("[1761761183.405416] -> simd(v: v128 = <v128>, i32=7)\n"), "{out}");
+        let out = render(
+            &mut TextFormatter::default(),
+            &trace(tb, &recs, RunEnd::Returned, None),
+        );
+        assert!(
+            out.starts_with("[1761761183.405416] -> simd(v: v128 = <v128>, i32=7)\n"),
+            "{out}"
+        );
     }
 
     #[test]
     fn trapped_with_open_frames() {
         let recs = &fib_records()[..3];
-        let t = trace(table(true), recs, RunEnd::Trapped("wasm trap: unreachable\nbacktrace: x".to_string()), Some(40));
-        let out = render(&mut TextFormatter::new(TextOptions { indent: true, timestamps: true }), &t);
+        let t = trace(
+            table(true),
+            recs,
+            RunEnd::Trapped("wasm trap: unreachable\nbacktrace: x".to_string()),
+            Some(40),
+        );
+        let out = render(
+            &mut TextFormatter::new(TextOptions {
+                indent: true,
+                timestamps: true,
+            }),
+            &t,
+        );
         assert_eq!(
             lines(&out),
             [
@@ -415,14 +484,27 @@ mod tests {
                 "# exited with status 3",
             ]
         );
-        let t = trace(table(false), &recs[..1], RunEnd::Interrupted("time limit".to_string()), None);
+        let t = trace(
+            table(false),
+            &recs[..1],
+            RunEnd::Interrupted("time limit".to_string()),
+            None,
+        );
         let out = render(&mut TextFormatter::default(), &t);
         assert_eq!(
             lines(&out),
-            ["-> main()", "<- main() [interrupted]", "# events: 1 kept, 0 lost", "# interrupted: time limit"]
+            [
+                "-> main()",
+                "<- main() [interrupted]",
+                "# events: 1 kept, 0 lost",
+                "# interrupted: time limit"
+            ]
         );
         let t = trace(table(false), &[], RunEnd::Exited(-1), None);
-        assert_eq!(render(&mut TextFormatter::default(), &t), "# events: 0 kept, 0 lost\n# exited with status -1\n");
+        assert_eq!(
+            render(&mut TextFormatter::default(), &t),
+            "# events: 0 kept, 0 lost\n# exited with status -1\n"
+        );
     }
 
     #[test]
@@ -432,7 +514,10 @@ mod tests {
         render(&mut f, &t);
         let mut other = table(false);
         other.functions[FIB as usize].name = "fib2".to_string();
-        let out = render(&mut f, &trace(other, &fib_records()[1..2], RunEnd::Returned, None));
+        let out = render(
+            &mut f,
+            &trace(other, &fib_records()[1..2], RunEnd::Returned, None),
+        );
         assert!(out.starts_with("-> fib2(i64=2)"), "{out}");
     }
 
@@ -462,7 +547,15 @@ mod tests {
             events += 1;
             match step {
                 Step::Call(n) => {
-                    crate::record::write_record(&mut bytes, FIB, Enter, Some(clock), None, &[Value::I64(n)], None);
+                    crate::record::write_record(
+                        &mut bytes,
+                        FIB,
+                        Enter,
+                        Some(clock),
+                        None,
+                        &[Value::I64(n)],
+                        None,
+                    );
                     frames.push(n);
                     stack.push(Step::Return);
                     if n >= 2 {
@@ -472,9 +565,21 @@ mod tests {
                 }
                 Step::Return => {
                     let n = frames.pop().unwrap();
-                    let r = if n < 2 { n } else { results.pop().unwrap() + results.pop().unwrap() };
+                    let r = if n < 2 {
+                        n
+                    } else {
+                        results.pop().unwrap() + results.pop().unwrap()
+                    };
                     results.push(r);
-                    crate::record::write_record(&mut bytes, FIB, Exit, Some(clock), None, &[Value::I64(r)], None);
+                    crate::record::write_record(
+                        &mut bytes,
+                        FIB,
+                        Exit,
+                        Some(clock),
+                        None,
+                        &[Value::I64(r)],
+                        None,
+                    );
                 }
             }
         }

@@ -203,7 +203,10 @@ pub(crate) const fn json_value_head(t: ValType) -> &'static str {
 /// The parameter name at `index`, unless absent or empty.
 #[inline]
 pub(crate) fn param_name(names: &[String], index: usize) -> Option<&str> {
-    names.get(index).map(String::as_str).filter(|n| !n.is_empty())
+    names
+        .get(index)
+        .map(String::as_str)
+        .filter(|n| !n.is_empty())
 }
 
 #[cfg(test)]
@@ -243,7 +246,11 @@ pub(crate) mod testutil {
             params: params.to_vec(),
             results: results.to_vec(),
             param_names: names.iter().map(|n| n.to_string()).collect(),
-            location: loc.map(|(file, line, column)| Location { file: file.to_string(), line, column }),
+            location: loc.map(|(file, line, column)| Location {
+                file: file.to_string(),
+                line,
+                column,
+            }),
             source: None,
         }
     }
@@ -253,11 +260,28 @@ pub(crate) mod testutil {
     pub fn table(timestamps: bool) -> FunctionTable {
         use ValType::*;
         FunctionTable {
-            options: TraceOptions { strategy: Strategy::Inline, timestamps, sample: 1, staging_bytes: 4096 },
+            options: TraceOptions {
+                strategy: Strategy::Inline,
+                timestamps,
+                sample: 1,
+                staging_bytes: 4096,
+            },
             program: "fibonacci".to_string(),
             functions: vec![
-                function("fibonacci", &[I64], &[I64], &[], Some(("fibonacci.ruchy", 1, 5))),
-                function("pair", &[F64, I32], &[I32, F64], &["x", "y"], Some(("lib.ruchy", 12, 0))),
+                function(
+                    "fibonacci",
+                    &[I64],
+                    &[I64],
+                    &[],
+                    Some(("fibonacci.ruchy", 1, 5)),
+                ),
+                function(
+                    "pair",
+                    &[F64, I32],
+                    &[I32, F64],
+                    &["x", "y"],
+                    Some(("lib.ruchy", 12, 0)),
+                ),
                 function("simd", &[V128, I32], &[V128], &[], None),
                 function("main", &[], &[], &[], None),
             ],
@@ -329,14 +353,30 @@ mod tests {
 
     #[test]
     fn integers() {
-        for n in [0u64, 1, 9, 10, 99, 100, 101, 999, 1000, 12345, u64::MAX, 1 << 53] {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12345,
+            u64::MAX,
+            1 << 53,
+        ] {
             assert_eq!(s(|o| push_u64(o, n)), n.to_string());
         }
         for n in [0i64, -1, -10, 42, i64::MIN, i64::MAX] {
             assert_eq!(s(|o| push_i64(o, n)), n.to_string());
         }
         assert_eq!(s(|o| push_padded(o, 42, 6)), "000042");
-        assert_eq!(s(|o| push_secs_micros(o, 1_761_761_183_405_413)), "1761761183.405413");
+        assert_eq!(
+            s(|o| push_secs_micros(o, 1_761_761_183_405_413)),
+            "1761761183.405413"
+        );
         assert_eq!(s(|o| push_secs_micros(o, 7)), "0.000007");
         assert_eq!(s(|o| push_millis(o, 2)), "0.002");
         assert_eq!(s(|o| push_millis(o, 1500)), "1.500");
@@ -357,12 +397,28 @@ mod tests {
         assert_eq!(f(f64::NEG_INFINITY), "-inf");
         assert_eq!(s(|o| push_f32(o, 0.1)), "0.1");
         assert_eq!(s(|o| push_f32(o, 3.0)), "3.0");
-        for x in [0.1, 1.0 / 3.0, 1e-7, 123456789.125, f64::MAX, f64::MIN_POSITIVE] {
+        for x in [
+            0.1,
+            1.0 / 3.0,
+            1e-7,
+            123456789.125,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ] {
             assert_eq!(f(x).parse::<f64>().unwrap(), x);
         }
-        assert_eq!(s(|o| push_value_json(o, Value::F64(f64::INFINITY), "null")), "\"inf\"");
-        assert_eq!(s(|o| push_value_json(o, Value::F32(f32::NAN), "null")), "\"NaN\"");
-        assert_eq!(s(|o| push_value_json(o, Value::Unrecorded(ValType::Ref), "null")), "null");
+        assert_eq!(
+            s(|o| push_value_json(o, Value::F64(f64::INFINITY), "null")),
+            "\"inf\""
+        );
+        assert_eq!(
+            s(|o| push_value_json(o, Value::F32(f32::NAN), "null")),
+            "\"NaN\""
+        );
+        assert_eq!(
+            s(|o| push_value_json(o, Value::Unrecorded(ValType::Ref), "null")),
+            "null"
+        );
     }
 
     #[test]
