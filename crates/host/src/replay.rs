@@ -231,34 +231,33 @@ pub fn replay<R: Read + Seek>(
             Ok(_) => {}
             Err(e) => return Err(ReplayError::Io(e)),
         }
-        let (kind, len) = match read_at(&mut source, &mut bh[1..], at + 1, "trace block") {
-            Ok(()) => block_head(&bh),
+        // A block cut short is damage at the block's start: everything
+        // before it was read.
+        let cut = tracer_core::Error::Truncated {
+            what: "trace block",
+            offset: at as usize,
+        };
+        let mut block_bytes = || -> Result<usize, ReplayError> {
+            read_at(&mut source, &mut bh[1..], at + 1, "trace block")?;
+            let (_, len) = block_head(&bh);
+            payload.resize(len, 0);
+            read_at(
+                &mut source,
+                &mut payload,
+                at + BLOCK_HEAD_BYTES as u64,
+                "trace block",
+            )?;
+            Ok(len)
+        };
+        let len = match block_bytes() {
+            Ok(len) => len,
             Err(ReplayError::Format(_)) => {
-                seen.damage = Some(tracer_core::Error::Truncated {
-                    what: "trace block",
-                    offset: at as usize,
-                });
+                seen.damage = Some(cut);
                 break;
             }
             Err(e) => return Err(e),
         };
-        payload.resize(len, 0);
-        match read_at(
-            &mut source,
-            &mut payload,
-            at + BLOCK_HEAD_BYTES as u64,
-            "trace block",
-        ) {
-            Ok(()) => {}
-            Err(ReplayError::Format(_)) => {
-                seen.damage = Some(tracer_core::Error::Truncated {
-                    what: "trace block",
-                    offset: at as usize,
-                });
-                break;
-            }
-            Err(e) => return Err(e),
-        }
+        let kind = bh[0];
         let block = decoder.decode(kind, &payload, at as usize + BLOCK_HEAD_BYTES);
         at += (BLOCK_HEAD_BYTES + len) as u64;
         match block {

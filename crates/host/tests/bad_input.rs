@@ -3,41 +3,16 @@
 //! error (one clear line and status 65 from the CLI) or a valid result, and
 //! never a panic.
 
+mod common;
+use common::*;
+
 use ruchy_trace_host::wasm_instrument::{self, Config, Error, Scope};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn ruchy_trace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ruchy-trace"))
-        .args(args)
-        .output()
-        .expect("runs ruchy-trace")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ruchy-trace-bad-input-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
 
 fn write(name: &str, bytes: &[u8]) -> PathBuf {
     let path = temp(name);
     std::fs::write(&path, bytes).unwrap();
     path
-}
-
-/// Asserts a failure is one clear line, with the given status, no panic.
-fn assert_one_line_error(out: &Output, code: i32, needle: &str) {
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "status; stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    assert!(err.starts_with("ruchy-trace: error: "), "{err}");
-    assert!(err.contains(needle), "`{needle}` not in: {err}");
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// A small module with a section of every kind the rewrite touches.

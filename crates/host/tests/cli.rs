@@ -1,40 +1,10 @@
 //! The `ruchy-trace` binary, as a user runs it.
 
+mod common;
+use common::*;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
-}
-
-fn ruchy_trace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ruchy-trace"))
-        .args(args)
-        .output()
-        .expect("runs ruchy-trace")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ruchy-trace-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// Asserts a failure is one clear line, with the given status, no panic.
-fn assert_one_line_error(out: &Output, code: i32, needle: &str) {
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "status; stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    assert!(err.starts_with("ruchy-trace: error: "), "{err}");
-    assert!(err.contains(needle), "`{needle}` not in: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
+use std::process::Command;
 
 #[test]
 fn fibonacci_trace_is_the_proposals() {

@@ -2,25 +2,11 @@
 //! memory still yields its whole trace, with open frames closed, and the CLI
 //! says what happened with a documented status.
 
+mod common;
+use common::*;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn ruchy_trace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ruchy-trace"))
-        .args(args)
-        .output()
-        .expect("runs ruchy-trace")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ruchy-trace-faults-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use std::process::Output;
 
 /// Writes the module a WAT text makes to a temporary file.
 fn module(name: &str, wat: &str) -> PathBuf {
