@@ -78,3 +78,69 @@ fn self_times_sum_to_the_root_and_calls_to_the_entries() {
         .all(|f| f.min_us <= f.avg_us() && f.avg_us() <= f.max_us));
     std::fs::remove_file(&path).ok();
 }
+
+/// One call in N is traced, and each keeps the depth and arguments it has
+/// in the full trace: sampled call k is the full trace's call k * N.
+#[test]
+fn sampling_keeps_true_depths_and_pairs_exits() {
+    use ruchy_trace_host::tracer_core::{Strategy, TraceOptions};
+    let wasm = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/bench/fib_bench.wasm"
+    ))
+    .unwrap();
+    let tracer = Tracer::new(false).unwrap();
+    let entry = Entry::Invoke {
+        name: "run".into(),
+        args: vec!["12".into()],
+    };
+    let trace_with = |sample: u32, strategy: Strategy| {
+        let config = Config {
+            scope: Scope::All,
+            options: TraceOptions {
+                sample,
+                strategy,
+                ..TraceOptions::default()
+            },
+            ..Config::default()
+        };
+        let out = tracer
+            .load(&wasm, &config)
+            .unwrap()
+            .run(&entry, &RunOptions::default())
+            .unwrap();
+        assert_eq!(out.results, ["144"]);
+        let events: Vec<(EventKind, u32, Vec<String>)> = out
+            .trace
+            .events()
+            .map(|e| e.unwrap())
+            .map(|e| {
+                (
+                    e.kind,
+                    e.depth,
+                    e.values().map(|v| format!("{v:?}")).collect(),
+                )
+            })
+            .collect();
+        events
+    };
+    let full = trace_with(1, Strategy::Inline);
+    let full_entries: Vec<_> = full.iter().filter(|e| e.0 == EventKind::Enter).collect();
+    for strategy in [Strategy::Inline, Strategy::Hooks] {
+        for n in [2u32, 7, 1000] {
+            let sampled = trace_with(n, strategy);
+            let entries: Vec<_> = sampled.iter().filter(|e| e.0 == EventKind::Enter).collect();
+            assert_eq!(
+                entries.len(),
+                full_entries.len().div_ceil(n as usize),
+                "1 in {n}"
+            );
+            for (k, e) in entries.iter().enumerate() {
+                let f = full_entries[k * n as usize];
+                assert_eq!((e.1, &e.2), (f.1, &f.2), "1 in {n}, sampled call {k}");
+            }
+            let exits = sampled.iter().filter(|e| e.0 == EventKind::Exit).count();
+            assert_eq!(exits, entries.len(), "every sampled entry has its exit");
+        }
+    }
+}
