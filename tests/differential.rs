@@ -10,7 +10,7 @@
 use ruchy_trace_host::tracer_core::decode::{RunEnd, Trace};
 use ruchy_trace_host::tracer_core::record::{self, RecordKind, Records};
 use ruchy_trace_host::tracer_core::ring::Recorded;
-use ruchy_trace_host::tracer_core::{EventKind, FunctionTable, RecordLayout, ValType, Value};
+use ruchy_trace_host::tracer_core::{EventKind, FunctionTable, RecordLayout, ValType};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::{Engine, Extern, Instance, Linker, Module, Store, Val};
@@ -289,21 +289,8 @@ pub fn link_hooks(
                         RecordKind::Exit => &f.results,
                         RecordKind::TailExit => &[],
                     };
-                    let mut rest = params[1..].iter();
-                    let values: Vec<Value> = types
-                        .iter()
-                        .map(|&t| match t.record_size() {
-                            // v128 and references are not passed to hooks.
-                            0 => Value::Unrecorded(t),
-                            _ => match rest.next() {
-                                Some(Val::I32(v)) => Value::I32(*v),
-                                Some(Val::I64(v)) => Value::I64(*v),
-                                Some(Val::F32(v)) => Value::F32(f32::from_bits(*v)),
-                                Some(Val::F64(v)) => Value::F64(f64::from_bits(*v)),
-                                _ => Value::Unrecorded(t),
-                            },
-                        })
-                        .collect();
+                    let values =
+                        ruchy_trace_host::recorder::hook_values(types, &mut params[1..].iter());
                     let ts = table.options.timestamps.then_some(0);
                     record::write_record(
                         &mut caller.data_mut().records[slot],

@@ -155,21 +155,7 @@ impl Recorder {
             RecordKind::TailExit => &[],
         };
         let mut values = rest.iter();
-        let recorded: Vec<Value> = types
-            .iter()
-            .map(|&t| {
-                if t.record_size() == 0 {
-                    return Value::Unrecorded(t);
-                }
-                match values.next() {
-                    Some(Val::I32(v)) => Value::I32(*v),
-                    Some(Val::I64(v)) => Value::I64(*v),
-                    Some(Val::F32(v)) => Value::F32(f32::from_bits(*v)),
-                    Some(Val::F64(v)) => Value::F64(f64::from_bits(*v)),
-                    _ => Value::Unrecorded(t),
-                }
-            })
-            .collect();
+        let recorded = hook_values(types, &mut values);
         let snapshot = self.ring.layout().snapshot_of(header).then(|| {
             let extra = values.next().and_then(Val::i32).map(|a| a as u32);
             self.snapshot(id, kind, &recorded, extra, memory.unwrap_or(&[]))
@@ -256,6 +242,30 @@ impl Recorder {
             self.current.extend_from_slice(&memory[start..end]);
         }
     }
+}
+
+/// The values a hook received for `types`, in record form: `v128` and
+/// references are not passed to hooks, so they take no parameter. Leaves
+/// `params` at what follows them.
+pub fn hook_values<'a>(
+    types: &[ValType],
+    params: &mut impl Iterator<Item = &'a Val>,
+) -> Vec<Value> {
+    types
+        .iter()
+        .map(|&t| {
+            if t.record_size() == 0 {
+                return Value::Unrecorded(t);
+            }
+            match params.next() {
+                Some(Val::I32(v)) => Value::I32(*v),
+                Some(Val::I64(v)) => Value::I64(*v),
+                Some(Val::F32(v)) => Value::F32(f32::from_bits(*v)),
+                Some(Val::F64(v)) => Value::F64(f64::from_bits(*v)),
+                _ => Value::Unrecorded(t),
+            }
+        })
+        .collect()
 }
 
 /// Guest memory as the value reader sees it.
