@@ -9,8 +9,8 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 echo "== tracer-core builds without std, and the instrumenter builds for the browser"
-cargo build -p tracer-core --target wasm32-unknown-unknown
-cargo build -p wasm-instrument --target wasm32-unknown-unknown
+cargo build -p ruchy-trace-core --target wasm32-unknown-unknown
+cargo build -p ruchy-trace-instrument --target wasm32-unknown-unknown
 
 echo "== native tests (release: the same build the CLI and the benchmark use)"
 cargo test --release

@@ -7,10 +7,10 @@
 //! decoded with its own table by the decoder every host uses.
 #![allow(dead_code)]
 
-use ruchy_trace_host::tracer_core::decode::{RunEnd, Trace};
-use ruchy_trace_host::tracer_core::record::{self, RecordKind, Records};
-use ruchy_trace_host::tracer_core::ring::Recorded;
-use ruchy_trace_host::tracer_core::{EventKind, FunctionTable, RecordLayout, ValType};
+use ruchy_trace::ruchy_trace_core::decode::{RunEnd, Trace};
+use ruchy_trace::ruchy_trace_core::record::{self, RecordKind, Records};
+use ruchy_trace::ruchy_trace_core::ring::Recorded;
+use ruchy_trace::ruchy_trace_core::{EventKind, FunctionTable, RecordLayout, ValType};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::{Engine, Extern, Instance, Linker, Module, Store, Val};
@@ -290,7 +290,7 @@ pub fn link_hooks(
                         RecordKind::TailExit => &[],
                     };
                     let values =
-                        ruchy_trace_host::recorder::hook_values(types, &mut params[1..].iter());
+                        ruchy_trace::recorder::hook_values(types, &mut params[1..].iter());
                     let ts = table.options.timestamps.then_some(0);
                     record::write_record(
                         &mut caller.data_mut().records[slot],

@@ -2,10 +2,10 @@
 //! trace of the same program; and the guest's behaviour with and without
 //! tracing, on both delivery paths.
 
-use ruchy_trace_host::tracer_core::decode::RunEnd;
-use ruchy_trace_host::tracer_core::{EventKind, Strategy, TraceOptions};
-use ruchy_trace_host::wasm_instrument::{self, Config};
-use ruchy_trace_host::Tracer;
+use ruchy_trace::ruchy_trace_core::decode::RunEnd;
+use ruchy_trace::ruchy_trace_core::{EventKind, Strategy, TraceOptions};
+use ruchy_trace::ruchy_trace_instrument::{self, Config};
+use ruchy_trace::Tracer;
 use ruchy_trace_tests::*;
 
 fn config(strategy: Strategy) -> Config {
@@ -116,7 +116,7 @@ fn stripped_builds_trace_with_wasm_types() {
             &tracer,
             &wasm,
             Some(&Config {
-                scope: wasm_instrument::Scope::All,
+                scope: ruchy_trace_instrument::Scope::All,
                 ..config(Strategy::Inline)
             }),
         );
@@ -141,13 +141,13 @@ fn instrumented_fixtures_validate_and_behave_the_same() {
     let tracer = Tracer::new(false).unwrap();
     for name in ruchy_fixtures() {
         let wasm = read(&format!("{name}.wasm"));
-        for scope in [wasm_instrument::Scope::Own, wasm_instrument::Scope::All] {
+        for scope in [ruchy_trace_instrument::Scope::Own, ruchy_trace_instrument::Scope::All] {
             for strategy in [Strategy::Inline, Strategy::Hooks] {
                 let cfg = Config {
                     scope,
                     ..config(strategy)
                 };
-                let out = wasm_instrument::instrument(&wasm, &cfg).unwrap();
+                let out = ruchy_trace_instrument::instrument(&wasm, &cfg).unwrap();
                 wasmparser::Validator::new()
                     .validate_all(&out.bytes)
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -172,7 +172,7 @@ fn instrumented_fixtures_validate_and_behave_the_same() {
             &tracer,
             &wasm,
             Some(&Config {
-                scope: wasm_instrument::Scope::All,
+                scope: ruchy_trace_instrument::Scope::All,
                 ..config(Strategy::Inline)
             }),
         );
@@ -200,9 +200,9 @@ fn fast_path_and_hook_path_traces_are_identical() {
     for name in ruchy_fixtures() {
         let wasm = read(&format!("{name}.wasm"));
         for (scope, sample) in [
-            (wasm_instrument::Scope::Own, 1),
-            (wasm_instrument::Scope::All, 1),
-            (wasm_instrument::Scope::All, 7),
+            (ruchy_trace_instrument::Scope::Own, 1),
+            (ruchy_trace_instrument::Scope::All, 1),
+            (ruchy_trace_instrument::Scope::All, 7),
         ] {
             let make = |strategy| Config {
                 scope,
@@ -247,7 +247,7 @@ fn the_panicking_fixture_closes_its_frames_as_trapped() {
     let closed: Vec<&str> = events
         .iter()
         .filter(|e| {
-            e.kind == EventKind::Closed(ruchy_trace_host::tracer_core::CloseReason::Trapped)
+            e.kind == EventKind::Closed(ruchy_trace::ruchy_trace_core::CloseReason::Trapped)
         })
         .map(|e| e.name.as_str())
         .collect();

@@ -14,8 +14,8 @@ mod differential;
 
 use arbitrary::Unstructured;
 use differential::{Outcome, Side, V};
-use ruchy_trace_host::tracer_core::Strategy;
-use ruchy_trace_host::wasm_instrument::{self, Config, Scope};
+use ruchy_trace::ruchy_trace_core::Strategy;
+use ruchy_trace::ruchy_trace_instrument::{self, Config, Scope};
 use std::sync::Mutex;
 use wasmtime::{Engine, Module, Val};
 
@@ -119,9 +119,9 @@ fn check_seed(engine: &Engine, seed: u64, t: &mut Tally) -> Result<(), String> {
     if seed % 2 == 1 {
         config.options.strategy = Strategy::Hooks;
     }
-    let out = match wasm_instrument::instrument(&wasm, &config) {
+    let out = match ruchy_trace_instrument::instrument(&wasm, &config) {
         Ok(out) => out,
-        Err(e @ wasm_instrument::Error::Unsupported { .. }) => {
+        Err(e @ ruchy_trace_instrument::Error::Unsupported { .. }) => {
             t.refused.push(format!("seed {seed}: {e}"));
             return Ok(());
         }

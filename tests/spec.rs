@@ -18,8 +18,8 @@
 mod differential;
 
 use differential::{Outcome, Side, V};
-use ruchy_trace_host::tracer_core::{FunctionTable, Strategy};
-use ruchy_trace_host::wasm_instrument::{self, Config, Scope};
+use ruchy_trace::ruchy_trace_core::{FunctionTable, Strategy};
+use ruchy_trace::ruchy_trace_instrument::{self, Config, Scope};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use wasmtime::{Engine, Module, Store, Val};
@@ -200,7 +200,7 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
             let original = Module::new(engine, bytes).ok()?;
             tally.modules += 1;
             module_no += 1;
-            match wasm_instrument::instrument(bytes, &config(module_no)) {
+            match ruchy_trace_instrument::instrument(bytes, &config(module_no)) {
                 Ok(out) => match Module::new(engine, &out.bytes) {
                     Ok(m) => {
                         tally.instrumented += 1;
@@ -215,13 +215,13 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
                     }
                 },
                 Err(
-                    e @ (wasm_instrument::Error::Unsupported { .. }
-                    | wasm_instrument::Error::NameClash(_)),
+                    e @ (ruchy_trace_instrument::Error::Unsupported { .. }
+                    | ruchy_trace_instrument::Error::NameClash(_)),
                 ) => {
                     tally.refused.push(format!("{at} ({e})"));
                     Some((original, None))
                 }
-                Err(wasm_instrument::Error::Internal(e))
+                Err(ruchy_trace_instrument::Error::Internal(e))
                     if KNOWN_BUGS.iter().any(|k| e.contains(k)) =>
                 {
                     tally.known_bugs.push(format!("{at} ({e})"));
@@ -434,9 +434,9 @@ fn run_script(engine: &Engine, spectest: &Module, name: &str, text: &str, tally:
                 if wasmparser::Validator::new().validate_all(&bytes).is_ok() {
                     continue;
                 }
-                match wasm_instrument::instrument(&bytes, &config(0)) {
+                match ruchy_trace_instrument::instrument(&bytes, &config(0)) {
                     Ok(_) => fail(tally, "an invalid module was instrumented".into()),
-                    Err(wasm_instrument::Error::Internal(e)) => {
+                    Err(ruchy_trace_instrument::Error::Internal(e)) => {
                         fail(tally, format!("internal error on an invalid module: {e}"))
                     }
                     Err(_) => tally.malformed_refused += 1,

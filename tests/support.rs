@@ -29,8 +29,8 @@ pub fn read(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }
 
-use ruchy_trace_host::tracer_core::{Event, EventKind, Value};
-use ruchy_trace_host::{Entry, Outcome, RunOptions, Tracer};
+use ruchy_trace::ruchy_trace_core::{Event, EventKind, Value};
+use ruchy_trace::{Entry, Outcome, RunOptions, Tracer};
 
 /// One call or return as Ruchy's interpreter traces it (`ruchy --trace`).
 #[derive(Debug, Clone, PartialEq)]
@@ -138,7 +138,7 @@ pub struct Seen {
 }
 
 impl Seen {
-    pub fn of(e: &Event<'_>, types: &[ruchy_trace_host::tracer_core::source::SourceType]) -> Seen {
+    pub fn of(e: &Event<'_>, types: &[ruchy_trace::ruchy_trace_core::source::SourceType]) -> Seen {
         Seen {
             kind: e.kind,
             name: e.function.name.clone(),
@@ -197,7 +197,7 @@ pub fn strip(wasm: &[u8]) -> Vec<u8> {
 pub fn run_wasi(
     tracer: &Tracer,
     wasm: &[u8],
-    config: Option<&ruchy_trace_host::wasm_instrument::Config>,
+    config: Option<&ruchy_trace::ruchy_trace_instrument::Config>,
 ) -> Outcome {
     let program = match config {
         Some(c) => tracer.load(wasm, c).expect("loads"),

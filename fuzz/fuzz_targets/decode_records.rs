@@ -5,9 +5,9 @@
 
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use tracer_core::decode::{RunEnd, Trace};
-use tracer_core::format::{ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions};
-use tracer_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring};
+use ruchy_trace_core::decode::{RunEnd, Trace};
+use ruchy_trace_core::format::{ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions};
+use ruchy_trace_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring};
 
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);

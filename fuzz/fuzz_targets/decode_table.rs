@@ -3,12 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracer_core::FunctionTable;
+use ruchy_trace_core::FunctionTable;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(table) = FunctionTable::decode(data) {
         let again = FunctionTable::decode(&table.encode()).expect("re-encoded table decodes");
         assert_eq!(again, table);
-        let _ = tracer_core::RecordLayout::new(&table).max_record_size();
+        let _ = ruchy_trace_core::RecordLayout::new(&table).max_record_size();
     }
 });

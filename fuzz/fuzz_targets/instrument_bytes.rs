@@ -3,12 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wasm_instrument::{Config, Error, Scope};
+use ruchy_trace_instrument::{Config, Error, Scope};
 
 fuzz_target!(|data: &[u8]| {
     let config = Config { scope: Scope::All, ..Config::default() };
-    let _ = wasm_instrument::read_table(data);
-    match wasm_instrument::instrument(data, &config) {
+    let _ = ruchy_trace_instrument::read_table(data);
+    match ruchy_trace_instrument::instrument(data, &config) {
         Ok(out) => {
             wasmparser::Validator::new().validate_all(&out.bytes).expect("instrumented module validates");
         }

@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use tracer_core::Strategy;
-use wasm_instrument::{Config, Error, Scope};
+use ruchy_trace_core::Strategy;
+use ruchy_trace_instrument::{Config, Error, Scope};
 
 fn smith(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
     let mut config: wasm_smith::Config = u.arbitrary()?;
@@ -24,10 +24,10 @@ fuzz_target!(|data: &[u8]| {
     config.options.strategy = strategy;
     config.options.timestamps = u.arbitrary().unwrap_or(true);
     config.options.sample = 1 + u.int_in_range(0..=3).unwrap_or(0);
-    match wasm_instrument::instrument(&wasm, &config) {
+    match ruchy_trace_instrument::instrument(&wasm, &config) {
         Ok(out) => {
             wasmparser::Validator::new().validate_all(&out.bytes).expect("instrumented module validates");
-            let table = wasm_instrument::read_table(&out.bytes).expect("table reads").expect("table present");
+            let table = ruchy_trace_instrument::read_table(&out.bytes).expect("table reads").expect("table present");
             assert_eq!(table, out.table);
         }
         // wasm-smith enables features the default validator does not.

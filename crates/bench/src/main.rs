@@ -8,10 +8,10 @@
 //! uninstrumented module.
 //! Usage: `cargo run --release -p ruchy-trace-bench -- [--n 30] [--reps 11]`.
 
-use ruchy_trace_host::tracer_core::format::{Formatter, TextFormatter, TextOptions};
-use ruchy_trace_host::tracer_core::{OverflowPolicy, Strategy, TraceOptions};
-use ruchy_trace_host::wasm_instrument::{self, Config, Filter, Scope};
-use ruchy_trace_host::{Entry, Outcome, Program, RunOptions, Tracer};
+use ruchy_trace::ruchy_trace_core::format::{Formatter, TextFormatter, TextOptions};
+use ruchy_trace::ruchy_trace_core::{OverflowPolicy, Strategy, TraceOptions};
+use ruchy_trace::ruchy_trace_instrument::{self, Config, Filter, Scope};
+use ruchy_trace::{Entry, Outcome, Program, RunOptions, Tracer};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -297,7 +297,7 @@ fn main() {
         for _ in 0..args.reps {
             let t = Instant::now();
             let out =
-                wasm_instrument::instrument(&ruchy, &cfg).unwrap_or_else(|e| fail(&e.to_string()));
+                ruchy_trace_instrument::instrument(&ruchy, &cfg).unwrap_or_else(|e| fail(&e.to_string()));
             times.push(t.elapsed());
             count = out.table.functions.len();
         }

@@ -2,17 +2,17 @@
 
 use crate::output::{self, Format};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ruchy_trace_host::replay::{self, TraceFile, Visitor};
-use ruchy_trace_host::tracer_core::decode::Trace;
-use ruchy_trace_host::tracer_core::format::Formatter;
-use ruchy_trace_host::tracer_core::format::TextOptions;
-use ruchy_trace_host::tracer_core::glob;
-use ruchy_trace_host::tracer_core::profile::Profile;
-use ruchy_trace_host::tracer_core::{decode::RunEnd, OverflowPolicy, Strategy, TraceOptions};
-use ruchy_trace_host::tracer_core::{Event, EventKind};
-use ruchy_trace_host::wasm_instrument::ruchy::RuchySource;
-use ruchy_trace_host::wasm_instrument::{self, Filter, Scope};
-use ruchy_trace_host::{Entry, HostError, RunOptions, Tracer};
+use ruchy_trace::replay::{self, TraceFile, Visitor};
+use ruchy_trace::ruchy_trace_core::decode::Trace;
+use ruchy_trace::ruchy_trace_core::format::Formatter;
+use ruchy_trace::ruchy_trace_core::format::TextOptions;
+use ruchy_trace::ruchy_trace_core::glob;
+use ruchy_trace::ruchy_trace_core::profile::Profile;
+use ruchy_trace::ruchy_trace_core::{decode::RunEnd, OverflowPolicy, Strategy, TraceOptions};
+use ruchy_trace::ruchy_trace_core::{Event, EventKind};
+use ruchy_trace::ruchy_trace_instrument::ruchy::RuchySource;
+use ruchy_trace::ruchy_trace_instrument::{self, Filter, Scope};
+use ruchy_trace::{Entry, HostError, RunOptions, Tracer};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{self as proc, ExitCode};
@@ -152,14 +152,14 @@ struct SelectArgs {
 }
 
 impl SelectArgs {
-    fn config(&self) -> Result<wasm_instrument::Config, Failure> {
+    fn config(&self) -> Result<ruchy_trace_instrument::Config, Failure> {
         let filters = self
             .filters
             .iter()
             .map(|f| Filter::parse(f))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Failure::usage(e.to_string()))?;
-        Ok(wasm_instrument::Config {
+        Ok(ruchy_trace_instrument::Config {
             options: TraceOptions {
                 strategy: if self.hooks {
                     Strategy::Hooks
@@ -334,7 +334,7 @@ impl From<HostError> for Failure {
     fn from(e: HostError) -> Failure {
         let code = match &e {
             HostError::Trace(_) => EXIT_INTERNAL,
-            HostError::Instrument(wasm_instrument::Error::Internal(_)) => EXIT_INTERNAL,
+            HostError::Instrument(ruchy_trace_instrument::Error::Internal(_)) => EXIT_INTERNAL,
             _ => EXIT_BAD_MODULE,
         };
         Failure {
@@ -520,11 +520,11 @@ pub fn main() -> Result<ExitCode, Failure> {
 
 fn instrument(args: InstrumentArgs) -> Result<ExitCode, Failure> {
     let (wasm, ruchy_sources) = load_program(&args.input)?;
-    let config = wasm_instrument::Config {
+    let config = ruchy_trace_instrument::Config {
         ruchy_sources,
         ..args.select.config()?
     };
-    let out = wasm_instrument::instrument(&wasm, &config)
+    let out = ruchy_trace_instrument::instrument(&wasm, &config)
         .map_err(|e| Failure::from(HostError::from(e)))?;
     for note in &out.notes {
         eprintln!("ruchy-trace: note: {note}");
@@ -543,7 +543,7 @@ fn instrument(args: InstrumentArgs) -> Result<ExitCode, Failure> {
 
 fn run(args: RunArgs, record_only: bool) -> Result<ExitCode, Failure> {
     let (wasm, ruchy_sources) = load_program(&args.module)?;
-    let config = wasm_instrument::Config {
+    let config = ruchy_trace_instrument::Config {
         ruchy_sources,
         ..args.select.config()?
     };
@@ -609,7 +609,7 @@ fn run(args: RunArgs, record_only: bool) -> Result<ExitCode, Failure> {
         Some(path) => Some(Box::new(TraceFile::create(path).map_err(|e| Failure {
             message: format!("cannot create {}: {e}", path.display()),
             code: EXIT_IO,
-        })?) as Box<dyn ruchy_trace_host::RecordSink>),
+        })?) as Box<dyn ruchy_trace::RecordSink>),
         None => None,
     };
     let outcome = program.run_with(&entry, &options, sink)?;
@@ -672,7 +672,7 @@ fn replay_failed(path: &Path, e: replay::ReplayError) -> Failure {
 }
 
 /// Failure for a damaged trace file, after what could be read was used.
-fn damaged(path: &Path, e: &ruchy_trace_host::tracer_core::Error) -> Failure {
+fn damaged(path: &Path, e: &ruchy_trace::ruchy_trace_core::Error) -> Failure {
     Failure {
         message: format!("{}: {e}; everything before it was read", path.display()),
         code: EXIT_BAD_MODULE,
@@ -857,7 +857,7 @@ impl Visitor for Profiler {
 
 fn profile_of(
     path: &Path,
-) -> Result<(Profile, bool, Option<ruchy_trace_host::tracer_core::Error>), Failure> {
+) -> Result<(Profile, bool, Option<ruchy_trace::ruchy_trace_core::Error>), Failure> {
     let mut p = Profiler {
         profile: None,
         timed: false,
@@ -885,7 +885,7 @@ fn micros(us: u64) -> String {
 fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
     let (profile, timed, damage) = profile_of(&args.file)?;
     let mut rows = profile.report();
-    let key = |f: &ruchy_trace_host::tracer_core::profile::FunctionStats| match args.sort {
+    let key = |f: &ruchy_trace::ruchy_trace_core::profile::FunctionStats| match args.sort {
         SortKey::Calls => f.calls,
         SortKey::Total => f.total_us,
         SortKey::SelfTime => f.self_us,

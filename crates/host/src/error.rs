@@ -7,7 +7,7 @@ use std::fmt;
 #[derive(Debug)]
 pub enum HostError {
     /// The module could not be instrumented.
-    Instrument(wasm_instrument::Error),
+    Instrument(ruchy_trace_instrument::Error),
     /// wasmtime refused to compile the module.
     Compile(String),
     /// The module could not be instantiated (e.g. an import nothing provides).
@@ -22,7 +22,7 @@ pub enum HostError {
     /// Arguments given for `--invoke` do not fit the export's parameters.
     BadArguments(String),
     /// The trace records could not be decoded.
-    Trace(tracer_core::Error),
+    Trace(ruchy_trace_core::Error),
     /// A trace file could not be written.
     Io(std::io::Error),
 }
@@ -50,14 +50,14 @@ impl fmt::Display for HostError {
 
 impl std::error::Error for HostError {}
 
-impl From<wasm_instrument::Error> for HostError {
-    fn from(e: wasm_instrument::Error) -> Self {
+impl From<ruchy_trace_instrument::Error> for HostError {
+    fn from(e: ruchy_trace_instrument::Error) -> Self {
         HostError::Instrument(e)
     }
 }
 
-impl From<tracer_core::Error> for HostError {
-    fn from(e: tracer_core::Error) -> Self {
+impl From<ruchy_trace_core::Error> for HostError {
+    fn from(e: ruchy_trace_core::Error) -> Self {
         HostError::Trace(e)
     }
 }

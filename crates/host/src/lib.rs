@@ -6,7 +6,7 @@
 //! compiles a module into a [`Program`]; [`Program::run`] instantiates it in
 //! a fresh store, links the trace hooks (and WASI preview 1 for
 //! [`Entry::Wasi`]), calls the entry point and returns the [`Outcome`]: how
-//! the guest ended and its decoded [`tracer_core::Trace`]. A guest that traps,
+//! the guest ended and its decoded [`ruchy_trace_core::Trace`]. A guest that traps,
 //! exits or is interrupted still yields its trace, with open frames closed.
 #![deny(missing_docs)]
 
@@ -19,5 +19,5 @@ mod run;
 pub use error::HostError;
 pub use recorder::{HasRecorder, RecordSink, Recorder};
 pub use run::{Entry, Outcome, Program, RunOptions, Tracer};
-pub use tracer_core;
-pub use wasm_instrument;
+pub use ruchy_trace_core;
+pub use ruchy_trace_instrument;

@@ -1,11 +1,11 @@
 //! Writing a trace in the chosen format to a file or stderr.
 
-use ruchy_trace_host::tracer_core;
+use ruchy_trace::ruchy_trace_core;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use tracer_core::decode::Trace;
-use tracer_core::format::{
+use ruchy_trace_core::decode::Trace;
+use ruchy_trace_core::format::{
     ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
 };
 
@@ -36,12 +36,12 @@ pub fn formatter(format: Format, text: TextOptions) -> Box<dyn Formatter> {
 
 /// A flame graph: one box per call path, as wide as its time (or calls,
 /// for untimed traces), callers below callees.
-pub fn flame_svg(p: &tracer_core::profile::Profile, timed: bool) -> String {
+pub fn flame_svg(p: &ruchy_trace_core::profile::Profile, timed: bool) -> String {
     use std::fmt::Write as _;
     const WIDTH: f64 = 1200.0;
     const ROW: f64 = 18.0;
-    let weight = |n: &tracer_core::profile::Node| if timed { n.total_us } else { n.calls };
-    fn depth_of(p: &tracer_core::profile::Profile, node: usize) -> usize {
+    let weight = |n: &ruchy_trace_core::profile::Node| if timed { n.total_us } else { n.calls };
+    fn depth_of(p: &ruchy_trace_core::profile::Profile, node: usize) -> usize {
         1 + p.nodes[node]
             .children
             .values()

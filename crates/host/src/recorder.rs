@@ -9,9 +9,9 @@
 use crate::clock::micros_since;
 use std::sync::Arc;
 use std::time::Instant;
-use tracer_core::record::{self, RecordKind};
-use tracer_core::source::{self, Lowering, Place, Recording, ResultLowering, Snapshot};
-use tracer_core::{FunctionTable, Ring, Strategy, ValType, Value};
+use ruchy_trace_core::record::{self, RecordKind};
+use ruchy_trace_core::source::{self, Lowering, Place, Recording, ResultLowering, Snapshot};
+use ruchy_trace_core::{FunctionTable, Ring, Strategy, ValType, Value};
 use wasmtime::{Caller, Extern, Linker, Module, Val};
 
 /// Records gather in chunks of this size before they reach the ring; big
@@ -51,7 +51,7 @@ pub trait RecordSink: Send {
     /// A chunk of whole records.
     fn records(&mut self, chunk: &[u8]) -> std::io::Result<()>;
     /// Called once, after the last record.
-    fn finish(&mut self, end: &tracer_core::decode::RunEnd, end_us: u64) -> std::io::Result<()>;
+    fn finish(&mut self, end: &ruchy_trace_core::decode::RunEnd, end_us: u64) -> std::io::Result<()>;
 }
 
 /// What a store holds for tracing.
@@ -66,7 +66,7 @@ pub struct Recorder {
     /// When the trace started; timestamps count from here.
     pub epoch: Instant,
     /// The first malformed thing the guest handed over, if any.
-    pub error: Option<tracer_core::Error>,
+    pub error: Option<ruchy_trace_core::Error>,
     /// Where records also stream to, if anywhere.
     pub sink: Option<Box<dyn RecordSink>>,
     /// The first error the sink reported.
@@ -116,7 +116,7 @@ impl Recorder {
     }
 
     /// Ends recording: what the ring kept, or the first malformed record.
-    pub fn finish(mut self) -> Result<tracer_core::ring::Recorded, tracer_core::Error> {
+    pub fn finish(mut self) -> Result<ruchy_trace_core::ring::Recorded, ruchy_trace_core::Error> {
         self.drain_staging();
         if let Some(e) = self.error {
             return Err(e);
@@ -133,7 +133,7 @@ impl Recorder {
         let id = header >> 2;
         let Some(function) = self.table.functions.get(id as usize) else {
             self.error
-                .get_or_insert(tracer_core::Error::UnknownFunction { id, offset: 0 });
+                .get_or_insert(ruchy_trace_core::Error::UnknownFunction { id, offset: 0 });
             return;
         };
         let kind = match header & 3 {

@@ -5,13 +5,13 @@ use crate::recorder::RecordSink;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use tracer_core::decode::{RunEnd, StreamState, Trace};
-use tracer_core::ring::Recorded;
-use tracer_core::rtrace::{
+use ruchy_trace_core::decode::{RunEnd, StreamState, Trace};
+use ruchy_trace_core::ring::Recorded;
+use ruchy_trace_core::rtrace::{
     block_head, table_length, Block, BlockDecoder, Ending, TraceWriter, BLOCK_HEAD_BYTES,
     HEADER_BYTES,
 };
-use tracer_core::{Event, FunctionTable};
+use ruchy_trace_core::{Event, FunctionTable};
 
 /// Streams records into an `.rtrace` file. It is written in place, block by
 /// block: a run that dies leaves a file whose complete blocks replay and
@@ -31,7 +31,7 @@ impl TraceFile {
     }
 }
 
-fn invalid(e: tracer_core::Error) -> io::Error {
+fn invalid(e: ruchy_trace_core::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
@@ -65,7 +65,7 @@ pub struct Replayed {
     /// Events read.
     pub events: u64,
     /// Where the file was damaged or cut, after which nothing was read.
-    pub damage: Option<tracer_core::Error>,
+    pub damage: Option<ruchy_trace_core::Error>,
 }
 
 /// What a replay hands its events to.
@@ -90,7 +90,7 @@ fn read_at<R: Read>(
     while got < buf.len() {
         match r.read(&mut buf[got..]) {
             Ok(0) => {
-                return Err(ReplayError::Format(tracer_core::Error::Truncated {
+                return Err(ReplayError::Format(ruchy_trace_core::Error::Truncated {
                     what,
                     offset: offset as usize + got,
                 }))
@@ -109,7 +109,7 @@ pub enum ReplayError {
     /// It could not be read.
     Io(io::Error),
     /// Its header or table is damaged.
-    Format(tracer_core::Error),
+    Format(ruchy_trace_core::Error),
 }
 
 impl std::fmt::Display for ReplayError {
@@ -123,8 +123,8 @@ impl std::fmt::Display for ReplayError {
 
 impl std::error::Error for ReplayError {}
 
-impl From<tracer_core::Error> for ReplayError {
-    fn from(e: tracer_core::Error) -> Self {
+impl From<ruchy_trace_core::Error> for ReplayError {
+    fn from(e: ruchy_trace_core::Error) -> Self {
         ReplayError::Format(e)
     }
 }
@@ -222,7 +222,7 @@ pub fn replay<R: Read + Seek>(
         let mut bh = [0u8; BLOCK_HEAD_BYTES];
         match source.read(&mut bh[..1]) {
             Ok(0) => {
-                seen.damage = Some(tracer_core::Error::Truncated {
+                seen.damage = Some(ruchy_trace_core::Error::Truncated {
                     what: "trace file (no end block)",
                     offset: at as usize,
                 });
@@ -233,7 +233,7 @@ pub fn replay<R: Read + Seek>(
         }
         // A block cut short is damage at the block's start: everything
         // before it was read.
-        let cut = tracer_core::Error::Truncated {
+        let cut = ruchy_trace_core::Error::Truncated {
             what: "trace block",
             offset: at as usize,
         };

@@ -5,9 +5,9 @@ use crate::error::HostError;
 use crate::recorder::{self, HasRecorder, RecordSink, Recorder};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tracer_core::decode::{RunEnd, Trace};
-use tracer_core::record;
-use tracer_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
+use ruchy_trace_core::decode::{RunEnd, Trace};
+use ruchy_trace_core::record;
+use ruchy_trace_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
 use wasmtime::{
     Config, Engine, Instance, Linker, Module, ResourceLimiter, Store, Trap, Val, ValType,
 };
@@ -151,16 +151,16 @@ impl Tracer {
     pub fn load(
         &self,
         wasm: &[u8],
-        config: &wasm_instrument::Config,
+        config: &ruchy_trace_instrument::Config,
     ) -> Result<Program, HostError> {
-        let (bytes, table, notes) = match wasm_instrument::read_table(wasm)? {
+        let (bytes, table, notes) = match ruchy_trace_instrument::read_table(wasm)? {
             Some(table) => (
                 wasm.to_vec(),
                 table,
                 vec!["module is already instrumented; running it as it is".to_string()],
             ),
             None => {
-                let out = wasm_instrument::instrument(wasm, config)?;
+                let out = ruchy_trace_instrument::instrument(wasm, config)?;
                 (out.bytes, out.table, out.notes)
             }
         };
@@ -170,7 +170,7 @@ impl Tracer {
     /// Compiles a module as it is, without instrumenting it: for measuring
     /// against the original. Its trace is empty.
     pub fn load_plain(&self, wasm: &[u8]) -> Result<Program, HostError> {
-        wasm_instrument::read_table(wasm)?;
+        ruchy_trace_instrument::read_table(wasm)?;
         self.compile(wasm.to_vec(), FunctionTable::default(), Vec::new())
     }
 

@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 
-use ruchy_trace_host::wasm_instrument::{self, Config, Error, Scope};
+use ruchy_trace::ruchy_trace_instrument::{self, Config, Error, Scope};
 use std::path::PathBuf;
 
 fn write(name: &str, bytes: &[u8]) -> PathBuf {
@@ -56,7 +56,7 @@ fn all() -> Config {
 /// input gives, or a module that validates. Returns whether it was refused.
 fn instrument_checked(wasm: &[u8], what: &str) -> bool {
     let input_valid = wasmparser::Validator::new().validate_all(wasm).is_ok();
-    match wasm_instrument::instrument(wasm, &all()) {
+    match ruchy_trace_instrument::instrument(wasm, &all()) {
         Ok(out) => {
             wasmparser::Validator::new()
                 .validate_all(&out.bytes)
@@ -98,7 +98,7 @@ fn every_prefix_of_a_small_module_is_an_error_or_a_valid_module() {
     for len in 0..wasm.len() {
         refused += instrument_checked(&wasm[..len], &format!("prefix of {len} bytes")) as usize;
         // The table reader sees the same prefixes.
-        let _ = wasm_instrument::read_table(&wasm[..len]);
+        let _ = ruchy_trace_instrument::read_table(&wasm[..len]);
     }
     // Only prefixes that end exactly at a section boundary are modules.
     assert!(
@@ -110,13 +110,13 @@ fn every_prefix_of_a_small_module_is_an_error_or_a_valid_module() {
 
 #[test]
 fn every_prefix_of_an_instrumented_module_reads_or_fails_cleanly() {
-    let out = wasm_instrument::instrument(&small(), &all()).unwrap();
+    let out = ruchy_trace_instrument::instrument(&small(), &all()).unwrap();
     for len in 0..out.bytes.len() {
-        match wasm_instrument::read_table(&out.bytes[..len]) {
+        match ruchy_trace_instrument::read_table(&out.bytes[..len]) {
             Ok(Some(table)) => assert_eq!(table, out.table, "prefix of {len} bytes"),
             Ok(None) | Err(_) => {}
         }
-        let _ = wasm_instrument::instrument(&out.bytes[..len], &all());
+        let _ = ruchy_trace_instrument::instrument(&out.bytes[..len], &all());
     }
 }
 
@@ -213,12 +213,12 @@ fn flipped_bytes_in_a_large_fixture_never_panic() {
 
 #[test]
 fn flipped_bytes_in_an_instrumented_module_never_panic() {
-    let out = wasm_instrument::instrument(&small(), &all()).unwrap();
+    let out = ruchy_trace_instrument::instrument(&small(), &all()).unwrap();
     for seed in 1..=2000u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let bytes = flip(&out.bytes, &mut rng);
-        let _ = wasm_instrument::read_table(&bytes);
-        if let Err(Error::Internal(e)) = wasm_instrument::instrument(&bytes, &all()) {
+        let _ = ruchy_trace_instrument::read_table(&bytes);
+        if let Err(Error::Internal(e)) = ruchy_trace_instrument::instrument(&bytes, &all()) {
             panic!("seed {seed}: {e}");
         }
     }
@@ -228,7 +228,7 @@ fn flipped_bytes_in_an_instrumented_module_never_panic() {
 fn a_component_is_refused_clearly() {
     let component = wat::parse_str("(component (core module (func (export \"f\"))))").unwrap();
     assert_eq!(
-        wasm_instrument::instrument(&component, &all()).unwrap_err(),
+        ruchy_trace_instrument::instrument(&component, &all()).unwrap_err(),
         Error::Component
     );
     let path = write("component.wasm", &component);
@@ -257,9 +257,9 @@ const ADDER: &str = r#"(module
 
 #[test]
 fn an_instrumented_module_is_refused_by_instrument_and_run_as_is() {
-    let once = wasm_instrument::instrument(&wat::parse_str(ADDER).unwrap(), &all()).unwrap();
+    let once = ruchy_trace_instrument::instrument(&wat::parse_str(ADDER).unwrap(), &all()).unwrap();
     assert_eq!(
-        wasm_instrument::instrument(&once.bytes, &all()).unwrap_err(),
+        ruchy_trace_instrument::instrument(&once.bytes, &all()).unwrap_err(),
         Error::AlreadyInstrumented
     );
     let path = write("adder.traced.wasm", &once.bytes);
@@ -324,7 +324,7 @@ fn a_corrupt_table_section_is_one_line() {
         b"\x01garbage",
     );
     assert!(matches!(
-        wasm_instrument::read_table(&wasm),
+        ruchy_trace_instrument::read_table(&wasm),
         Err(Error::BadTable(_))
     ));
     let path = write("bad-table.wasm", &wasm);
@@ -361,7 +361,7 @@ fn modules_using_our_names_are_refused_with_a_name_clash() {
     ] {
         let wasm = wat::parse_str(wat).unwrap();
         assert_eq!(
-            wasm_instrument::instrument(&wasm, &all()).unwrap_err(),
+            ruchy_trace_instrument::instrument(&wasm, &all()).unwrap_err(),
             Error::NameClash(name.to_string()),
             "{wat}"
         );

@@ -1,11 +1,11 @@
 //! Report totals, computed from a recorded trace, add up.
 
-use ruchy_trace_host::replay::{self, TraceFile, Visitor};
-use ruchy_trace_host::tracer_core::decode::Trace;
-use ruchy_trace_host::tracer_core::profile::Profile;
-use ruchy_trace_host::tracer_core::{Event, EventKind};
-use ruchy_trace_host::wasm_instrument::{Config, Scope};
-use ruchy_trace_host::{Entry, RunOptions, Tracer};
+use ruchy_trace::replay::{self, TraceFile, Visitor};
+use ruchy_trace::ruchy_trace_core::decode::Trace;
+use ruchy_trace::ruchy_trace_core::profile::Profile;
+use ruchy_trace::ruchy_trace_core::{Event, EventKind};
+use ruchy_trace::ruchy_trace_instrument::{Config, Scope};
+use ruchy_trace::{Entry, RunOptions, Tracer};
 
 struct Count {
     profile: Option<Profile>,
@@ -83,7 +83,7 @@ fn self_times_sum_to_the_root_and_calls_to_the_entries() {
 /// in the full trace: sampled call k is the full trace's call k * N.
 #[test]
 fn sampling_keeps_true_depths_and_pairs_exits() {
-    use ruchy_trace_host::tracer_core::{Strategy, TraceOptions};
+    use ruchy_trace::ruchy_trace_core::{Strategy, TraceOptions};
     let wasm = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/fixtures/bench/fib_bench.wasm"

@@ -3,12 +3,12 @@
 //! trace memory. Whatever the bytes, decoding gives events or an error, and
 //! never panics. Deterministic: a simple PRNG over fixed seeds.
 
-use tracer_core::decode::{RunEnd, Trace};
-use tracer_core::format::{
+use ruchy_trace_core::decode::{RunEnd, Trace};
+use ruchy_trace_core::format::{
     ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
 };
-use tracer_core::record::write_record;
-use tracer_core::{
+use ruchy_trace_core::record::write_record;
+use ruchy_trace_core::{
     FunctionInfo, FunctionTable, Location, OverflowPolicy, RecordKind, RecordLayout, Ring,
     Strategy, TraceOptions, ValType, Value,
 };

@@ -4,7 +4,7 @@
 use crate::error::Error;
 use crate::names;
 use std::collections::{HashMap, HashSet};
-use tracer_core::record;
+use ruchy_trace_core::record;
 use wasmparser::{KnownCustom, Name, Parser, Payload, ValType};
 
 /// A function's signature.
@@ -128,7 +128,7 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
                 }
             }
             Payload::CustomSection(c) => {
-                if c.name() == tracer_core::table::SECTION_NAME {
+                if c.name() == ruchy_trace_core::table::SECTION_NAME {
                     instrumented = true;
                 }
                 if c.name().starts_with(".debug_") {

@@ -10,8 +10,8 @@
 
 use crate::error::Error;
 use crate::rewrite::Rewriter;
-use tracer_core::record::{self, RecordKind};
-use tracer_core::{Strategy, ValType};
+use ruchy_trace_core::record::{self, RecordKind};
+use ruchy_trace_core::{Strategy, ValType};
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{BlockType, Function, Instruction, MemArg};
 use wasmparser::{FunctionBody, Operator};
@@ -90,8 +90,8 @@ struct Probe<'r, 'a> {
 /// the recorded arguments or results, and for an exit that reads a result
 /// from memory, the result's address.
 pub fn hook_types(
-    f: &tracer_core::FunctionInfo,
-    types: &[tracer_core::source::SourceType],
+    f: &ruchy_trace_core::FunctionInfo,
+    types: &[ruchy_trace_core::source::SourceType],
     kind: RecordKind,
 ) -> Vec<ValType> {
     match kind {
@@ -110,11 +110,11 @@ pub fn hook_types(
 /// The wasm parameter holding the result's address, when the exit reads
 /// the result from memory.
 pub fn result_address_param(
-    f: &tracer_core::FunctionInfo,
-    types: &[tracer_core::source::SourceType],
+    f: &ruchy_trace_core::FunctionInfo,
+    types: &[ruchy_trace_core::source::SourceType],
 ) -> Option<u32> {
     match f.source.as_ref()?.result {
-        Some((_, tracer_core::source::ResultLowering::Indirect { param }))
+        Some((_, ruchy_trace_core::source::ResultLowering::Indirect { param }))
             if f.exit_snapshot(types) =>
         {
             Some(param)

@@ -3,7 +3,7 @@
 
 use gimli::{AttributeValue, EndianSlice, LittleEndian, Unit, UnitOffset};
 use std::collections::HashMap;
-use tracer_core::source::{SourceType, TypeId, TypeKind};
+use ruchy_trace_core::source::{SourceType, TypeId, TypeKind};
 
 type R<'a> = EndianSlice<'a, LittleEndian>;
 

@@ -12,7 +12,7 @@
 //! * [`Strategy::Hooks`]: every record is a call to a `ruchy_trace.enter_*`,
 //!   `exit_*` or `tail_exit` import, the contract any engine understands.
 //!
-//! See `tracer_core::record` for the names and the record layout both
+//! See `ruchy_trace_core::record` for the names and the record layout both
 //! strategies share.
 #![deny(missing_docs)]
 
@@ -28,7 +28,7 @@ mod select;
 
 pub use error::Error;
 pub use select::{Filter, Scope};
-pub use tracer_core::{FunctionTable, Strategy, TraceOptions};
+pub use ruchy_trace_core::{FunctionTable, Strategy, TraceOptions};
 
 /// What to instrument and how.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub struct Instrumented {
 pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
     let module = analysis::analyze(wasm)?;
     let selection = select::select(&module, config)?;
-    let mut table = tracer_core::FunctionTable {
+    let mut table = ruchy_trace_core::FunctionTable {
         options: config.options,
         program: module
             .program
@@ -107,8 +107,8 @@ pub fn read_table(wasm: &[u8]) -> Result<Option<FunctionTable>, Error> {
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(Error::invalid)?;
         if let wasmparser::Payload::CustomSection(c) = payload {
-            if c.name() == tracer_core::table::SECTION_NAME {
-                return tracer_core::FunctionTable::decode(c.data())
+            if c.name() == ruchy_trace_core::table::SECTION_NAME {
+                return ruchy_trace_core::FunctionTable::decode(c.data())
                     .map(Some)
                     .map_err(|e| Error::BadTable(e.to_string()));
             }

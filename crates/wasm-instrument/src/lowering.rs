@@ -7,7 +7,7 @@
 //! through an address passed first. A signature that does not add up to
 //! the wasm one exactly is not guessed at: the function keeps wasm types.
 
-use tracer_core::source::{
+use ruchy_trace_core::source::{
     leaf_count, Lowering, ResultLowering, SourceParam, SourceSignature, SourceType, TypeId,
     TypeKind,
 };

@@ -7,8 +7,8 @@ use crate::body;
 use crate::error::Error;
 use crate::select::Selection;
 use std::collections::HashMap;
-use tracer_core::record::{self, RecordKind};
-use tracer_core::{FunctionTable, Strategy, ValType};
+use ruchy_trace_core::record::{self, RecordKind};
+use ruchy_trace_core::{FunctionTable, Strategy, ValType};
 use wasm_encoder::reencode::{self, Reencode, RoundtripReencoder};
 use wasm_encoder::{
     ConstExpr, CustomSection, EntityType, ExportKind, ExportSection, GlobalSection, GlobalType,
@@ -489,7 +489,7 @@ impl Reencode for Rewriter<'_> {
         if before.is_none() {
             let data = self.table.encode();
             module.section(&CustomSection {
-                name: tracer_core::table::SECTION_NAME.into(),
+                name: ruchy_trace_core::table::SECTION_NAME.into(),
                 data: data.into(),
             });
         }
@@ -500,7 +500,7 @@ impl Reencode for Rewriter<'_> {
 impl Rewriter<'_> {
     /// The largest record any instrumented function writes.
     pub fn max_record_size(&self) -> u32 {
-        tracer_core::RecordLayout::new(self.table).max_record_size()
+        ruchy_trace_core::RecordLayout::new(self.table).max_record_size()
     }
 
     pub fn function_name(&self, index: u32) -> String {

@@ -2,7 +2,7 @@
 //! `.rs` file of the same name, whose debug information points at the
 //! transpiled Rust. Given the `.ruchy` source, locations move back to it.
 
-use tracer_core::{FunctionTable, Location};
+use ruchy_trace_core::{FunctionTable, Location};
 
 /// A Ruchy program's source text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,8 @@ use crate::analysis::ModuleInfo;
 use crate::error::Error;
 use crate::names;
 use std::collections::HashMap;
-use tracer_core::glob;
-use tracer_core::{FunctionInfo, ValType};
+use ruchy_trace_core::glob;
+use ruchy_trace_core::{FunctionInfo, ValType};
 
 /// Which functions are candidates before filters apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,7 +58,7 @@ pub struct Selection {
     /// Table entries; the position is the record id.
     pub functions: Vec<FunctionInfo>,
     /// Source types the entries refer to.
-    pub types: Vec<tracer_core::source::SourceType>,
+    pub types: Vec<ruchy_trace_core::source::SourceType>,
     /// Function index (original module) to record id.
     pub ids: HashMap<u32, u32>,
 }
@@ -108,7 +108,7 @@ pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selecti
             continue;
         }
         let sig = &module.signatures[index as usize];
-        if functions.len() as u32 > tracer_core::record::MAX_FUNCTION_ID {
+        if functions.len() as u32 > ruchy_trace_core::record::MAX_FUNCTION_ID {
             return Err(Error::Unsupported {
                 feature: "more functions than a record header can name".into(),
             });
@@ -142,7 +142,7 @@ pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selecti
 fn attach_debug_info(
     module: &ModuleInfo<'_>,
     functions: &mut [FunctionInfo],
-) -> Vec<tracer_core::source::SourceType> {
+) -> Vec<ruchy_trace_core::source::SourceType> {
     if module.debug_sections.is_empty() {
         return Vec::new();
     }
@@ -154,7 +154,7 @@ fn attach_debug_info(
             continue;
         };
         if let Some(file) = &d.file {
-            f.location = Some(tracer_core::Location {
+            f.location = Some(ruchy_trace_core::Location {
                 file: file.clone(),
                 line: d.line,
                 column: 0,

@@ -22,7 +22,7 @@ function makeClock() {
 }
 
 // Builds one hook import as specialised code: it writes the record exactly
-// as instrumented code would (see tracer_core::record) into `st.dv`.
+// as instrumented code would (see ruchy_trace_core::record) into `st.dv`.
 function makeHook(st, name, timestamps, sampled) {
   let kind;
   let types;

@@ -1,11 +1,11 @@
 //! The browser host of ruchy-trace.
 //!
-//! The same instrumenter ([`wasm_instrument`]) and tracer core
-//! ([`tracer_core`]) as the native host, compiled to wasm and driven from a
+//! The same instrumenter ([`ruchy_trace_instrument`]) and tracer core
+//! ([`ruchy_trace_core`]) as the native host, compiled to wasm and driven from a
 //! page. The JavaScript half (`src/host.js`) compiles and runs the
 //! instrumented module with a WASI preview1 shim and the `ruchy_trace`
 //! imports; records reach the Rust half in batches and land in a
-//! [`tracer_core::Ring`], exactly as on the native host.
+//! [`ruchy_trace_core::Ring`], exactly as on the native host.
 //!
 //! From JavaScript:
 //!
@@ -19,11 +19,11 @@
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
-use tracer_core::decode::{RunEnd, Trace};
-use tracer_core::format::{
+use ruchy_trace_core::decode::{RunEnd, Trace};
+use ruchy_trace_core::format::{
     ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
 };
-use tracer_core::{EventKind, FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
+use ruchy_trace_core::{EventKind, FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -55,10 +55,10 @@ pub struct Options {
     /// Trace one call in `sample` (default 1: every call).
     pub sample: u32,
     /// `"own"` (default) or `"all"` functions.
-    pub scope: wasm_instrument::Scope,
+    pub scope: ruchy_trace_instrument::Scope,
     /// Globs, `GLOB` to include or `!GLOB` to exclude, separated by commas
     /// or spaces.
-    pub filters: Vec<wasm_instrument::Filter>,
+    pub filters: Vec<ruchy_trace_instrument::Filter>,
     /// Ring capacity in events (default 1,048,576).
     pub capacity: u64,
     /// `"newest"` (default) or `"oldest"`: which events a full ring keeps.
@@ -83,7 +83,7 @@ impl Default for Options {
             strategy: Strategy::Hooks,
             timestamps: true,
             sample: 1,
-            scope: wasm_instrument::Scope::Own,
+            scope: ruchy_trace_instrument::Scope::Own,
             filters: Vec::new(),
             capacity: 1 << 20,
             policy: OverflowPolicy::KeepNewest,
@@ -135,8 +135,8 @@ impl Options {
         }
         if let Some(v) = field(obj, "scope") {
             o.scope = match v.as_string().as_deref() {
-                Some("own") => wasm_instrument::Scope::Own,
-                Some("all") => wasm_instrument::Scope::All,
+                Some("own") => ruchy_trace_instrument::Scope::Own,
+                Some("all") => ruchy_trace_instrument::Scope::All,
                 _ => return Err("scope must be \"own\" or \"all\"".into()),
             };
         }
@@ -144,7 +144,7 @@ impl Options {
             let text = v.as_string().ok_or("filter must be a string")?;
             for g in text.split([',', ' ']).filter(|g| !g.is_empty()) {
                 o.filters
-                    .push(wasm_instrument::Filter::parse(g).map_err(|e| e.to_string())?);
+                    .push(ruchy_trace_instrument::Filter::parse(g).map_err(|e| e.to_string())?);
             }
         }
         if let Some(v) = field(obj, "capacity") {
@@ -185,9 +185,9 @@ impl Options {
         Ok(o)
     }
 
-    fn config(&self) -> wasm_instrument::Config {
-        wasm_instrument::Config {
-            options: tracer_core::TraceOptions {
+    fn config(&self) -> ruchy_trace_instrument::Config {
+        ruchy_trace_instrument::Config {
+            options: ruchy_trace_core::TraceOptions {
                 strategy: self.strategy,
                 timestamps: self.timestamps,
                 sample: self.sample,
@@ -254,16 +254,16 @@ impl Instrumented {
 fn instrument_with(
     bytes: &[u8],
     options: &Options,
-) -> Result<wasm_instrument::Instrumented, String> {
+) -> Result<ruchy_trace_instrument::Instrumented, String> {
     check_wasm(bytes)?;
-    if let Some(table) = wasm_instrument::read_table(bytes).map_err(|e| e.to_string())? {
-        return Ok(wasm_instrument::Instrumented {
+    if let Some(table) = ruchy_trace_instrument::read_table(bytes).map_err(|e| e.to_string())? {
+        return Ok(ruchy_trace_instrument::Instrumented {
             bytes: bytes.to_vec(),
             table,
             notes: vec!["module is already instrumented; running it as it is".into()],
         });
     }
-    wasm_instrument::instrument(bytes, &options.config())
+    ruchy_trace_instrument::instrument(bytes, &options.config())
         .map_err(|e| format!("cannot instrument this module: {e}"))
 }
 

@@ -1,7 +1,7 @@
 //! The per-function table: calls, total time and self time.
 
-use tracer_core::decode::Trace;
-use tracer_core::EventKind;
+use ruchy_trace_core::decode::Trace;
+use ruchy_trace_core::EventKind;
 
 /// Totals of one function over a trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,8 +99,8 @@ pub fn to_json(rows: &[FunctionStats]) -> String {
     out
 }
 
-fn value_text(v: tracer_core::Value) -> String {
-    use tracer_core::Value;
+fn value_text(v: ruchy_trace_core::Value) -> String {
+    use ruchy_trace_core::Value;
     match v {
         Value::I32(x) => x.to_string(),
         Value::I64(x) => x.to_string(),
