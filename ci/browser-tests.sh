@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Browser tests of ruchy-trace: the wasm-bindgen-test tests of crates/web and
-# the end-to-end test of the Trace tab (www/), both in headless Chromium.
+# Browser tests of ruchy-trace, in headless Chromium:
+# - the wasm-bindgen-test tests of crates/web,
+# - the page test (www/, built into www/dist): every bundled example traces
+#   to the lines the native CLI writes, the function table matches
+#   `ruchy-trace report`, links, bad input, Stop,
+# - the package test: `npm pack` of crates/web, embedded in an empty page.
 # Installs what it needs on an empty Debian machine (as root): Chromium and
-# its driver, the wasm32-unknown-unknown target, and wasm-bindgen-cli of the
-# exact version in Cargo.lock. Ends with `browser: N passed, M failed` and
-# exits non-zero when anything failed.
+# its driver, Python, npm, the wasm32-unknown-unknown target and
+# wasm-bindgen-cli of the exact version in Cargo.lock. Ends with
+# `browser: N passed, M failed`; every suite's count of passed checks is
+# asserted exactly, so a check that silently stops running fails too.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 start=$(date +%s)
-out_dir="${CARGO_TARGET_DIR:-$root/target}/browser-tests"
-mkdir -p "$out_dir"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+out_dir="$target_dir/browser-tests"
+cli_dir="$out_dir/cli"
+rm -rf "$cli_dir"
+mkdir -p "$out_dir" "$cli_dir"
+
+# Exact numbers of passing checks per suite.
+expect_wasm_bindgen=13
+expect_page=26
+expect_package=8
 
 die() {
   echo "browser-tests: $*" >&2
@@ -22,6 +35,7 @@ need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -43,34 +57,59 @@ fi
 passed=0
 failed=0
 
-echo "== wasm-bindgen-test (crates/web) in headless Chromium"
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
-cargo test --target wasm32-unknown-unknown -p ruchy-trace-web --test browser 2>&1 | tee "$out_dir/wasm-bindgen-test.log"
-status=${PIPESTATUS[0]}
-line="$(grep -E '^test result: ' "$out_dir/wasm-bindgen-test.log" | tail -1)"
-p="$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")"
-f="$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$line")"
-passed=$((passed + ${p:-0}))
-failed=$((failed + ${f:-0}))
-if [ "$status" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
-
-echo "== building the page (www/pkg, www/examples)"
-if www/build.sh; then
-  echo "== end-to-end page test"
-  python3 crates/web/e2e/page_test.py --screenshot "$out_dir/trace-tab.png" | tee "$out_dir/page-test.log"
-  status=${PIPESTATUS[0]}
-  line="$(grep -E '^page: ' "$out_dir/page-test.log" | tail -1)"
-  p="$(sed -nE 's/^page: ([0-9]+) passed.*/\1/p' <<<"$line")"
+# Adds a suite's counts from the `SUITE: N passed, M failed` line of LOG;
+# a suite that exits non-zero without a failure, or passes a number of
+# checks other than EXPECTED, counts as one more failure.
+tally() {
+  local status="$1" log="$2" pattern="$3" expected="$4" what="$5"
+  local line p f
+  line="$(grep -E "$pattern" "$log" | tail -1)"
+  p="$(sed -nE 's/.* ([0-9]+) passed.*/\1/p; s/^[a-z]+: ([0-9]+) passed.*/\1/p' <<<"$line" | head -1)"
   f="$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$line")"
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
   if [ "$status" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+  if [ "${p:-0}" -ne "$expected" ]; then
+    echo "$what: ${p:-0} checks passed, expected exactly $expected"
+    failed=$((failed + 1))
+  fi
+}
+
+echo "== the native CLI, for the expected traces"
+cargo build --release -p ruchy-trace >"$out_dir/cli-build.log" 2>&1 ||
+  { tail -20 "$out_dir/cli-build.log"; die "cargo build -p ruchy-trace failed"; }
+cli="$target_dir/release/ruchy-trace"
+for src in tests/fixtures/*.ruchy; do
+  name="$(basename "$src" .ruchy)"
+  [ -e "tests/fixtures/$name.wasm" ] || continue
+  "$cli" run --no-timestamps -o "$cli_dir/$name.txt" "tests/fixtures/$name.wasm" >/dev/null 2>&1
+  [ -s "$cli_dir/$name.txt" ] || die "ruchy-trace run wrote no trace for $name"
+done
+"$cli" run --invoke run --no-timestamps --filter '!*abs*' -o "$cli_dir/values.txt" \
+  tests/fixtures/values/values.wasm -- 3 >/dev/null || die "ruchy-trace run failed on values.wasm"
+"$cli" record -o "$cli_dir/fibonacci.rtrace" tests/fixtures/fibonacci.wasm >/dev/null ||
+  die "ruchy-trace record failed"
+"$cli" report "$cli_dir/fibonacci.rtrace" >"$cli_dir/fibonacci.report.txt" || die "ruchy-trace report failed"
+
+echo "== wasm-bindgen-test (crates/web) in headless Chromium"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
+cargo test --release --target wasm32-unknown-unknown -p ruchy-trace-web --test browser 2>&1 | tee "$out_dir/wasm-bindgen-test.log"
+tally "${PIPESTATUS[0]}" "$out_dir/wasm-bindgen-test.log" '^test result: ' "$expect_wasm_bindgen" "wasm-bindgen-test"
+
+echo "== building the page (www/dist)"
+if WWW_OUT="$root/www/dist" www/build.sh; then
+  echo "== page test"
+  (cd crates/web/e2e && python3 page_test.py --www "$root/www/dist" --cli "$cli_dir" --out "$out_dir") | tee "$out_dir/page-test.log"
+  tally "${PIPESTATUS[0]}" "$out_dir/page-test.log" '^page: ' "$expect_page" "page test"
+  echo "== package test (npm pack)"
+  (cd crates/web/e2e && python3 package_test.py --package "$root/www/dist/pkg" --out "$out_dir") | tee "$out_dir/package-test.log"
+  tally "${PIPESTATUS[0]}" "$out_dir/package-test.log" '^package: ' "$expect_package" "package test"
 else
   echo "www/build.sh failed"
   failed=$((failed + 1))
 fi
 
-echo "browser tests took $(($(date +%s) - start)) s; screenshot: $out_dir/trace-tab.png"
+echo "browser tests took $(($(date +%s) - start)) s; screenshots in $out_dir"
 echo "browser: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,7 +10,8 @@ use crate::clock::micros_since;
 use std::sync::Arc;
 use std::time::Instant;
 use ruchy_trace_core::record::{self, RecordKind};
-use ruchy_trace_core::source::{self, Lowering, Place, Recording, ResultLowering, Snapshot};
+use ruchy_trace_core::capture;
+use ruchy_trace_core::source;
 use ruchy_trace_core::{FunctionTable, Ring, Strategy, ValType, Value};
 use wasmtime::{Caller, Extern, Linker, Module, Val};
 
@@ -187,50 +188,14 @@ impl Recorder {
         result_address: Option<u32>,
         memory: &[u8],
     ) -> Vec<u8> {
-        let types = &self.table.types;
-        let mut mem = Recording {
-            inner: GuestMemory(memory),
-            snapshot: Snapshot::default(),
-        };
-        let mut out = Vec::new();
-        let Some(sig) = self.table.functions[id as usize].source.as_ref() else {
-            return out;
-        };
-        match kind {
-            RecordKind::Enter => {
-                for p in &sig.params {
-                    let place = match p.lowering {
-                        Lowering::Scalars { first, count } => Place::Scalars(
-                            values
-                                .get(first as usize..(first + count) as usize)
-                                .unwrap_or(&[]),
-                        ),
-                        Lowering::Indirect { param } => match values.get(param as usize) {
-                            Some(Value::I32(a)) => Place::Memory(*a as u32),
-                            _ => continue,
-                        },
-                    };
-                    source::read_value(types, p.ty, place, &mut mem);
-                }
-                mem.snapshot.encode(&mut out);
-            }
-            _ => {
-                if let Some((ty, lowering)) = sig.result {
-                    let place = match lowering {
-                        ResultLowering::Direct => Place::Scalars(values),
-                        ResultLowering::Indirect { .. } => {
-                            Place::Memory(result_address.unwrap_or(0))
-                        }
-                    };
-                    if let ResultLowering::Indirect { .. } = lowering {
-                        out.extend_from_slice(&result_address.unwrap_or(0).to_le_bytes());
-                    }
-                    source::read_value(types, ty, place, &mut mem);
-                }
-                mem.snapshot.encode(&mut out);
-            }
-        }
-        out
+        capture::snapshot_of_call(
+            &self.table,
+            id,
+            kind,
+            values,
+            result_address,
+            GuestMemory(memory),
+        )
     }
 
     /// Copies the staging area `[STAGING_BASE, end)` of the trace memory.

@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod capture;
 pub mod decode;
 pub mod error;
 pub mod event;

@@ -1,7 +1,10 @@
 // The JavaScript half of the browser host of ruchy-trace: it compiles and
 // instantiates a module, provides the `ruchy_trace` imports (hook and inline
 // strategies) and a WASI preview1 shim, runs `_start`, and hands records to
-// the Rust half in batches through `sink(Uint8Array)`.
+// the Rust half in batches through `sink(Uint8Array)`. A call whose values
+// live in guest memory goes to `capture(params, timestamp, memoryView)`
+// instead, where the Rust half reads that memory while the call happens:
+// this file only moves bytes.
 
 const HOOK_MODULE = "ruchy_trace";
 const WASI_MODULE = "wasi_snapshot_preview1";
@@ -23,7 +26,10 @@ function makeClock() {
 
 // Builds one hook import as specialised code: it writes the record exactly
 // as instrumented code would (see ruchy_trace_core::record) into `st.dv`.
-function makeHook(st, name, timestamps, sampled) {
+// Under the inline strategy, records staged by the module come first; a
+// call whose record needs guest memory read (`st.snapshots[header]`) goes
+// to the Rust half with the hook's parameters.
+function makeHook(st, name, timestamps, sampled, inline, snapshots) {
   let kind;
   let types;
   if (name === "tail_exit") {
@@ -36,7 +42,8 @@ function makeHook(st, name, timestamps, sampled) {
   }
   if (kind !== "enter" && kind !== "exit" && kind !== "tail") return null;
   const params = ["h"];
-  let body = "let p = st.p; if (p > st.limit) { st.drain(); p = 0; } const dv = st.dv;\n";
+  let body = inline ? "st.flushStaged();\n" : "";
+  body += "let p = st.p; if (p > st.limit) { st.drain(); p = 0; } const dv = st.dv;\n";
   body += "dv.setUint32(p, h, true); p += 4;\n";
   if (timestamps) body += "dv.setUint32(p, st.now(), true); p += 4;\n";
   if (kind === "enter" && sampled) {
@@ -56,6 +63,12 @@ function makeHook(st, name, timestamps, sampled) {
     body += w("v" + i) + "\n";
   }
   body += "st.p = p;";
+  if (snapshots) {
+    // An exit returned through memory passes the result's address last.
+    const all = kind === "exit" ? [...params, "a"] : params;
+    body = `if (st.snapshots[h] === 1) { st.capture([${all.join(", ")}]); return; }\n` + body;
+    if (kind === "exit") params.push("a");
+  }
   return new Function("st", `return function (${params.join(", ")}) {\n${body}\n};`)(st);
 }
 
@@ -156,7 +169,7 @@ function describe(e) {
  * "exited" | "trapped", code, message, stdout, stderr, elapsedMs, endUs }.
  * Rejects (with a message) when the module cannot be compiled or linked.
  */
-export async function run_module(bytes, spec, sink) {
+export async function run_module(bytes, spec, sink, capture) {
   let module;
   try {
     module = await WebAssembly.compile(bytes);
@@ -184,6 +197,25 @@ export async function run_module(bytes, spec, sink) {
       if (st.p > 0) sink(new Uint8Array(st.buf, 0, st.p));
       st.p = 0;
     },
+    exports: null,
+    flushStaged() {
+      const ptr = st.exports && st.exports.__ruchy_trace_ptr;
+      if (!st.traceMemory || !(ptr instanceof WebAssembly.Global)) return;
+      const end = ptr.value;
+      if (end > 64) {
+        st.drain();
+        const b = new Uint8Array(st.traceMemory.buffer);
+        sink(b.subarray(64, Math.min(end, b.length)));
+      }
+      ptr.value = 64;
+    },
+    snapshots: spec.snapshots || null,
+    capture(params) {
+      st.flushStaged();
+      st.drain();
+      const mem = st.guestMemory ? new Uint8Array(st.guestMemory.buffer) : undefined;
+      capture(params, spec.timestamps ? now() : undefined, mem);
+    },
   };
   st.dv = new DataView(st.buf);
   const imports = {};
@@ -196,16 +228,20 @@ export async function run_module(bytes, spec, sink) {
       imports[HOOK_MODULE] = imports[HOOK_MODULE] || {};
       if (imp.name === "flush") {
         imports[HOOK_MODULE].flush = (end) => {
+          st.drain();
           const b = new Uint8Array(st.traceMemory.buffer);
           if (end > 64) sink(b.subarray(64, Math.min(end, b.length)));
           st.tick();
           return 64;
         };
       } else {
-        const hook = makeHook(st, imp.name, spec.timestamps, spec.sampled);
+        const hook = makeHook(st, imp.name, spec.timestamps, spec.sampled, spec.inline, st.snapshots !== null);
         if (!hook) missing.push(`${imp.module}.${imp.name}`);
         else imports[HOOK_MODULE][imp.name] = hook;
       }
+    } else if (spec.imports && spec.imports[imp.module] && imp.name in spec.imports[imp.module]) {
+      imports[imp.module] = imports[imp.module] || {};
+      imports[imp.module][imp.name] = spec.imports[imp.module][imp.name];
     } else {
       missing.push(`${imp.module}.${imp.name}`);
     }
@@ -221,7 +257,9 @@ export async function run_module(bytes, spec, sink) {
     throw new Error("the module cannot be instantiated: " + describe(e));
   }
   const ex = instance.exports;
+  st.exports = ex;
   st.memory = ex.memory || null;
+  st.guestMemory = ex.__ruchy_trace_guest_memory || ex.memory || null;
   st.traceMemory = ex.__ruchy_trace_memory || null;
   if (ex.__ruchy_trace_enabled instanceof WebAssembly.Global) {
     ex.__ruchy_trace_enabled.value = spec.enabled === false ? 0 : 1;
@@ -247,13 +285,8 @@ export async function run_module(bytes, spec, sink) {
     }
   }
   result.elapsedMs = performance.now() - t;
-  // Final flush: what the inline path staged, then the hook batch.
-  if (st.traceMemory && ex.__ruchy_trace_ptr instanceof WebAssembly.Global) {
-    const end = ex.__ruchy_trace_ptr.value;
-    const b = new Uint8Array(st.traceMemory.buffer);
-    if (end > 64) sink(b.subarray(64, Math.min(end, b.length)));
-    ex.__ruchy_trace_ptr.value = 64;
-  }
+  // Final flush: the hook batch, then what the inline path staged since.
+  st.flushStaged();
   st.drain();
   result.endUs = now();
   const dec = new TextDecoder();

@@ -5,7 +5,9 @@
 //! page. The JavaScript half (`src/host.js`) compiles and runs the
 //! instrumented module with a WASI preview1 shim and the `ruchy_trace`
 //! imports; records reach the Rust half in batches and land in a
-//! [`ruchy_trace_core::Ring`], exactly as on the native host.
+//! [`ruchy_trace_core::Ring`], exactly as on the native host. Calls whose
+//! values live in guest memory are recorded by [`guest`], which reads that
+//! memory at call time with the native host's walker.
 //!
 //! From JavaScript:
 //!
@@ -15,6 +17,9 @@
 //! const result = await run(bytes, { strategy: "hooks", capacity: 1000000 });
 //! result.text(true, false); result.json(); result.chrome(); result.stdout();
 //! ```
+//!
+//! The `<ruchy-trace-tab>` element (`js/trace-tab.js`) wraps all of this in
+//! a Web Worker and renders the trace, call tree, table and timeline.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -25,12 +30,12 @@ use ruchy_trace_core::format::{
 };
 use ruchy_trace_core::{EventKind, FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+pub mod guest;
 mod invoke;
-pub mod stats;
-
-pub use stats::{function_stats, FunctionStats};
+pub mod view;
 
 #[wasm_bindgen(module = "/src/host.js")]
 extern "C" {
@@ -39,6 +44,7 @@ extern "C" {
         bytes: &[u8],
         spec: &JsValue,
         sink: &Closure<dyn FnMut(Uint8Array)>,
+        capture: &Closure<dyn FnMut(Array, JsValue, JsValue)>,
     ) -> Result<js_sys::Promise, JsValue>;
 }
 
@@ -75,6 +81,16 @@ pub struct Options {
     pub invoke: Option<String>,
     /// Its arguments, as text (`invokeArgs`).
     pub invoke_args: Vec<String>,
+    /// The Ruchy program the module was compiled from (`source`), so
+    /// locations point at it.
+    pub source: Option<String>,
+    /// The file name shown for it (`sourceName`, default `program.ruchy`).
+    pub source_name: String,
+    /// Record wasm values only (`wasmTypes`), as `--wasm-types` does.
+    pub wasm_types: bool,
+    /// More imports the module may ask for, `{module: {name: function}}`
+    /// (`imports`), besides WASI and the tracer's own.
+    pub imports: Option<JsValue>,
 }
 
 impl Default for Options {
@@ -93,6 +109,10 @@ impl Default for Options {
             env: Vec::new(),
             invoke: None,
             invoke_args: Vec::new(),
+            source: None,
+            source_name: "program.ruchy".to_string(),
+            wasm_types: false,
+            imports: None,
         }
     }
 }
@@ -182,6 +202,16 @@ impl Options {
                 .map(|a| a.as_string().unwrap_or_else(|| format!("{a:?}")))
                 .collect();
         }
+        if let Some(v) = field(obj, "source") {
+            o.source = Some(v.as_string().ok_or("source must be a string")?);
+        }
+        if let Some(v) = field(obj, "sourceName") {
+            o.source_name = v.as_string().ok_or("sourceName must be a string")?;
+        }
+        o.imports = field(obj, "imports").filter(JsValue::is_object);
+        if let Some(v) = field(obj, "wasmTypes") {
+            o.wasm_types = v.is_truthy();
+        }
         Ok(o)
     }
 
@@ -195,10 +225,15 @@ impl Options {
             },
             scope: self.scope,
             filters: self.filters.clone(),
-            // The page's hooks write plain records; values that must be read
-            // from guest memory at call time are not captured here yet.
-            source_values: false,
-            ruchy_sources: Vec::new(),
+            source_values: !self.wasm_types,
+            ruchy_sources: self
+                .source
+                .iter()
+                .map(|text| ruchy_trace_instrument::ruchy::RuchySource {
+                    file: self.source_name.clone(),
+                    text: text.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -394,17 +429,27 @@ impl RunResult {
             .filter(|e| e.kind == EventKind::Enter && e.function.name == name)
             .count() as f64
     }
-    /// The per-function table as JSON: `[{"name", "calls", "total_us",
-    /// "self_us"}]`, most called first.
-    #[wasm_bindgen(js_name = functionStats)]
-    pub fn function_stats_json(&self) -> String {
-        stats::to_json(&function_stats(&self.trace))
+    /// The per-function table (from [`ruchy_trace_core::profile`]) and the
+    /// function table as JSON; see [`view::functions_json`].
+    #[wasm_bindgen(js_name = functionsJson)]
+    pub fn functions_json(&self) -> String {
+        view::functions_json(&self.trace)
     }
     /// The first `limit` calls as JSON, for the call tree and the timeline
-    /// (see [`stats::calls_json`]).
+    /// (see [`view::calls_json`]).
     #[wasm_bindgen(js_name = callsJson)]
     pub fn calls_json(&self, limit: u32) -> String {
-        stats::calls_json(&self.trace, limit as usize)
+        view::calls_json(&self.trace, limit as usize)
+    }
+    /// The trace as the tab shows it: indented, each line starting with its
+    /// time since the start of the run (see [`view::lines`]).
+    pub fn lines(&self) -> String {
+        view::lines(&self.trace).0
+    }
+    /// The function id of each event line of [`RunResult::lines`].
+    #[wasm_bindgen(js_name = lineFunctions)]
+    pub fn line_functions(&self) -> Vec<u32> {
+        view::lines(&self.trace).1
     }
 }
 
@@ -425,9 +470,22 @@ fn spec(
         JsValue::from_f64(f64::from(layout.max_record_size())),
     );
     set("enabled", JsValue::from_bool(options.enabled));
+    set(
+        "inline",
+        JsValue::from_bool(table.options.strategy == Strategy::Inline),
+    );
+    let snapshots: Vec<u8> = (0..table.functions.len() as u32 * 4)
+        .map(|h| u8::from(layout.snapshot_of(h)))
+        .collect();
+    if snapshots.contains(&1) {
+        set("snapshots", Uint8Array::from(&snapshots[..]).into());
+    }
     let list = |v: &[String]| v.iter().map(|s| JsValue::from_str(s)).collect::<Array>();
     set("args", list(&options.args).into());
     set("env", list(&options.env).into());
+    if let Some(imports) = &options.imports {
+        set("imports", imports.clone());
+    }
     if let Some(name) = &options.invoke {
         let (params, _) = invoke::export_signature(wasm, name)?;
         let args = invoke::js_args(name, &params, &options.invoke_args)?;
@@ -468,11 +526,32 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
             }
         })
     };
+    let table = Rc::new(table);
+    let capture = {
+        let ring = ring.clone();
+        let error = error.clone();
+        let table = table.clone();
+        let mut record = Vec::new();
+        Closure::<dyn FnMut(Array, JsValue, JsValue)>::new(
+            move |params: Array, timestamp: JsValue, memory: JsValue| {
+                record.clear();
+                let timestamp = timestamp.as_f64().map(|t| t as u32);
+                let memory = memory.dyn_into::<Uint8Array>().ok();
+                let pushed = guest::hook_record(&table, &layout, &params, timestamp, memory, &mut record)
+                    .and_then(|()| ring.borrow_mut().push(&record).map_err(|e| e.to_string()));
+                if let Err(e) = pushed {
+                    error.borrow_mut().get_or_insert(e);
+                }
+            },
+        )
+    };
     let epoch_unix_us = (js_sys::Date::now() * 1000.0) as u64;
-    let spec = spec(&options, &layout, &table, &module).map_err(|e| JsError::new(&e))?;
-    let promise = run_module(&module, &spec, &sink).map_err(js_error)?;
+    let spec = spec(&options, &RecordLayout::new(&table), &table, &module)
+        .map_err(|e| JsError::new(&e))?;
+    let promise = run_module(&module, &spec, &sink, &capture).map_err(js_error)?;
     let result = JsFuture::from(promise).await.map_err(js_error)?;
     drop(sink);
+    drop(capture);
     if let Some(e) = error.borrow_mut().take() {
         return Err(JsError::new(&format!(
             "the module wrote malformed trace records: {e}"
@@ -498,7 +577,13 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
         .finish()
         .map_err(|e| JsError::new(&format!("the module wrote malformed trace records: {e}")))?;
     Ok(RunResult {
-        trace: Trace::new(table, recorded, end, epoch_unix_us, end_us),
+        trace: Trace::new(
+            Rc::try_unwrap(table).unwrap_or_else(|t| (*t).clone()),
+            recorded,
+            end,
+            epoch_unix_us,
+            end_us,
+        ),
         stdout: get("stdout")
             .and_then(|v| v.as_string())
             .unwrap_or_default(),
@@ -519,4 +604,55 @@ fn js_error(e: JsValue) -> JsError {
         .or_else(|| e.as_string())
         .unwrap_or_else(|| "unknown error".into());
     JsError::new(&msg)
+}
+
+/// Opens a recorded `.rtrace` file (`ruchy-trace record`) as a finished
+/// run, so the tab shows what the native host recorded. Rejects with a
+/// readable message when the bytes are not a trace file; a file cut short
+/// shows what it holds up to the damage, with a note.
+#[wasm_bindgen(js_name = openTrace)]
+pub fn open_trace(bytes: &[u8]) -> Result<RunResult, JsError> {
+    use ruchy_trace_core::rtrace::{Block, TraceReader};
+    if bytes.get(..4) != Some(b"RTRC") {
+        return Err(JsError::new(
+            "this is not a ruchy-trace trace file: a .rtrace file starts with RTRC",
+        ));
+    }
+    let mut reader = TraceReader::new(bytes)
+        .map_err(|e| JsError::new(&format!("cannot read this trace file: {e}")))?;
+    let table = reader.table.clone();
+    let mut ring = Ring::new(RecordLayout::new(&table), u64::MAX, OverflowPolicy::KeepOldest);
+    let mut end = RunEnd::Interrupted("the trace file has no end".into());
+    let mut end_us = None;
+    let mut lost = 0;
+    let mut notes = Vec::new();
+    while let Some(block) = reader.next_block() {
+        match block {
+            Ok(Block::Records(records)) => ring
+                .push_chunk(records)
+                .map_err(|e| JsError::new(&format!("cannot read this trace file: {e}")))?,
+            Ok(Block::End(ending)) => {
+                end = ending.end;
+                end_us = Some(ending.end_us);
+                lost = ending.lost;
+            }
+            Err(e) => {
+                notes.push(format!("the trace file is damaged: {e}; shown up to there"));
+                break;
+            }
+        }
+    }
+    let mut recorded = ring
+        .finish()
+        .map_err(|e| JsError::new(&format!("cannot read this trace file: {e}")))?;
+    recorded.lost += lost;
+    Ok(RunResult {
+        trace: Trace::new(table, recorded, end, reader.epoch_unix_us, end_us),
+        stdout: String::new(),
+        stderr: String::new(),
+        elapsed_ms: end_us.map_or(0.0, |us| us as f64 / 1000.0),
+        results: Vec::new(),
+        notes,
+        instrumented: true,
+    })
 }

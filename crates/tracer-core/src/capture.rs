@@ -1,0 +1,75 @@
+//! Reading a call's values from guest memory while the call happens.
+//!
+//! A record of a function whose arguments or result live in guest memory
+//! (a `String`, a struct passed by address, an sret result) carries a
+//! [`Snapshot`] of the bytes the value walker read at call time. Every host
+//! takes it here, through its own view of the guest memory, so the native
+//! host and the browser host read exactly the same bytes.
+
+use crate::record::RecordKind;
+use crate::source::{self, Lowering, Memory, Place, Recording, ResultLowering, Snapshot};
+use crate::table::FunctionTable;
+use crate::value::Value;
+use alloc::vec::Vec;
+
+/// The snapshot bytes of one record of function `id`: for an entry, what
+/// reading its arguments touched; for an exit, its result (preceded by the
+/// result's address when it was returned through memory). `values` are the
+/// record's wasm values; `result_address` the extra address an exit hook of
+/// an sret function receives. Empty when the function has no source
+/// signature.
+pub fn snapshot_of_call<M: Memory>(
+    table: &FunctionTable,
+    id: u32,
+    kind: RecordKind,
+    values: &[Value],
+    result_address: Option<u32>,
+    memory: M,
+) -> Vec<u8> {
+    let types = &table.types;
+    let mut mem = Recording {
+        inner: memory,
+        snapshot: Snapshot::default(),
+    };
+    let mut out = Vec::new();
+    let Some(sig) = table
+        .functions
+        .get(id as usize)
+        .and_then(|f| f.source.as_ref())
+    else {
+        return out;
+    };
+    match kind {
+        RecordKind::Enter => {
+            for p in &sig.params {
+                let place = match p.lowering {
+                    Lowering::Scalars { first, count } => Place::Scalars(
+                        values
+                            .get(first as usize..(first + count) as usize)
+                            .unwrap_or(&[]),
+                    ),
+                    Lowering::Indirect { param } => match values.get(param as usize) {
+                        Some(Value::I32(a)) => Place::Memory(*a as u32),
+                        _ => continue,
+                    },
+                };
+                source::read_value(types, p.ty, place, &mut mem);
+            }
+        }
+        _ => {
+            if let Some((ty, lowering)) = sig.result {
+                let place = match lowering {
+                    ResultLowering::Direct => Place::Scalars(values),
+                    ResultLowering::Indirect { .. } => {
+                        let addr = result_address.unwrap_or(0);
+                        out.extend_from_slice(&addr.to_le_bytes());
+                        Place::Memory(addr)
+                    }
+                };
+                source::read_value(types, ty, place, &mut mem);
+            }
+        }
+    }
+    mem.snapshot.encode(&mut out);
+    out
+}
