@@ -22,7 +22,7 @@ mkdir -p "$out_dir" "$cli_dir"
 
 # Exact numbers of passing checks per suite.
 expect_wasm_bindgen=13
-expect_page=26
+expect_page=27
 expect_package=8
 
 die() {
@@ -87,9 +87,9 @@ for src in tests/fixtures/*.ruchy; do
 done
 "$cli" run --invoke run --no-timestamps --filter '!*abs*' -o "$cli_dir/values.txt" \
   tests/fixtures/values/values.wasm -- 3 >/dev/null || die "ruchy-trace run failed on values.wasm"
-"$cli" record -o "$cli_dir/fibonacci.rtrace" tests/fixtures/fibonacci.wasm >/dev/null ||
+"$cli" record --hooks --invoke run --all -o "$cli_dir/fib_bench.rtrace" tests/fixtures/bench/fib_bench.wasm -- 20 >/dev/null ||
   die "ruchy-trace record failed"
-"$cli" report "$cli_dir/fibonacci.rtrace" >"$cli_dir/fibonacci.report.txt" || die "ruchy-trace report failed"
+"$cli" report "$cli_dir/fib_bench.rtrace" >"$cli_dir/fib_bench.report.txt" || die "ruchy-trace report failed"
 
 echo "== wasm-bindgen-test (crates/web) in headless Chromium"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner

@@ -19,8 +19,8 @@ Chromium through chromedriver, and checks that:
 
 Usage: page_test.py --www DIR --cli DIR [--out DIR] [--fixtures DIR]
   --cli holds what ci/browser-tests.sh wrote with the native CLI:
-  NAME.txt (trace of each example), values.txt, fibonacci.rtrace and
-  fibonacci.report.txt.
+  NAME.txt (trace of each example), values.txt, fib_bench.rtrace (fib(20)
+  recorded) and fib_bench.report.txt.
 Prints one line per check and `page: N passed, M failed`.
 """
 import argparse
@@ -169,13 +169,14 @@ def main():
         wd.open(base + "/")
         wd.wait("return document.body.dataset.ready", what="page to load")
         clear_state(wd)
-        wd.upload("#file", os.path.join(opts.cli, "fibonacci.rtrace"))
-        wait_state_change(wd, "fibonacci.rtrace")
+        wd.upload("#file", os.path.join(opts.cli, "fib_bench.rtrace"))
+        wait_state_change(wd, "fib_bench.rtrace")
         table = wd.js(TAB + "return [...$('functions').tBodies[0].rows].map(r => [r.cells[0].textContent, Number(r.cells[1].textContent), Number(r.dataset.totalUs), Number(r.dataset.selfUs)])")
         page_rows = {r[0]: (r[1], r[2], r[3]) for r in table}
-        cli_rows = report_rows(os.path.join(opts.cli, "fibonacci.report.txt"))
-        check("the function table equals `ruchy-trace report` to the microsecond",
-              page_rows == cli_rows and len(cli_rows) >= 2 and cli_rows.get("fibonacci", (0,))[0] == 15, f"page {page_rows} cli {cli_rows}")
+        cli_rows = report_rows(os.path.join(opts.cli, "fib_bench.report.txt"))
+        fib = cli_rows.get("fibonacci", (0, 0, 0))
+        check("the function table equals `ruchy-trace report` to the microsecond (fib(20) recorded)",
+              page_rows == cli_rows and len(cli_rows) == 2 and fib[0] == 21891 and fib[1] > 1000, f"page {page_rows} cli {cli_rows}")
 
         # Clicking a call selects its definition in the editor.
         open_and_run(wd, base + "/?example=fibonacci&run=1", "fibonacci example")
