@@ -31,7 +31,7 @@ button:disabled { opacity: .5; cursor: default; }
 #notes { margin: 6px 0 0; color: #718096; font-size: 12px; }
 #notes summary { cursor: pointer; }
 .mono, .vlist, #tree, #output, #source, table { font: 13px/18px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-.vlist { position: relative; height: 320px; overflow: auto; border: 1px solid #d2d8e0; border-radius: 4px; background: #fbfcfd; }
+.vlist { position: relative; height: 326px; overflow: auto; border: 1px solid #d2d8e0; border-radius: 4px; background: #fbfcfd; }
 .vrows { position: absolute; left: 0; right: 0; top: 0; }
 .vrows div { height: ${ROW}px; white-space: pre; padding: 0 8px; cursor: pointer; overflow: hidden; text-overflow: ellipsis; }
 .vrows div:hover { background: #edf2f7; }
@@ -282,6 +282,8 @@ class RuchyTraceTab extends HTMLElement {
     this.selected = -1;
     const box = this.$("trace");
     box.querySelector(".vspacer").style.height = `${this.lines.length * ROW}px`;
+    // Short traces get a short box; long ones scroll.
+    box.style.height = `${Math.max(5, Math.min(this.lines.length + 1, 18)) * ROW + 2}px`;
     box.scrollTop = 0;
     box.dataset.rows = String(this.lines.length);
     this.drawLines();
@@ -396,8 +398,10 @@ class RuchyTraceTab extends HTMLElement {
     this.bars = [];
     if (!calls.length) return;
     const timed = this.view.functions.timed;
-    const t0 = 0;
-    const t1 = calls.reduce((m, c) => Math.max(m, c.end ?? c.start), calls[0].start + 1);
+    // From the first call to the last return; labels count from the start
+    // of the run, like the trace's.
+    const t0 = calls[0].start;
+    const t1 = calls.reduce((m, c) => Math.max(m, c.end ?? c.start), t0 + 1);
     const scale = (w - 2) / Math.max(1, t1 - t0);
     // Axis: times since the start of the run.
     ctx.font = "11px system-ui, sans-serif";
@@ -405,7 +409,8 @@ class RuchyTraceTab extends HTMLElement {
     ctx.strokeStyle = "#e2e8f0";
     for (let i = 0; i <= 4; i++) {
       const x = 1 + ((w - 2) * i) / 4;
-      const label = timed ? `+${ms(((t1 - t0) * i) / 4)}` : `event ${Math.round(((t1 - t0) * i) / 4)}`;
+      const at = t0 + ((t1 - t0) * i) / 4;
+      const label = timed ? `+${ms(Math.round(at))}` : `event ${Math.round(at)}`;
       ctx.beginPath();
       ctx.moveTo(x, axis - 4);
       ctx.lineTo(x, h);
