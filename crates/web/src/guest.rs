@@ -51,7 +51,9 @@ fn value_of(t: ValType, v: Option<JsValue>) -> Value {
         return Value::Unrecorded(t);
     };
     match t {
-        ValType::I32 => v.as_f64().map_or(Value::Unrecorded(t), |x| Value::I32(x as i32)),
+        ValType::I32 => v
+            .as_f64()
+            .map_or(Value::Unrecorded(t), |x| Value::I32(x as i32)),
         ValType::I64 => i64::try_from(v).map_or(Value::Unrecorded(t), Value::I64),
         ValType::F32 => v
             .as_f64()
@@ -73,7 +75,10 @@ pub fn hook_record(
     memory: Option<Uint8Array>,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let header = params.get(0).as_f64().ok_or("hook called without a header")? as u32;
+    let header = params
+        .get(0)
+        .as_f64()
+        .ok_or("hook called without a header")? as u32;
     let id = header >> 2;
     let function = table
         .functions
@@ -106,10 +111,28 @@ pub fn hook_record(
         })
         .collect();
     let snapshot = layout.snapshot_of(header).then(|| {
-        let result_address = rest.next().and_then(|a| a.as_f64()).map(|a| a as i32 as u32);
+        let result_address = rest
+            .next()
+            .and_then(|a| a.as_f64())
+            .map(|a| a as i32 as u32);
         let view = memory.unwrap_or_else(|| Uint8Array::new_with_length(0));
-        capture::snapshot_of_call(table, id, kind, &values, result_address, JsMemory::new(view))
+        capture::snapshot_of_call(
+            table,
+            id,
+            kind,
+            &values,
+            result_address,
+            JsMemory::new(view),
+        )
     });
-    record::write_record(out, id, kind, timestamp, depth, &values, snapshot.as_deref());
+    record::write_record(
+        out,
+        id,
+        kind,
+        timestamp,
+        depth,
+        &values,
+        snapshot.as_deref(),
+    );
     Ok(())
 }

@@ -22,13 +22,13 @@
 //! a Web Worker and renders the trace, call tree, table and timeline.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use std::cell::RefCell;
-use std::rc::Rc;
 use ruchy_trace_core::decode::{RunEnd, Trace};
 use ruchy_trace_core::format::{
     ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
 };
 use ruchy_trace_core::{EventKind, FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -537,8 +537,9 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
                 record.clear();
                 let timestamp = timestamp.as_f64().map(|t| t as u32);
                 let memory = memory.dyn_into::<Uint8Array>().ok();
-                let pushed = guest::hook_record(&table, &layout, &params, timestamp, memory, &mut record)
-                    .and_then(|()| ring.borrow_mut().push(&record).map_err(|e| e.to_string()));
+                let pushed =
+                    guest::hook_record(&table, &layout, &params, timestamp, memory, &mut record)
+                        .and_then(|()| ring.borrow_mut().push(&record).map_err(|e| e.to_string()));
                 if let Err(e) = pushed {
                     error.borrow_mut().get_or_insert(e);
                 }
@@ -621,7 +622,11 @@ pub fn open_trace(bytes: &[u8]) -> Result<RunResult, JsError> {
     let mut reader = TraceReader::new(bytes)
         .map_err(|e| JsError::new(&format!("cannot read this trace file: {e}")))?;
     let table = reader.table.clone();
-    let mut ring = Ring::new(RecordLayout::new(&table), u64::MAX, OverflowPolicy::KeepOldest);
+    let mut ring = Ring::new(
+        RecordLayout::new(&table),
+        u64::MAX,
+        OverflowPolicy::KeepOldest,
+    );
     let mut end = RunEnd::Interrupted("the trace file has no end".into());
     let mut end_us = None;
     let mut lost = 0;

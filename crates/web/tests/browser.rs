@@ -176,7 +176,11 @@ fn with_source(strategy: &str, source: &str, name: &str) -> String {
 #[wasm_bindgen_test]
 async fn strings_and_structs_read_from_guest_memory_as_the_cli_does() {
     for strategy in ["hooks", "inline"] {
-        let r = run_ok(STRINGS, &with_source(strategy, STRINGS_RUCHY, "strings.ruchy")).await;
+        let r = run_ok(
+            STRINGS,
+            &with_source(strategy, STRINGS_RUCHY, "strings.ruchy"),
+        )
+        .await;
         assert_eq!(r.stdout(), "Hello, Ada!\nHELLO, BOB!\n");
         let text = r.text(false, false);
         for line in [
@@ -185,9 +189,16 @@ async fn strings_and_structs_read_from_guest_memory_as_the_cli_does() {
             r#"-> shout(s: String = "Hello, Bob!") <strings.ruchy:5:5>"#,
             r#"<- shout() = "HELLO, BOB!""#,
         ] {
-            assert!(text.lines().any(|l| l == line), "{strategy}: no line {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{strategy}: no line {line:?} in\n{text}"
+            );
         }
-        let r = run_ok(STRUCTS, &with_source(strategy, STRUCTS_RUCHY, "structs.ruchy")).await;
+        let r = run_ok(
+            STRUCTS,
+            &with_source(strategy, STRUCTS_RUCHY, "structs.ruchy"),
+        )
+        .await;
         let text = r.text(false, false);
         for line in [
             "-> manhattan(p: Point = Point { x: 3, y: -4 }) <structs.ruchy:6:5>",
@@ -195,7 +206,10 @@ async fn strings_and_structs_read_from_guest_memory_as_the_cli_does() {
             "-> shift(p: Point = Point { x: 1, y: 2 }, dx: i64 = 5) <structs.ruchy:10:5>",
             "<- shift() = Point { x: 6, y: 2 }",
         ] {
-            assert!(text.lines().any(|l| l == line), "{strategy}: no line {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{strategy}: no line {line:?} in\n{text}"
+            );
         }
     }
 }
@@ -212,11 +226,13 @@ async fn a_corrupted_pointer_reads_as_unreadable() {
     assert_eq!(r.results(), vec!["14".to_string()]);
     let text = r.text(false, false);
     assert!(
-        text.lines().any(|l| l == "-> ignore(p: &Point = &<unreadable 0x7ffffff0>) <values.rs:18>"),
+        text.lines()
+            .any(|l| l == "-> ignore(p: &Point = &<unreadable 0x7ffffff0>) <values.rs:18>"),
         "{text}"
     );
     assert!(
-        text.lines().any(|l| l == "-> norm1(p: &Point = &Point { x: 3, y: -4 }) <values.rs:26>"),
+        text.lines()
+            .any(|l| l == "-> norm1(p: &Point = &Point { x: 3, y: -4 }) <values.rs:26>"),
         "{text}"
     );
 }
@@ -240,7 +256,10 @@ async fn the_function_table_is_the_core_profile() {
         })
         .expect("a fibonacci row");
     assert_eq!(get(&row, "calls").as_f64(), Some(15.0));
-    let self_sum: f64 = report.iter().map(|r| get(&r, "self_us").as_f64().unwrap()).sum();
+    let self_sum: f64 = report
+        .iter()
+        .map(|r| get(&r, "self_us").as_f64().unwrap())
+        .sum();
     assert_eq!(self_sum, get(&json, "root_total_us").as_f64().unwrap());
     let fib_location = functions
         .iter()
@@ -265,7 +284,8 @@ async fn an_exception_from_a_host_import_closes_the_frames_it_unwinds() {
     let ended = |plain: bool| {
         let o = js_sys::Object::new();
         let env = js_sys::Object::new();
-        let boom = js_sys::Function::new_with_args("n", "throw new Error('host import failed on ' + n)");
+        let boom =
+            js_sys::Function::new_with_args("n", "throw new Error('host import failed on ' + n)");
         js_sys::Reflect::set(&env, &"boom".into(), &boom).unwrap();
         let imports = js_sys::Object::new();
         js_sys::Reflect::set(&imports, &"env".into(), &env).unwrap();
