@@ -22,7 +22,7 @@ mkdir -p "$out_dir" "$cli_dir"
 
 # Exact numbers of passing checks per suite.
 expect_wasm_bindgen=13
-expect_page=27
+expect_page=28
 expect_package=8
 
 die() {

@@ -42,10 +42,37 @@ class IsolatedHandler(Handler):
     isolated = True
 
 
-def serve(directory, isolated=False):
+def compile_stand_in(programs):
+    """A handler class whose POST /api/compile answers like `ruchy-trace
+    serve` for the Ruchy programs it knows (`{source text: wasm bytes}`),
+    so the page's compile path is tested without ruchy installed."""
+
+    class CompilingHandler(IsolatedHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length).decode(errors="replace")
+            wasm = programs.get(body)
+            if self.path != "/api/compile":
+                self.send_error(404)
+            elif wasm is None:
+                self.send_response(422)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(b"error: this stand-in knows only the bundled examples\n")
+            else:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/wasm")
+                self.send_header("Content-Length", str(len(wasm)))
+                self.end_headers()
+                self.wfile.write(wasm)
+
+    return CompilingHandler
+
+
+def serve(directory, isolated=False, handler=None):
     """Serves `directory`; returns (base URL, server)."""
     port = free_port()
-    handler = IsolatedHandler if isolated else Handler
+    handler = handler or (IsolatedHandler if isolated else Handler)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(handler, directory=directory))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{port}", server

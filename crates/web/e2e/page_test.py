@@ -10,7 +10,9 @@ Chromium through chromedriver, and checks that:
   indentation), and so does values.wasm with its <unreadable> pointer;
 - the function table shows the numbers `ruchy-trace report` printed for
   the same recorded .rtrace file, to the microsecond;
-- links run (`?example=strings&run=1`, `#code=` with a wasm module), times
+- links run (`?example=strings&run=1`, `#code=` with a wasm module, and
+  with a Ruchy program compiled through `/api/compile`, answered here by a
+  stand-in that knows the bundled examples' sources), times
   are relative to the start of the run, clicking a call selects its
   definition in the editor, and notes about the rewritten module stay out
   of the message box;
@@ -30,7 +32,7 @@ import os
 import re
 import sys
 
-from harness import READ_TRACE, TAB, Checks, WebDriver, serve
+from harness import READ_TRACE, TAB, Checks, WebDriver, compile_stand_in, serve
 
 TIME = re.compile(r"^\+\d+\.\d{3} ms\s*")
 DURATION = re.compile(r" \[\d+\.\d+ms\]$")
@@ -125,7 +127,11 @@ def main():
     with open(os.path.join(www, "examples", "index.json")) as f:
         examples = json.load(f)
 
-    base, server = serve(www, isolated=True)
+    programs = {}
+    for name in examples:
+        with open(os.path.join(www, "examples", name + ".ruchy")) as f, open(os.path.join(www, "examples", name + ".wasm"), "rb") as w:
+            programs[f.read()] = w.read()
+    base, server = serve(www, handler=compile_stand_in(programs))
     plain_base, plain_server = serve(www, isolated=False)
     wd = WebDriver()
     check = Checks("page")
@@ -232,15 +238,24 @@ def main():
         out = wd.js(TAB + "return $('output').textContent")
         check("the page keeps working after a stopped run", out.strip() == "5", out)
 
-        # Compile without `ruchy-trace serve`.
-        wd.click("#compile")
-        msg = wd.wait("const m = document.getElementById('message'); return !m.hidden && m.textContent.includes('ruchy-trace serve') && m.textContent", what="compile message")
-        check("Compile says plainly that it needs ruchy-trace serve", "ruchy installed" in msg, msg)
+        # A link carrying a Ruchy program: compiled through /api/compile
+        # (a stand-in answering as `ruchy-trace serve` does), then run.
+        with open(os.path.join(www, "examples", "strings.ruchy"), "rb") as f:
+            code = base64.urlsafe_b64encode(f.read()).decode().rstrip("=")
+        state = open_and_run(wd, base + "/?#code=" + code, "#code= with a Ruchy program")
+        lines = wd.js_async(READ_TRACE)["lines"]
+        editor = wd.js("return document.getElementById('editor').value")
+        check("#code= with a Ruchy program compiles it through /api/compile and runs it",
+              state == "done" and any('name: String = "Ada"' in l for l in lines) and editor.startswith("fun greet"), (state, lines[:3]))
 
-        # A plain static server, not cross-origin isolated, works too.
+        # A plain static server, not cross-origin isolated, works too, and
+        # Compile says what it needs.
         state = open_and_run(wd, plain_base + "/?example=fibonacci&run=1", "fibonacci on a plain server")
         out = wd.js(TAB + "return $('output').textContent")
         check("a plain static server serves a working page", state == "done" and out.strip() == "5", (state, out))
+        wd.click("#compile")
+        msg = wd.wait("const m = document.getElementById('message'); return !m.hidden && m.textContent.includes('ruchy-trace serve') && m.textContent", what="compile message")
+        check("without ruchy-trace serve, Compile says plainly that it needs it", "ruchy installed" in msg, msg)
 
         # Browser benchmark row: fib(N) traced inline vs uninstrumented.
         wd.js("document.getElementById('strategy').value = 'inline'")
