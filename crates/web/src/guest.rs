@@ -7,7 +7,7 @@
 //! guest memory. The bytes are read by the same walker the native host
 //! uses ([`ruchy_trace_core::capture`]); JavaScript only hands them over.
 
-use js_sys::{Array, Uint8Array};
+use js_sys::{Array, Function, Uint8Array};
 use ruchy_trace_core::record::{self, RecordKind};
 use ruchy_trace_core::source::Memory;
 use ruchy_trace_core::{capture, FunctionTable, RecordLayout, ValType, Value};
@@ -66,12 +66,14 @@ fn value_of(t: ValType, v: Option<JsValue>) -> Value {
 /// Appends the record of one hook call to `out`: `params` are the hook's
 /// parameters as the guest passed them (header, depth of a sampled entry,
 /// values, and for an exit returned through memory, its address);
-/// `memory` the guest memory, when the module exports it.
+/// `clock` the trace clock in µs, when the trace has timestamps, read after
+/// the memory as the native host does, so reading is never timed as the
+/// guest's; `memory` the guest memory, when the module exports it.
 pub fn hook_record(
     table: &FunctionTable,
     layout: &RecordLayout,
     params: &Array,
-    timestamp: Option<u32>,
+    clock: Option<&Function>,
     memory: Option<Uint8Array>,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
@@ -124,6 +126,12 @@ pub fn hook_record(
             result_address,
             JsMemory::new(view),
         )
+    });
+    let timestamp = clock.map(|now| {
+        now.call0(&JsValue::NULL)
+            .ok()
+            .and_then(|t| t.as_f64())
+            .unwrap_or(0.0) as u32
     });
     record::write_record(
         out,

@@ -2,7 +2,7 @@
 // instantiates a module, provides the `ruchy_trace` imports (hook and inline
 // strategies) and a WASI preview1 shim, runs `_start`, and hands records to
 // the Rust half in batches through `sink(Uint8Array)`. A call whose values
-// live in guest memory goes to `capture(params, timestamp, memoryView)`
+// live in guest memory goes to `capture(params, clock, memoryView)`
 // instead, where the Rust half reads that memory while the call happens:
 // this file only moves bytes.
 
@@ -214,7 +214,7 @@ export async function run_module(bytes, spec, sink, capture) {
       st.flushStaged();
       st.drain();
       const mem = st.guestMemory ? new Uint8Array(st.guestMemory.buffer) : undefined;
-      capture(params, spec.timestamps ? now() : undefined, mem);
+      capture(params, spec.timestamps ? now : undefined, mem);
     },
   };
   st.dv = new DataView(st.buf);

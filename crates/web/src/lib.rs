@@ -533,13 +533,19 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
         let table = table.clone();
         let mut record = Vec::new();
         Closure::<dyn FnMut(Array, JsValue, JsValue)>::new(
-            move |params: Array, timestamp: JsValue, memory: JsValue| {
+            move |params: Array, clock: JsValue, memory: JsValue| {
                 record.clear();
-                let timestamp = timestamp.as_f64().map(|t| t as u32);
+                let clock = clock.dyn_into::<js_sys::Function>().ok();
                 let memory = memory.dyn_into::<Uint8Array>().ok();
-                let pushed =
-                    guest::hook_record(&table, &layout, &params, timestamp, memory, &mut record)
-                        .and_then(|()| ring.borrow_mut().push(&record).map_err(|e| e.to_string()));
+                let pushed = guest::hook_record(
+                    &table,
+                    &layout,
+                    &params,
+                    clock.as_ref(),
+                    memory,
+                    &mut record,
+                )
+                .and_then(|()| ring.borrow_mut().push(&record).map_err(|e| e.to_string()));
                 if let Err(e) = pushed {
                     error.borrow_mut().get_or_insert(e);
                 }
