@@ -64,7 +64,7 @@ tally() {
   local status="$1" log="$2" pattern="$3" expected="$4" what="$5"
   local line p f
   line="$(grep -E "$pattern" "$log" | tail -1)"
-  p="$(sed -nE 's/.* ([0-9]+) passed.*/\1/p; s/^[a-z]+: ([0-9]+) passed.*/\1/p' <<<"$line" | head -1)"
+  p="$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")"
   f="$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$line")"
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
