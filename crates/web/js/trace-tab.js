@@ -352,12 +352,16 @@ class RuchyTraceTab extends HTMLElement {
     const root = this.$("tree");
     root.textContent = "";
     const timed = this.view.functions.timed;
+    // A ring that kept the newest events starts deep in the stack: the
+    // shallowest shown call is the tree's first level.
+    const top = calls.reduce((m, c) => Math.min(m, c.depth), Infinity);
     const stack = [root];
     for (const c of calls) {
-      stack.length = Math.min(stack.length, c.depth + 1);
+      const depth = c.depth - top;
+      stack.length = Math.min(stack.length, depth + 1);
       const parent = stack[stack.length - 1] || root;
       const d = document.createElement("details");
-      d.open = c.depth < 3;
+      d.open = depth < 3;
       const s = document.createElement("summary");
       s.dataset.line = c.line;
       s.appendChild(document.createTextNode(c.call));
@@ -385,7 +389,8 @@ class RuchyTraceTab extends HTMLElement {
     const canvas = this.$("flame");
     const ratio = window.devicePixelRatio || 1;
     const w = canvas.clientWidth || 800;
-    const maxDepth = calls.reduce((m, c) => Math.max(m, c.depth), 0);
+    const top = calls.reduce((m, c) => Math.min(m, c.depth), Infinity);
+    const maxDepth = calls.reduce((m, c) => Math.max(m, c.depth - top), 0);
     const rowH = 18;
     const axis = 18;
     const h = Math.max(40, (maxDepth + 1) * rowH + axis + 4);
@@ -423,7 +428,7 @@ class RuchyTraceTab extends HTMLElement {
     for (const c of calls) {
       const x = 1 + (c.start - t0) * scale;
       const cw = Math.max(1, ((c.end ?? t1) - c.start) * scale);
-      const y = axis + c.depth * rowH;
+      const y = axis + (c.depth - top) * rowH;
       const bad = c.ret !== null && c.ret.startsWith("[");
       const name = names[c.id].name;
       ctx.fillStyle = bad ? "#fc8181" : `hsl(${hue(name)}, 55%, 78%)`;
