@@ -210,7 +210,7 @@ impl Recorder {
                             _ => continue,
                         },
                     };
-                    source::read_value(types, p.ty, place, &mut mem);
+                    source::read_value_within(types, p.ty, place, &mut mem, self.table.limits);
                 }
                 mem.snapshot.encode(&mut out);
             }
@@ -225,7 +225,7 @@ impl Recorder {
                     if let ResultLowering::Indirect { .. } = lowering {
                         out.extend_from_slice(&result_address.unwrap_or(0).to_le_bytes());
                     }
-                    source::read_value(types, ty, place, &mut mem);
+                    source::read_value_within(types, ty, place, &mut mem, self.table.limits);
                 }
                 mem.snapshot.encode(&mut out);
             }

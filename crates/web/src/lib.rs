@@ -198,7 +198,7 @@ impl Options {
             // The page's hooks write plain records; values that must be read
             // from guest memory at call time are not captured here yet.
             source_values: false,
-            ruchy_sources: Vec::new(),
+            relocators: Vec::new(),
         }
     }
 }
