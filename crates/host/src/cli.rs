@@ -174,6 +174,7 @@ impl SelectArgs {
             filters,
             source_values: !self.wasm_types,
             relocators: Vec::new(),
+            limits: Default::default(),
         })
     }
 }

@@ -137,30 +137,38 @@ impl<'a> UnitReader<'a, '_> {
             }
             match e.tag() {
                 gimli::DW_TAG_subprogram if e.attr(gimli::DW_AT_low_pc).is_some() => {
+                    // A method's code refers to its declaration inside the
+                    // type (`DW_AT_specification`), which holds its names,
+                    // site and result type.
+                    let decl = match e.attr_value(gimli::DW_AT_specification) {
+                        Some(AttributeValue::UnitRef(d)) => self.unit.entry(d).ok(),
+                        _ => None,
+                    };
+                    let attr = |at| e.attr_value(at).or_else(|| decl.as_ref()?.attr_value(at));
                     // Unmangled (`#[no_mangle]`, C) functions have no linkage
                     // name: their name is the symbol.
                     let Some(linkage) = self
-                        .string(e.attr_value(gimli::DW_AT_linkage_name))
-                        .or_else(|| self.string(e.attr_value(gimli::DW_AT_name)))
+                        .string(attr(gimli::DW_AT_linkage_name))
+                        .or_else(|| self.string(attr(gimli::DW_AT_name)))
                     else {
                         continue;
                     };
                     if !self.wanted.contains(linkage.as_str()) {
                         continue;
                     }
-                    let file = match e.attr_value(gimli::DW_AT_decl_file) {
+                    let file = match attr(gimli::DW_AT_decl_file) {
                         Some(AttributeValue::FileIndex(i)) => self.file(i),
                         other => udata(other).and_then(|i| self.file(i)),
                     };
-                    let line = udata(e.attr_value(gimli::DW_AT_decl_line)).unwrap_or(0) as u32;
-                    let result = match e.attr_value(gimli::DW_AT_type) {
+                    let line = udata(attr(gimli::DW_AT_decl_line)).unwrap_or(0) as u32;
+                    let result = match attr(gimli::DW_AT_type) {
                         Some(AttributeValue::UnitRef(off)) => Some(self.ty(off, 0)),
                         _ => None,
                     };
                     let result =
                         result.filter(|&t| self.info.types[t as usize].kind != TypeKind::Unit);
                     let closure = self
-                        .string(e.attr_value(gimli::DW_AT_name))
+                        .string(attr(gimli::DW_AT_name))
                         .is_some_and(|n| n.starts_with("{closure#"));
                     current = Some((
                         linkage,
