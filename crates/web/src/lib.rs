@@ -199,6 +199,7 @@ impl Options {
             // from guest memory at call time are not captured here yet.
             source_values: false,
             relocators: Vec::new(),
+            limits: Default::default(),
         }
     }
 }
