@@ -236,6 +236,9 @@ pub struct Definition {
     pub line: u32,
     /// 1-based column.
     pub column: u32,
+    /// The line its body ends on (its closing `}`, or the last line of a
+    /// closure's expression).
+    pub end_line: u32,
 }
 
 /// The items of a program, in source order.
@@ -259,11 +262,15 @@ impl Outline {
 enum Scope {
     /// An `impl` block of this type.
     Impl(String),
-    /// The body of a function, with its path.
-    Function(Vec<String>),
+    /// The body of a function, with its path and definition's index.
+    Function(Vec<String>, usize),
     /// A closure body: a block, or an expression that ends at a `,`, `;`, a
     /// closing bracket or a new line at the bracket depth it started at.
-    Closure { path: Vec<String>, block: bool },
+    Closure {
+        path: Vec<String>,
+        block: bool,
+        def: usize,
+    },
     /// Any other braces.
     Block,
 }
@@ -289,7 +296,7 @@ pub fn outline(text: &str) -> Outline {
             .iter()
             .rev()
             .find_map(|(s, _)| match s {
-                Scope::Function(p) | Scope::Closure { path: p, .. } => Some(p.clone()),
+                Scope::Function(p, _) | Scope::Closure { path: p, .. } => Some(p.clone()),
                 _ => None,
             })
             .unwrap_or_default()
@@ -308,7 +315,10 @@ pub fn outline(text: &str) -> Outline {
             if !ends {
                 break;
             }
-            scopes.pop();
+            if let Some((Scope::Closure { def, .. }, _)) = scopes.pop() {
+                let last = k.checked_sub(1).map_or(t.line, |p| tokens[p].line);
+                out.definitions[def].end_line = last;
+            }
         }
         let at_top = scopes.is_empty() && brackets == 0 && pending.is_none();
         if at_top && !top_item {
@@ -337,8 +347,9 @@ pub fn outline(text: &str) -> Outline {
                         binding: None,
                         line: name_tok.line,
                         column: name_tok.column,
+                        end_line: name_tok.line,
                     });
-                    pending = Some(Scope::Function(path));
+                    pending = Some(Scope::Function(path, out.definitions.len() - 1));
                     k += 2;
                     continue;
                 }
@@ -357,7 +368,9 @@ pub fn outline(text: &str) -> Outline {
                     binding: let_binding(&tokens[..k]),
                     line: t.line,
                     column: t.column,
+                    end_line: t.line,
                 });
+                let def = out.definitions.len() - 1;
                 // Skip the parameters.
                 let mut j = k + 1;
                 if t.tok == Tok::Punct("|") {
@@ -374,9 +387,20 @@ pub fn outline(text: &str) -> Outline {
                 }
                 let block = tokens.get(j).map(|t| t.tok) == Some(Tok::Punct("{"));
                 if block {
-                    pending = Some(Scope::Closure { path, block: true });
+                    pending = Some(Scope::Closure {
+                        path,
+                        block: true,
+                        def,
+                    });
                 } else {
-                    scopes.push((Scope::Closure { path, block: false }, brackets));
+                    scopes.push((
+                        Scope::Closure {
+                            path,
+                            block: false,
+                            def,
+                        },
+                        brackets,
+                    ));
                 }
                 k = j;
                 continue;
@@ -393,7 +417,13 @@ pub fn outline(text: &str) -> Outline {
                 while let Some((_, depth)) = scopes.last() {
                     let depth = *depth;
                     if depth >= brackets {
-                        scopes.pop();
+                        match scopes.pop() {
+                            Some((Scope::Function(_, def), _))
+                            | Some((Scope::Closure { def, .. }, _)) => {
+                                out.definitions[def].end_line = t.line;
+                            }
+                            _ => {}
+                        }
                     }
                     if depth <= brackets {
                         break;
@@ -405,7 +435,7 @@ pub fn outline(text: &str) -> Outline {
             }
             Tok::Punct(";") => {
                 // A body-less declaration (`fun f(&self);` in a trait).
-                if matches!(pending, Some(Scope::Function(_))) {
+                if matches!(pending, Some(Scope::Function(..))) {
                     pending = None;
                 }
                 if scopes.is_empty() && brackets == 0 {
@@ -583,6 +613,106 @@ impl Relocate for RuchySource {
     }
 }
 
+/// The Ruchy definition that line `rs_line` of the transpiled Rust belongs
+/// to: the innermost function, method or closure around that line in the
+/// Rust, matched to the Ruchy one with the same path and order.
+pub fn enclosing<'o>(ruchy: &'o Outline, rust: &Outline, rs_line: u32) -> Option<&'o Definition> {
+    let inner = rust
+        .definitions
+        .iter()
+        .filter(|d| d.line <= rs_line && rs_line <= d.end_line)
+        .max_by_key(|d| d.line)?;
+    let nth = rust
+        .definitions
+        .iter()
+        .filter(|d| d.path == inner.path)
+        .position(|d| core::ptr::eq(d, inner))?;
+    ruchy
+        .definitions
+        .iter()
+        .filter(|d| d.path == inner.path)
+        .nth(nth)
+}
+
+/// The first error of a compiler's output, and the place it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The error line (`error[E0433]: cannot find …`).
+    pub message: String,
+    /// Where it points (`prog.rs`, line, column), when it says.
+    pub at: Option<(String, u32, u32)>,
+}
+
+/// The first *error* rustc printed: warnings before it are skipped, and
+/// the `-->` line under it gives its place.
+pub fn first_rustc_error(stderr: &str) -> Option<Diagnostic> {
+    let mut lines = stderr.lines();
+    while let Some(line) = lines.next() {
+        let is_error = line.starts_with("error[") || line.starts_with("error:");
+        if !is_error || line.starts_with("error: aborting") {
+            continue;
+        }
+        let at = lines
+            .clone()
+            .take_while(|l| !l.starts_with("error") && !l.starts_with("warning"))
+            .find_map(|l| {
+                let place = l.trim_start().strip_prefix("--> ")?;
+                let mut parts = place.rsplitn(3, ':');
+                let column = parts.next()?.parse().ok()?;
+                let line = parts.next()?.parse().ok()?;
+                Some((parts.next()?.to_string(), line, column))
+            });
+        return Some(Diagnostic {
+            message: line.to_string(),
+            at,
+        });
+    }
+    None
+}
+
+/// What `ruchy transpile` said went wrong, on one line: its error and
+/// the cause under it (`Failed to parse input: Expected field name`).
+pub fn ruchy_error(output: &str) -> String {
+    let mut lines = output.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut message = String::new();
+    while let Some(line) = lines.next() {
+        if let Some(e) = line.strip_prefix("Error: ") {
+            message = e.to_string();
+        } else if line == "Caused by:" {
+            if let Some(cause) = lines.next() {
+                message = format!("{message}: {cause}");
+            }
+            break;
+        } else if message.is_empty() {
+            message = line.to_string();
+        }
+    }
+    message
+}
+
+impl RuchySource {
+    /// A rustc failure on this program's transpiled Rust, said in terms of
+    /// the Ruchy source: the first error, and the `.ruchy` definition its
+    /// line belongs to when the transpiled text is known.
+    pub fn explain_rustc_error(&self, stderr: &str) -> String {
+        let Some(d) = first_rustc_error(stderr) else {
+            return String::from("no error message");
+        };
+        let mut out = d.message.clone();
+        if let Some((file, line, column)) = &d.at {
+            out.push_str(&format!(" at {file}:{line}:{column}"));
+            if let Some(rust) = self.transpiled.as_deref().map(outline) {
+                let ruchy = outline(&self.text);
+                if let Some(def) = enclosing(&ruchy, &rust, *line) {
+                    let name = def.binding.clone().unwrap_or_else(|| def.path.join("::"));
+                    out.push_str(&format!(", in `{name}` ({}:{})", self.file, def.line));
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -743,4 +873,33 @@ fun main() {
             ]
         );
     }
+
+    #[test]
+    fn rustc_errors_point_into_the_ruchy_source() {
+        let stderr = "warning: unused import: `std::fmt`\n --> p.rs:1:5\n  |\n\nerror[E0308]: mismatched types\n --> p.rs:7:9\n  |\n7 |         x\n\nerror: aborting due to 1 previous error\n";
+        assert_eq!(
+            first_rustc_error(stderr),
+            Some(Diagnostic {
+                message: "error[E0308]: mismatched types".into(),
+                at: Some(("p.rs".into(), 7, 9)),
+            })
+        );
+        let src = RuchySource {
+            file: "p.ruchy".into(),
+            text: "fun f() -> i64 {\n    1\n}\n\nfun g(x: i64) -> String {\n    x\n}\n".into(),
+            transpiled: Some(
+                "use std::fmt;\nfn f() -> i64 {\n    1\n}\n\nfn g(x: i64) -> String {\n        x\n}\n".into(),
+            ),
+        };
+        assert_eq!(
+            src.explain_rustc_error(stderr),
+            "error[E0308]: mismatched types at p.rs:7:9, in `g` (p.ruchy:5)"
+        );
+        assert_eq!(first_rustc_error("warning: x\n"), None);
+        assert_eq!(
+            ruchy_error("Error: Failed to parse input\n\nCaused by:\n    Expected field name\n"),
+            "Failed to parse input: Expected field name"
+        );
+    }
+
 }
