@@ -10,7 +10,7 @@ use ruchy_trace::ruchy_trace_core::glob;
 use ruchy_trace::ruchy_trace_core::profile::Profile;
 use ruchy_trace::ruchy_trace_core::{decode::RunEnd, OverflowPolicy, Strategy, TraceOptions};
 use ruchy_trace::ruchy_trace_core::{Event, EventKind};
-use ruchy_trace::ruchy_trace_instrument::ruchy::RuchySource;
+use ruchy_trace::ruchy_trace_core::ruchy::RuchySource;
 use ruchy_trace::ruchy_trace_instrument::{self, Filter, Scope};
 use ruchy_trace::{Entry, HostError, RunOptions, Tracer};
 use std::io::Write as _;
@@ -173,7 +173,8 @@ impl SelectArgs {
             scope: if self.all { Scope::All } else { Scope::Own },
             filters,
             source_values: !self.wasm_types,
-            ruchy_sources: Vec::new(),
+            relocators: Vec::new(),
+            limits: Default::default(),
         })
     }
 }
@@ -404,6 +405,7 @@ fn load_program(path: &Path) -> Result<(Vec<u8>, Vec<RuchySource>), Failure> {
         Some(RuchySource {
             file: p.file_name()?.to_string_lossy().into_owned(),
             text,
+            transpiled: std::fs::read_to_string(p.with_extension("rs")).ok(),
         })
     };
     if path.extension().is_some_and(|e| e == "ruchy") {
@@ -521,7 +523,7 @@ pub fn main() -> Result<ExitCode, Failure> {
 fn instrument(args: InstrumentArgs) -> Result<ExitCode, Failure> {
     let (wasm, ruchy_sources) = load_program(&args.input)?;
     let config = ruchy_trace_instrument::Config {
-        ruchy_sources,
+        relocators: ruchy_sources.into_iter().map(RuchySource::shared).collect(),
         ..args.select.config()?
     };
     let out = ruchy_trace_instrument::instrument(&wasm, &config)
@@ -544,7 +546,7 @@ fn instrument(args: InstrumentArgs) -> Result<ExitCode, Failure> {
 fn run(args: RunArgs, record_only: bool) -> Result<ExitCode, Failure> {
     let (wasm, ruchy_sources) = load_program(&args.module)?;
     let config = ruchy_trace_instrument::Config {
-        ruchy_sources,
+        relocators: ruchy_sources.into_iter().map(RuchySource::shared).collect(),
         ..args.select.config()?
     };
     let tracer = Tracer::with_fuel(args.timeout.is_some(), args.fuel.is_some())?;

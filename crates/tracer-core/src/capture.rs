@@ -53,7 +53,7 @@ pub fn snapshot_of_call<M: Memory>(
                         _ => continue,
                     },
                 };
-                source::read_value(types, p.ty, place, &mut mem);
+                source::read_value_within(types, p.ty, place, &mut mem, table.limits);
             }
         }
         _ => {
@@ -66,7 +66,7 @@ pub fn snapshot_of_call<M: Memory>(
                         Place::Memory(addr)
                     }
                 };
-                source::read_value(types, ty, place, &mut mem);
+                source::read_value_within(types, ty, place, &mut mem, table.limits);
             }
         }
     }

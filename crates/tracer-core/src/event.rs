@@ -2,7 +2,7 @@
 
 use crate::record;
 use crate::source::{
-    self, Lowering, Place, ResultLowering, Snapshot, SourceType, SourceValue, TypeId,
+    self, Limits, Lowering, Place, ResultLowering, Snapshot, SourceType, SourceValue, TypeId,
 };
 use crate::table::FunctionInfo;
 use crate::value::Value;
@@ -97,6 +97,19 @@ impl<'a> Event<'a> {
     /// The arguments (entry) or the result (exit) in source terms, when the
     /// function's source signature is known; `types` is the table's.
     pub fn source_values(&self, types: &[SourceType]) -> Option<Vec<SourceArg<'a>>> {
+        self.source_values_within(types, Limits::default())
+    }
+
+    /// Like [`Event::source_values`], with the limits the trace was
+    /// recorded with (the table's).
+    pub fn source_values_within(
+        &self,
+        types: &[SourceType],
+        limits: Limits,
+    ) -> Option<Vec<SourceArg<'a>>> {
+        let read = |ty, place, memory: &mut Snapshot| {
+            source::read_value_within(types, ty, place, memory, limits)
+        };
         let sig = self.function.source.as_ref()?;
         let wasm: Vec<Value> = self.values().collect();
         let mut out = Vec::new();
@@ -109,15 +122,12 @@ impl<'a> Event<'a> {
                             let vals = wasm
                                 .get(first as usize..(first + count) as usize)
                                 .unwrap_or(&[]);
-                            source::read_value(types, p.ty, Place::Scalars(vals), &mut memory)
+                            read(p.ty, Place::Scalars(vals), &mut memory)
                         }
                         Lowering::Indirect { param } => match wasm.get(param as usize) {
-                            Some(Value::I32(addr)) => source::read_value(
-                                types,
-                                p.ty,
-                                Place::Memory(*addr as u32),
-                                &mut memory,
-                            ),
+                            Some(Value::I32(addr)) => {
+                                read(p.ty, Place::Memory(*addr as u32), &mut memory)
+                            }
                             _ => SourceValue::Opaque(
                                 types
                                     .get(p.ty as usize)
@@ -140,7 +150,7 @@ impl<'a> Event<'a> {
                 let value = match lowering {
                     ResultLowering::Direct => {
                         let mut memory = Snapshot::decode(self.snapshot).unwrap_or_default();
-                        source::read_value(types, ty, Place::Scalars(&wasm), &mut memory)
+                        read(ty, Place::Scalars(&wasm), &mut memory)
                     }
                     ResultLowering::Indirect { .. } => {
                         let addr = self
@@ -151,7 +161,7 @@ impl<'a> Event<'a> {
                             .unwrap_or_default();
                         match addr {
                             Some(addr) => {
-                                source::read_value(types, ty, Place::Memory(addr), &mut memory)
+                                read(ty, Place::Memory(addr), &mut memory)
                             }
                             None => SourceValue::Opaque(
                                 types

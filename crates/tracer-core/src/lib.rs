@@ -10,6 +10,8 @@
 //! * the bounded [`Ring`] a host fills with records ([`ring`]),
 //! * the [`Decoder`] that turns records back into typed [`Event`]s
 //!   ([`decode`]),
+//! * [`Relocate`](relocate::Relocate), which moves functions of generated
+//!   code back to their source, and its Ruchy implementation ([`ruchy`]),
 //! * and the formatters that render events as text, JSON or a Chrome trace
 //!   ([`format`]).
 #![no_std]
@@ -25,7 +27,9 @@ pub mod format;
 pub mod glob;
 pub mod profile;
 pub mod record;
+pub mod relocate;
 pub mod ring;
+pub mod ruchy;
 pub mod rtrace;
 pub mod source;
 pub mod table;

@@ -21,6 +21,42 @@ pub const MAX_STRING_BYTES: u32 = 64;
 pub const MAX_ELEMENTS: u32 = 8;
 /// Deepest nesting followed through pointers and fields.
 pub const MAX_DEPTH: u32 = 6;
+/// Most hash-map buckets scanned for entries: the control bytes of a
+/// larger table are not read past this many.
+pub const MAX_MAP_BUCKETS: u32 = 1 << 12;
+
+/// How much of a value is read from guest memory and shown. The recorder
+/// reads with the limits the trace was made with, and the decoder shows
+/// with the same, so a cut value is always marked as cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest string shown, in bytes.
+    pub max_string: u32,
+    /// Most elements of a sequence, or entries of a map, shown.
+    pub max_elements: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_string: MAX_STRING_BYTES,
+            max_elements: MAX_ELEMENTS,
+        }
+    }
+}
+
+/// One variant of an [`TypeKind::Enum`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// Its name (`Some`, `Circle`).
+    pub name: String,
+    /// The tag value that selects it; `None` for the variant every other
+    /// tag value selects (the data-carrying variant of a niche layout).
+    pub discr: Option<u64>,
+    /// Its fields: name (`__0`, `__1`… for tuple variants), byte offset
+    /// from the start of the enum, type.
+    pub fields: Vec<(String, u32, TypeId)>,
+}
 
 /// Index into [`FunctionTable::types`](crate::FunctionTable::types).
 pub type TypeId = u32;
@@ -79,8 +115,58 @@ pub enum TypeKind {
         /// The pointee.
         target: TypeId,
     },
+    /// A sum type (an enum, `Option`, `Result`), from DWARF's variant part
+    /// or a C-like enumeration.
+    Enum {
+        /// Offset and size in bytes of the tag; `None` when there is only
+        /// one variant.
+        tag: Option<(u32, u8)>,
+        /// The variants.
+        variants: Vec<Variant>,
+    },
+    /// A hash map in hashbrown's layout (`HashMap`, `HashSet`): entries
+    /// sit before the control bytes, one control byte per bucket, with the
+    /// high bit clear for a full bucket.
+    HashMap {
+        /// Offset of the control-bytes pointer.
+        ctrl: u32,
+        /// Offset of the bucket mask (bucket count - 1).
+        mask: u32,
+        /// Offset of the entry count.
+        items: u32,
+        /// The entry type: a `(K, V)` tuple for a map, `K` for a set.
+        entry: TypeId,
+    },
     /// Something this version cannot read; shown by its name.
     Opaque,
+}
+
+/// For an enum that Rust passes as a pair of scalars (tag, payload) — every
+/// variant carries at most one field, all of the same scalar type — that
+/// type; `Some(None)` for an enum with no payload at all (passed as its tag).
+pub fn enum_payload(types: &[SourceType], variants: &[Variant]) -> Option<Option<TypeId>> {
+    let mut payload: Option<TypeId> = None;
+    for v in variants {
+        match v.fields.as_slice() {
+            [] => {}
+            [(_, _, ty)] => {
+                let t = types.get(*ty as usize)?;
+                let scalar = matches!(
+                    t.kind,
+                    TypeKind::Int { .. } | TypeKind::Float { .. } | TypeKind::Bool | TypeKind::Char
+                ) && t.size <= 8;
+                match payload {
+                    _ if !scalar => return None,
+                    Some(p) if types.get(p as usize).map(|p| &p.kind) != Some(&t.kind) => {
+                        return None
+                    }
+                    _ => payload = Some(*ty),
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(payload)
 }
 
 /// A source type.
@@ -179,6 +265,12 @@ fn needs_memory(types: &[SourceType], ty: TypeId, depth: u32) -> bool {
         TypeKind::Struct { fields } => fields
             .iter()
             .any(|&(_, _, f)| needs_memory(types, f, depth + 1)),
+        TypeKind::Enum { variants, .. } => variants.iter().any(|v| {
+            v.fields
+                .iter()
+                .any(|&(_, _, f)| needs_memory(types, f, depth + 1))
+        }),
+        TypeKind::HashMap { .. } => true,
         _ => false,
     }
 }
@@ -211,6 +303,25 @@ pub enum SourceValue {
         name: String,
         /// Field names and values.
         fields: Vec<(String, SourceValue)>,
+    },
+    /// A value of a sum type.
+    Enum {
+        /// The type name to qualify the variant with (`Shape`), empty for
+        /// `Option` and `Result`, whose variants Ruchy writes bare.
+        name: String,
+        /// The variant.
+        variant: String,
+        /// Its fields (`__0`, `__1`… for a tuple variant).
+        fields: Vec<(String, SourceValue)>,
+    },
+    /// A tuple.
+    Tuple(Vec<SourceValue>),
+    /// A map: its first entries and its full entry count.
+    Map {
+        /// Entries shown, in the table's order.
+        entries: Vec<(SourceValue, SourceValue)>,
+        /// Full entry count.
+        len: u32,
     },
     /// A sequence: the first elements and the full length.
     Seq {
@@ -342,213 +453,347 @@ pub fn leaf_count(types: &[SourceType], ty: TypeId) -> Option<u32> {
             n
         }
         TypeKind::Str { .. } | TypeKind::Vec { .. } => 3,
-        TypeKind::Opaque => return None,
+        TypeKind::Enum { variants, .. } => match enum_payload(types, variants)? {
+            None => 1,
+            Some(_) => 2,
+        },
+        TypeKind::HashMap { .. } | TypeKind::Opaque => return None,
     })
 }
 
-/// Reads a value of type `ty` at `place`.
+/// Reads a value of type `ty` at `place`, within the default [`Limits`].
 pub fn read_value(
     types: &[SourceType],
     ty: TypeId,
     place: Place<'_>,
     mem: &mut dyn Memory,
 ) -> SourceValue {
-    read_at(types, ty, place, mem, 0)
+    read_value_within(types, ty, place, mem, Limits::default())
 }
 
-fn scalar(
+/// Reads a value of type `ty` at `place`, reading at most what `limits`
+/// allow of strings and sequences.
+pub fn read_value_within(
     types: &[SourceType],
     ty: TypeId,
     place: Place<'_>,
     mem: &mut dyn Memory,
-    size: u32,
-) -> Result<u128, SourceValue> {
-    let _ = types.get(ty as usize);
-    match place {
-        Place::Scalars(vals) => vals
-            .first()
-            .map(value_bits)
-            .ok_or(SourceValue::Opaque(String::from("?"))),
-        Place::Memory(addr) => mem
-            .read(addr, size)
-            .map(le)
-            .ok_or(SourceValue::Unreadable(addr)),
-    }
-}
-
-fn read_at(
-    types: &[SourceType],
-    ty: TypeId,
-    place: Place<'_>,
-    mem: &mut dyn Memory,
-    depth: u32,
+    limits: Limits,
 ) -> SourceValue {
-    let Some(t) = types.get(ty as usize) else {
-        return SourceValue::Opaque(String::from("?"));
-    };
-    if depth > MAX_DEPTH {
-        return SourceValue::Opaque(t.name.clone());
+    Walker { types, mem, limits }.read(ty, place, 0)
+}
+
+struct Walker<'t, 'm> {
+    types: &'t [SourceType],
+    mem: &'m mut dyn Memory,
+    limits: Limits,
+}
+
+fn masked(raw: u128, bytes: u32) -> u128 {
+    if bytes >= 16 {
+        raw
+    } else {
+        raw & ((1u128 << (bytes * 8)) - 1)
     }
-    let mut bits = |size| scalar(types, ty, place, mem, size);
-    match &t.kind {
-        TypeKind::Int { signed, bytes } => {
-            let raw = match (place, *bytes) {
-                (Place::Scalars(v), 16) if v.len() >= 2 => {
-                    Ok(value_bits(&v[0]) | (value_bits(&v[1]) << 64))
-                }
-                _ => bits(u32::from(*bytes)),
-            };
-            match raw {
-                Err(e) => e,
-                Ok(raw) => {
-                    let width = u32::from(*bytes) * 8;
-                    let masked = if width >= 128 {
-                        raw
-                    } else {
-                        raw & ((1u128 << width) - 1)
-                    };
-                    if *signed {
-                        let shift = 128 - width;
-                        SourceValue::Int(((masked << shift) as i128) >> shift)
-                    } else {
-                        SourceValue::UInt(masked)
-                    }
-                }
-            }
+}
+
+impl Walker<'_, '_> {
+    fn bits(&mut self, place: Place<'_>, size: u32) -> Result<u128, SourceValue> {
+        match place {
+            Place::Scalars(vals) => vals
+                .first()
+                .map(value_bits)
+                .ok_or(SourceValue::Opaque(String::from("?"))),
+            Place::Memory(addr) => self
+                .mem
+                .read(addr, size)
+                .map(le)
+                .ok_or(SourceValue::Unreadable(addr)),
         }
-        TypeKind::Float { bytes } => match bits(u32::from(*bytes)) {
-            Err(e) => e,
-            Ok(raw) if *bytes == 4 => SourceValue::Float(f64::from(f32::from_bits(raw as u32))),
-            Ok(raw) => SourceValue::Float(f64::from_bits(raw as u64)),
-        },
-        TypeKind::Bool => match bits(1) {
-            Err(e) => e,
-            Ok(raw) => SourceValue::Bool(raw & 1 != 0),
-        },
-        TypeKind::Char => match bits(4) {
-            Err(e) => e,
-            Ok(raw) => SourceValue::Char(raw as u32),
-        },
-        TypeKind::Unit => SourceValue::Unit,
-        TypeKind::Struct { fields } => {
-            let mut out = Vec::new();
-            let mut leaf = 0usize;
-            for (name, offset, fty) in fields {
-                let v = match place {
-                    Place::Memory(addr) => read_at(
-                        types,
-                        *fty,
-                        Place::Memory(addr.wrapping_add(*offset)),
-                        mem,
-                        depth + 1,
-                    ),
-                    Place::Scalars(vals) => {
-                        let n = leaf_count(types, *fty).unwrap_or(0) as usize;
-                        let part = vals.get(leaf..leaf + n).unwrap_or(&[]);
-                        leaf += n;
-                        read_at(types, *fty, Place::Scalars(part), mem, depth + 1)
+    }
+
+    /// A `u32` at `addr`, if readable.
+    fn word(&mut self, addr: u32) -> Option<u32> {
+        self.mem.read(addr, 4).map(|b| le(b) as u32)
+    }
+
+    fn read(&mut self, ty: TypeId, place: Place<'_>, depth: u32) -> SourceValue {
+        let types = self.types;
+        let Some(t) = types.get(ty as usize) else {
+            return SourceValue::Opaque(String::from("?"));
+        };
+        if depth > MAX_DEPTH {
+            return SourceValue::Opaque(t.name.clone());
+        }
+        match &t.kind {
+            TypeKind::Int { signed, bytes } => {
+                let raw = match (place, *bytes) {
+                    (Place::Scalars(v), 16) if v.len() >= 2 => {
+                        Ok(value_bits(&v[0]) | (value_bits(&v[1]) << 64))
                     }
+                    _ => self.bits(place, u32::from(*bytes)),
                 };
-                out.push((name.clone(), v));
+                match raw {
+                    Err(e) => e,
+                    Ok(raw) => {
+                        let width = u32::from(*bytes) * 8;
+                        let m = masked(raw, u32::from(*bytes));
+                        if *signed {
+                            let shift = 128 - width;
+                            SourceValue::Int(((m << shift) as i128) >> shift)
+                        } else {
+                            SourceValue::UInt(m)
+                        }
+                    }
+                }
             }
-            SourceValue::Struct {
-                name: t.name.clone(),
-                fields: out,
+            TypeKind::Float { bytes } => match self.bits(place, u32::from(*bytes)) {
+                Err(e) => e,
+                Ok(raw) if *bytes == 4 => SourceValue::Float(f64::from(f32::from_bits(raw as u32))),
+                Ok(raw) => SourceValue::Float(f64::from_bits(raw as u64)),
+            },
+            TypeKind::Bool => match self.bits(place, 1) {
+                Err(e) => e,
+                Ok(raw) => SourceValue::Bool(raw & 1 != 0),
+            },
+            TypeKind::Char => match self.bits(place, 4) {
+                Err(e) => e,
+                Ok(raw) => SourceValue::Char(raw as u32),
+            },
+            TypeKind::Unit => SourceValue::Unit,
+            TypeKind::Struct { fields } => {
+                let fields = self.fields(fields, place, depth);
+                if t.name.starts_with('(') {
+                    SourceValue::Tuple(fields.into_iter().map(|(_, v)| v).collect())
+                } else {
+                    SourceValue::Struct {
+                        name: t.name.clone(),
+                        fields,
+                    }
+                }
             }
+            TypeKind::Enum { tag, variants } => self.variant(t, *tag, variants, place, depth),
+            TypeKind::Str { ptr, len } => match place {
+                Place::Memory(addr) => {
+                    match (self.word(addr.wrapping_add(*ptr)), self.word(addr.wrapping_add(*len))) {
+                        (Some(p), Some(l)) => self.text(p, l),
+                        _ => SourceValue::Unreadable(addr),
+                    }
+                }
+                Place::Scalars(_) => SourceValue::Opaque(t.name.clone()),
+            },
+            TypeKind::StrRef | TypeKind::Slice { .. } => {
+                let (p, l) = match place {
+                    Place::Scalars(v) if v.len() >= 2 => {
+                        (value_bits(&v[0]) as u32, value_bits(&v[1]) as u32)
+                    }
+                    Place::Scalars(_) => return SourceValue::Opaque(t.name.clone()),
+                    Place::Memory(addr) => match (self.word(addr), self.word(addr.wrapping_add(4))) {
+                        (Some(p), Some(l)) => (p, l),
+                        _ => return SourceValue::Unreadable(addr),
+                    },
+                };
+                match &t.kind {
+                    TypeKind::Slice { elem } => self.seq(*elem, p, l, depth),
+                    _ => self.text(p, l),
+                }
+            }
+            TypeKind::Vec { elem, ptr, len } => match place {
+                Place::Memory(addr) => {
+                    match (self.word(addr.wrapping_add(*ptr)), self.word(addr.wrapping_add(*len))) {
+                        (Some(p), Some(l)) => self.seq(*elem, p, l, depth),
+                        _ => SourceValue::Unreadable(addr),
+                    }
+                }
+                Place::Scalars(_) => SourceValue::Opaque(t.name.clone()),
+            },
+            TypeKind::HashMap {
+                ctrl,
+                mask,
+                items,
+                entry,
+            } => match place {
+                Place::Memory(addr) => {
+                    let words = (
+                        self.word(addr.wrapping_add(*ctrl)),
+                        self.word(addr.wrapping_add(*mask)),
+                        self.word(addr.wrapping_add(*items)),
+                    );
+                    match words {
+                        (Some(c), Some(m), Some(n)) => self.map(*entry, c, m, n, depth),
+                        _ => SourceValue::Unreadable(addr),
+                    }
+                }
+                Place::Scalars(_) => SourceValue::Opaque(t.name.clone()),
+            },
+            TypeKind::Pointer { target } => match self.bits(place, 4) {
+                Err(e) => e,
+                Ok(p) => {
+                    let size = types.get(*target as usize).map_or(0, |t| t.size);
+                    if size > 0 && self.mem.read(p as u32, size).is_none() {
+                        return SourceValue::Ref(Box::new(SourceValue::Unreadable(p as u32)));
+                    }
+                    SourceValue::Ref(Box::new(self.read(
+                        *target,
+                        Place::Memory(p as u32),
+                        depth + 1,
+                    )))
+                }
+            },
+            TypeKind::Opaque => SourceValue::Opaque(t.name.clone()),
         }
-        TypeKind::Str { ptr, len } => match place {
-            Place::Memory(addr) => {
-                let p = mem.read(addr.wrapping_add(*ptr), 4).map(le);
-                let l = mem.read(addr.wrapping_add(*len), 4).map(le);
-                match (p, l) {
-                    (Some(p), Some(l)) => read_text(p as u32, l as u32, mem),
-                    _ => SourceValue::Unreadable(addr),
+    }
+
+    /// Fields at their offsets from `place`, or spread over its scalars.
+    fn fields(
+        &mut self,
+        fields: &[(String, u32, TypeId)],
+        place: Place<'_>,
+        depth: u32,
+    ) -> Vec<(String, SourceValue)> {
+        let mut out = Vec::new();
+        let mut leaf = 0usize;
+        for (name, offset, fty) in fields {
+            let v = match place {
+                Place::Memory(addr) => {
+                    self.read(*fty, Place::Memory(addr.wrapping_add(*offset)), depth + 1)
                 }
-            }
-            Place::Scalars(_) => SourceValue::Opaque(t.name.clone()),
-        },
-        TypeKind::StrRef | TypeKind::Slice { .. } => {
-            let (p, l) = match place {
-                Place::Scalars(v) if v.len() >= 2 => {
-                    (value_bits(&v[0]) as u32, value_bits(&v[1]) as u32)
+                Place::Scalars(vals) => {
+                    let n = leaf_count(self.types, *fty).unwrap_or(0) as usize;
+                    let part = vals.get(leaf..leaf + n).unwrap_or(&[]);
+                    leaf += n;
+                    self.read(*fty, Place::Scalars(part), depth + 1)
                 }
-                Place::Scalars(_) => return SourceValue::Opaque(t.name.clone()),
-                Place::Memory(addr) => match (
-                    mem.read(addr, 4).map(le),
-                    mem.read(addr.wrapping_add(4), 4).map(le),
-                ) {
-                    (Some(p), Some(l)) => (p as u32, l as u32),
-                    _ => return SourceValue::Unreadable(addr),
-                },
             };
-            match &t.kind {
-                TypeKind::Slice { elem } => read_seq(types, *elem, p, l, mem, depth),
-                _ => read_text(p, l, mem),
+            out.push((name.clone(), v));
+        }
+        out
+    }
+
+    /// The variant the tag selects, with its fields. In scalars, an enum
+    /// is its tag followed by its one payload (see [`enum_payload`]).
+    fn variant(
+        &mut self,
+        t: &SourceType,
+        tag: Option<(u32, u8)>,
+        variants: &[Variant],
+        place: Place<'_>,
+        depth: u32,
+    ) -> SourceValue {
+        let value = match (tag, place) {
+            (None, _) => None,
+            (Some((offset, bytes)), Place::Memory(addr)) => {
+                match self.bits(Place::Memory(addr.wrapping_add(offset)), u32::from(bytes)) {
+                    Ok(v) => Some(masked(v, u32::from(bytes))),
+                    Err(e) => return e,
+                }
+            }
+            (Some((_, bytes)), Place::Scalars(vals)) => match vals.first() {
+                Some(v) => Some(masked(value_bits(v), u32::from(bytes))),
+                None => return SourceValue::Opaque(t.name.clone()),
+            },
+        };
+        let chosen = variants
+            .iter()
+            .find(|v| v.discr.is_some() && v.discr.map(u128::from) == value)
+            .or_else(|| variants.iter().find(|v| v.discr.is_none() || tag.is_none()));
+        let Some(v) = chosen else {
+            return SourceValue::Opaque(t.name.clone());
+        };
+        let fields = match place {
+            Place::Memory(_) => self.fields(&v.fields, place, depth),
+            Place::Scalars(vals) => match (v.fields.first(), vals.get(1..)) {
+                (Some((name, _, fty)), Some(rest)) => {
+                    alloc::vec![(name.clone(), self.read(*fty, Place::Scalars(rest), depth + 1))]
+                }
+                _ => Vec::new(),
+            },
+        };
+        let qualified = !(t.name.starts_with("Option<") || t.name.starts_with("Result<"));
+        SourceValue::Enum {
+            name: if qualified { t.name.clone() } else { String::new() },
+            variant: v.name.clone(),
+            fields,
+        }
+    }
+
+    fn text(&mut self, ptr: u32, len: u32) -> SourceValue {
+        let shown = len.min(self.limits.max_string);
+        match self.mem.read(ptr, shown) {
+            Some(bytes) => {
+                // Cut at a character boundary, not inside one.
+                let text = match core::str::from_utf8(bytes) {
+                    Ok(s) => String::from(s),
+                    Err(e) if e.error_len().is_none() => {
+                        String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned()
+                    }
+                    Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+                };
+                SourceValue::Str { text, len }
+            }
+            None => SourceValue::Unreadable(ptr),
+        }
+    }
+
+    fn seq(&mut self, elem: TypeId, ptr: u32, len: u32, depth: u32) -> SourceValue {
+        let size = self.types.get(elem as usize).map(|t| t.size).unwrap_or(0);
+        let items = (0..len.min(self.limits.max_elements))
+            .map(|i| {
+                self.read(
+                    elem,
+                    Place::Memory(ptr.wrapping_add(i.wrapping_mul(size))),
+                    depth + 1,
+                )
+            })
+            .collect();
+        SourceValue::Seq { items, len }
+    }
+
+    /// The first entries of a hashbrown table: bucket `i` is full when its
+    /// control byte has the high bit clear, and its entry is the `i + 1`th
+    /// entry-sized slot below the control bytes.
+    fn map(&mut self, entry: TypeId, ctrl: u32, mask: u32, items: u32, depth: u32) -> SourceValue {
+        let size = self.types.get(entry as usize).map_or(0, |t| t.size);
+        let mut entries = Vec::new();
+        let buckets = mask.saturating_add(1).min(MAX_MAP_BUCKETS);
+        if items > 0 && size > 0 {
+            let Some(control) = self.mem.read(ctrl, buckets).map(<[u8]>::to_vec) else {
+                return SourceValue::Unreadable(ctrl);
+            };
+            for (i, c) in control.iter().enumerate() {
+                if entries.len() as u32 >= self.limits.max_elements.min(items) {
+                    break;
+                }
+                if c & 0x80 != 0 {
+                    continue;
+                }
+                let at = ctrl.wrapping_sub((i as u32 + 1).wrapping_mul(size));
+                let (k, v) = match self.read(entry, Place::Memory(at), depth + 1) {
+                    SourceValue::Tuple(mut kv) if kv.len() == 2 => {
+                        let v = kv.pop().unwrap_or(SourceValue::Unit);
+                        (kv.pop().unwrap_or(SourceValue::Unit), v)
+                    }
+                    key => (key, SourceValue::Unit),
+                };
+                entries.push((k, v));
             }
         }
-        TypeKind::Vec { elem, ptr, len } => match place {
-            Place::Memory(addr) => {
-                let p = mem.read(addr.wrapping_add(*ptr), 4).map(le);
-                let l = mem.read(addr.wrapping_add(*len), 4).map(le);
-                match (p, l) {
-                    (Some(p), Some(l)) => read_seq(types, *elem, p as u32, l as u32, mem, depth),
-                    _ => SourceValue::Unreadable(addr),
-                }
-            }
-            Place::Scalars(_) => SourceValue::Opaque(t.name.clone()),
-        },
-        TypeKind::Pointer { target } => match bits(4) {
-            Err(e) => e,
-            Ok(p) => {
-                let size = types.get(*target as usize).map_or(0, |t| t.size);
-                if size > 0 && mem.read(p as u32, size).is_none() {
-                    return SourceValue::Ref(Box::new(SourceValue::Unreadable(p as u32)));
-                }
-                SourceValue::Ref(Box::new(read_at(
-                    types,
-                    *target,
-                    Place::Memory(p as u32),
-                    mem,
-                    depth + 1,
-                )))
-            }
-        },
-        TypeKind::Opaque => SourceValue::Opaque(t.name.clone()),
+        SourceValue::Map {
+            entries,
+            len: items,
+        }
     }
 }
 
-fn read_text(ptr: u32, len: u32, mem: &mut dyn Memory) -> SourceValue {
-    let shown = len.min(MAX_STRING_BYTES);
-    match mem.read(ptr, shown) {
-        Some(bytes) => SourceValue::Str {
-            text: String::from_utf8_lossy(bytes).into_owned(),
-            len,
-        },
-        None => SourceValue::Unreadable(ptr),
+/// `…(+N more)` after the `shown` items of `len`, when some were left out.
+fn more(f: &mut fmt::Formatter<'_>, shown: usize, len: u32) -> fmt::Result {
+    if (len as usize) > shown {
+        if shown > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "…(+{} more)", len as usize - shown)?;
     }
-}
-
-fn read_seq(
-    types: &[SourceType],
-    elem: TypeId,
-    ptr: u32,
-    len: u32,
-    mem: &mut dyn Memory,
-    depth: u32,
-) -> SourceValue {
-    let size = types.get(elem as usize).map(|t| t.size).unwrap_or(0);
-    let items = (0..len.min(MAX_ELEMENTS))
-        .map(|i| {
-            read_at(
-                types,
-                elem,
-                Place::Memory(ptr.wrapping_add(i.wrapping_mul(size))),
-                mem,
-                depth + 1,
-            )
-        })
-        .collect();
-    SourceValue::Seq { items, len }
+    Ok(())
 }
 
 impl fmt::Display for SourceValue {
@@ -579,7 +824,7 @@ impl fmt::Display for SourceValue {
                 }
                 f.write_char('"')?;
                 if (*len as usize) > text.len() {
-                    write!(f, "… ({len} bytes)")?;
+                    write!(f, "…(+{} more bytes)", *len as usize - text.len())?;
                 }
                 Ok(())
             }
@@ -601,10 +846,63 @@ impl fmt::Display for SourceValue {
                     }
                     write!(f, "{v}")?;
                 }
-                if (*len as usize) > items.len() {
-                    write!(f, ", … ({len} items)")?;
-                }
+                more(f, items.len(), *len)?;
                 f.write_char(']')
+            }
+            SourceValue::Enum {
+                name,
+                variant,
+                fields,
+            } => {
+                if !name.is_empty() {
+                    write!(f, "{name}::")?;
+                }
+                f.write_str(variant)?;
+                if fields.is_empty() {
+                    return Ok(());
+                }
+                if fields.iter().all(|(n, _)| n.starts_with("__")) {
+                    f.write_char('(')?;
+                    for (i, (_, v)) in fields.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(", ")?;
+                        }
+                        write!(f, "{v}")?;
+                    }
+                    return f.write_char(')');
+                }
+                f.write_str(" { ")?;
+                for (i, (n, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{n}: {v}")?;
+                }
+                f.write_str(" }")
+            }
+            SourceValue::Tuple(items) => {
+                f.write_char('(')?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                if items.len() == 1 {
+                    f.write_char(',')?;
+                }
+                f.write_char(')')
+            }
+            SourceValue::Map { entries, len } => {
+                f.write_char('{')?;
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                more(f, entries.len(), *len)?;
+                f.write_char('}')
             }
             SourceValue::Ref(v) => write!(f, "&{v}"),
             SourceValue::Unreadable(addr) => write!(f, "<unreadable {addr:#x}>"),
@@ -711,4 +1009,151 @@ mod tests {
         assert!(matches!(long, SourceValue::Str { len: 40, .. }));
         assert!(Snapshot::decode(&[1, 0, 0, 0, 9]).is_none());
     }
+
+    fn variant(name: &str, discr: Option<u64>, fields: Vec<(String, u32, TypeId)>) -> Variant {
+        Variant {
+            name: name.into(),
+            discr,
+            fields,
+        }
+    }
+
+    /// Types 5..: Option<i64>, Shape, (i64, i64), Vec<i64>, HashMap<i64, i64>.
+    fn sum_types() -> Vec<SourceType> {
+        let mut t = types();
+        t.push(SourceType {
+            name: "Option<i64>".into(),
+            size: 16,
+            kind: TypeKind::Enum {
+                tag: Some((0, 8)),
+                variants: vec![
+                    variant("None", Some(0), vec![]),
+                    variant("Some", Some(1), vec![("__0".into(), 8, 0)]),
+                ],
+            },
+        });
+        t.push(SourceType {
+            name: "Shape".into(),
+            size: 24,
+            kind: TypeKind::Enum {
+                tag: Some((0, 8)),
+                variants: vec![
+                    variant("Circle", Some(0), vec![("r".into(), 8, 10)]),
+                    variant("Square", Some(1), vec![("__0".into(), 8, 10)]),
+                ],
+            },
+        });
+        t.push(SourceType {
+            name: "(i64, i64)".into(),
+            size: 16,
+            kind: TypeKind::Struct {
+                fields: vec![("__0".into(), 0, 0), ("__1".into(), 8, 0)],
+            },
+        });
+        t.push(SourceType {
+            name: "Vec<i64>".into(),
+            size: 12,
+            kind: TypeKind::Vec {
+                elem: 0,
+                ptr: 4,
+                len: 8,
+            },
+        });
+        t.push(SourceType {
+            name: "HashMap<i64, i64>".into(),
+            size: 16,
+            kind: TypeKind::HashMap {
+                ctrl: 0,
+                mask: 4,
+                items: 12,
+                entry: 7,
+            },
+        });
+        t.push(SourceType {
+            name: "f64".into(),
+            size: 8,
+            kind: TypeKind::Float { bytes: 8 },
+        });
+        t
+    }
+
+    #[test]
+    fn enums_tuples_maps_and_cut_values() {
+        let t = sum_types();
+        assert_eq!(enum_payload(&t, match &t[5].kind {
+            TypeKind::Enum { variants, .. } => variants,
+            _ => unreachable!(),
+        }), Some(Some(0)));
+        let mut mem = Flat(vec![0; 512]);
+        // Option<i64> as the scalar pair Rust passes it in.
+        let some = read_value(&t, 5, Place::Scalars(&[Value::I64(1), Value::I64(5)]), &mut mem);
+        assert_eq!(some.to_string(), "Some(5)");
+        let none = read_value(&t, 5, Place::Scalars(&[Value::I64(0), Value::I64(9)]), &mut mem);
+        assert_eq!(none.to_string(), "None");
+        // Shape::Circle { r: 1.5 } in memory at 0.
+        mem.0[8..16].copy_from_slice(&1.5f64.to_le_bytes());
+        let circle = read_value(&t, 6, Place::Memory(0), &mut mem);
+        assert_eq!(circle.to_string(), "Shape::Circle { r: 1.5 }");
+        mem.0[0] = 1;
+        assert_eq!(
+            read_value(&t, 6, Place::Memory(0), &mut mem).to_string(),
+            "Shape::Square(1.5)"
+        );
+        // An unknown tag is not guessed at.
+        mem.0[0] = 7;
+        assert_eq!(
+            read_value(&t, 6, Place::Memory(0), &mut mem).to_string(),
+            "<Shape>"
+        );
+        // (17, 5).
+        mem.0[32..40].copy_from_slice(&17i64.to_le_bytes());
+        mem.0[40..48].copy_from_slice(&5i64.to_le_bytes());
+        assert_eq!(
+            read_value(&t, 7, Place::Memory(32), &mut mem).to_string(),
+            "(17, 5)"
+        );
+        // A Vec<i64> of 10 elements at 100, shown to 3 of them.
+        mem.0[68..72].copy_from_slice(&100u32.to_le_bytes());
+        mem.0[72..76].copy_from_slice(&10u32.to_le_bytes());
+        for i in 0..10u32 {
+            let at = 100 + 8 * i as usize;
+            mem.0[at..at + 8].copy_from_slice(&i64::from(i * i).to_le_bytes());
+        }
+        let limits = Limits {
+            max_string: 2,
+            max_elements: 3,
+        };
+        let v = read_value_within(&t, 8, Place::Memory(64), &mut mem, limits);
+        assert_eq!(v.to_string(), "[0, 1, 4, …(+7 more)]");
+        // A map of 4 buckets at control bytes 300 (two full: 1 and 3),
+        // entries of 16 bytes below them.
+        mem.0[200..204].copy_from_slice(&300u32.to_le_bytes());
+        mem.0[204..208].copy_from_slice(&3u32.to_le_bytes());
+        mem.0[212..216].copy_from_slice(&2u32.to_le_bytes());
+        mem.0[300..304].copy_from_slice(&[0xff, 0x01, 0xff, 0x02]);
+        for (bucket, k, v) in [(1usize, 7i64, 70i64), (3, 8, 80)] {
+            let at = 300 - (bucket + 1) * 16;
+            mem.0[at..at + 8].copy_from_slice(&k.to_le_bytes());
+            mem.0[at + 8..at + 16].copy_from_slice(&v.to_le_bytes());
+        }
+        let m = read_value(&t, 9, Place::Memory(200), &mut mem);
+        assert_eq!(m.to_string(), "{7: 70, 8: 80}");
+        let one = Limits {
+            max_string: 64,
+            max_elements: 1,
+        };
+        let m = read_value_within(&t, 9, Place::Memory(200), &mut mem, one);
+        assert_eq!(m.to_string(), "{7: 70, …(+1 more)}");
+        // A string cut at 2 bytes says how many more there were.
+        mem.0[400..405].copy_from_slice(b"hello");
+        let s = read_value_within(
+            &t,
+            4,
+            Place::Scalars(&[Value::I32(400), Value::I32(5)]),
+            &mut mem,
+            limits,
+        );
+        assert_eq!(s.to_string(), "\"he\"…(+3 more bytes)");
+    }
+
 }

@@ -2,7 +2,9 @@
 //! instrumented module itself in the [`SECTION_NAME`] custom section.
 
 use crate::error::Error;
-use crate::source::{Lowering, ResultLowering, SourceParam, SourceSignature, SourceType, TypeKind};
+use crate::source::{
+    Limits, Lowering, ResultLowering, SourceParam, SourceSignature, SourceType, TypeKind, Variant,
+};
 use crate::value::ValType;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -11,7 +13,7 @@ use alloc::vec::Vec;
 pub const SECTION_NAME: &str = "ruchy-trace";
 
 const MAGIC: &[u8; 4] = b"RTFT";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// How the instrumented code hands records to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +114,8 @@ pub struct FunctionTable {
     pub functions: Vec<FunctionInfo>,
     /// Source types the functions' signatures refer to.
     pub types: Vec<SourceType>,
+    /// How much of each value the recorder reads and the formatters show.
+    pub limits: Limits,
 }
 
 impl FunctionTable {
@@ -231,8 +235,51 @@ impl FunctionTable {
                     w.u32(*target);
                 }
                 TypeKind::Opaque => w.u32(11),
+                TypeKind::Enum { tag, variants } => {
+                    w.u32(12);
+                    match tag {
+                        None => w.u32(0),
+                        Some((offset, bytes)) => {
+                            w.u32(1);
+                            w.u32(*offset);
+                            w.u32(u32::from(*bytes));
+                        }
+                    }
+                    w.u32(variants.len() as u32);
+                    for v in variants {
+                        w.str(&v.name);
+                        match v.discr {
+                            None => w.u32(0),
+                            Some(d) => {
+                                w.u32(1);
+                                w.u32(d as u32);
+                                w.u32((d >> 32) as u32);
+                            }
+                        }
+                        w.u32(v.fields.len() as u32);
+                        for (n, off, ty) in &v.fields {
+                            w.str(n);
+                            w.u32(*off);
+                            w.u32(*ty);
+                        }
+                    }
+                }
+                TypeKind::HashMap {
+                    ctrl,
+                    mask,
+                    items,
+                    entry,
+                } => {
+                    w.u32(13);
+                    w.u32(*ctrl);
+                    w.u32(*mask);
+                    w.u32(*items);
+                    w.u32(*entry);
+                }
             }
         }
+        w.u32(self.limits.max_string);
+        w.u32(self.limits.max_elements);
         w.0
     }
 
@@ -411,6 +458,45 @@ impl FunctionTable {
                     target: r.u32("pointer type")?,
                 },
                 11 => TypeKind::Opaque,
+                12 => {
+                    let tag = match r.u32("enum tag")? {
+                        0 => None,
+                        _ => Some((r.u32("enum tag")?, small(r.u32("enum tag")?, "enum tag")?)),
+                    };
+                    let n = r.u32("variant count")?;
+                    let mut variants = Vec::new();
+                    for _ in 0..n {
+                        let name = r.str("variant name")?;
+                        let discr = match r.u32("variant tag")? {
+                            0 => None,
+                            _ => {
+                                let lo = r.u32("variant tag")?;
+                                Some(u64::from(lo) | (u64::from(r.u32("variant tag")?) << 32))
+                            }
+                        };
+                        let m = r.u32("field count")?;
+                        let mut fields = Vec::new();
+                        for _ in 0..m {
+                            fields.push((
+                                r.str("field name")?,
+                                r.u32("field offset")?,
+                                r.u32("field type")?,
+                            ));
+                        }
+                        variants.push(Variant {
+                            name,
+                            discr,
+                            fields,
+                        });
+                    }
+                    TypeKind::Enum { tag, variants }
+                }
+                13 => TypeKind::HashMap {
+                    ctrl: r.u32("map type")?,
+                    mask: r.u32("map type")?,
+                    items: r.u32("map type")?,
+                    entry: r.u32("map type")?,
+                },
                 _ => {
                     return Err(Error::Invalid {
                         what: "type kind",
@@ -427,6 +513,10 @@ impl FunctionTable {
             TypeKind::Struct { fields } => fields.iter().all(|f| !bad_ref(f.2)),
             TypeKind::Slice { elem } | TypeKind::Vec { elem, .. } => !bad_ref(*elem),
             TypeKind::Pointer { target } => !bad_ref(*target),
+            TypeKind::Enum { variants, .. } => variants
+                .iter()
+                .all(|v| v.fields.iter().all(|f| !bad_ref(f.2))),
+            TypeKind::HashMap { entry, .. } => !bad_ref(*entry),
             _ => true,
         }) && functions.iter().all(|f| {
             f.source.as_ref().is_none_or(|s| {
@@ -439,7 +529,12 @@ impl FunctionTable {
                 offset: r.pos,
             });
         }
+        let limits = Limits {
+            max_string: r.u32("string limit")?,
+            max_elements: r.u32("element limit")?,
+        };
         Ok(FunctionTable {
+            limits,
             options: TraceOptions {
                 strategy,
                 timestamps,
@@ -579,6 +674,10 @@ mod tests {
                     result: Some((1, ResultLowering::Indirect { param: 3 })),
                 }),
             }],
+            limits: Limits {
+                max_string: 100,
+                max_elements: 3,
+            },
             types: vec![
                 SourceType {
                     name: "i64".to_string(),

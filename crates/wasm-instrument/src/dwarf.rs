@@ -3,7 +3,7 @@
 
 use gimli::{AttributeValue, EndianSlice, LittleEndian, Unit, UnitOffset};
 use std::collections::HashMap;
-use ruchy_trace_core::source::{SourceType, TypeId, TypeKind};
+use ruchy_trace_core::source::{SourceType, TypeId, TypeKind, Variant};
 
 type R<'a> = EndianSlice<'a, LittleEndian>;
 
@@ -18,6 +18,9 @@ pub struct FunctionDebug {
     pub params: Vec<(String, TypeId)>,
     /// The result type, unless `()`.
     pub result: Option<TypeId>,
+    /// Whether it is a closure body, whose first wasm parameter (after a
+    /// result address) is its environment: not a source parameter.
+    pub closure: bool,
 }
 
 /// Types and functions from a module's DWARF.
@@ -78,10 +81,21 @@ fn udata(v: Option<AttributeValue<R<'_>>>) -> Option<u64> {
     v.and_then(|v| v.udata_value())
 }
 
+/// A tag value as the bits of the tag: negative enumerators keep their
+/// two's complement.
+fn discr_value(v: Option<AttributeValue<R<'_>>>) -> Option<u64> {
+    match v? {
+        AttributeValue::Sdata(s) => Some(s as u64),
+        other => other.udata_value(),
+    }
+}
+
 /// The name as a Ruchy programmer writes it: no module paths, no allocator
 /// parameters (`alloc::vec::Vec<i64, alloc::alloc::Global>` is `Vec<i64>`).
 pub fn source_type_name(raw: &str) -> String {
-    let cleaned = raw.replace(", alloc::alloc::Global", "");
+    let cleaned = raw
+        .replace(", alloc::alloc::Global", "")
+        .replace(", std::hash::random::RandomState", "");
     let mut out = String::with_capacity(cleaned.len());
     let mut segment = String::new();
     for c in cleaned.chars() {
@@ -123,28 +137,39 @@ impl<'a> UnitReader<'a, '_> {
             }
             match e.tag() {
                 gimli::DW_TAG_subprogram if e.attr(gimli::DW_AT_low_pc).is_some() => {
+                    // A method's code refers to its declaration inside the
+                    // type (`DW_AT_specification`), which holds its names,
+                    // site and result type.
+                    let decl = match e.attr_value(gimli::DW_AT_specification) {
+                        Some(AttributeValue::UnitRef(d)) => self.unit.entry(d).ok(),
+                        _ => None,
+                    };
+                    let attr = |at| e.attr_value(at).or_else(|| decl.as_ref()?.attr_value(at));
                     // Unmangled (`#[no_mangle]`, C) functions have no linkage
                     // name: their name is the symbol.
                     let Some(linkage) = self
-                        .string(e.attr_value(gimli::DW_AT_linkage_name))
-                        .or_else(|| self.string(e.attr_value(gimli::DW_AT_name)))
+                        .string(attr(gimli::DW_AT_linkage_name))
+                        .or_else(|| self.string(attr(gimli::DW_AT_name)))
                     else {
                         continue;
                     };
                     if !self.wanted.contains(linkage.as_str()) {
                         continue;
                     }
-                    let file = match e.attr_value(gimli::DW_AT_decl_file) {
+                    let file = match attr(gimli::DW_AT_decl_file) {
                         Some(AttributeValue::FileIndex(i)) => self.file(i),
                         other => udata(other).and_then(|i| self.file(i)),
                     };
-                    let line = udata(e.attr_value(gimli::DW_AT_decl_line)).unwrap_or(0) as u32;
-                    let result = match e.attr_value(gimli::DW_AT_type) {
+                    let line = udata(attr(gimli::DW_AT_decl_line)).unwrap_or(0) as u32;
+                    let result = match attr(gimli::DW_AT_type) {
                         Some(AttributeValue::UnitRef(off)) => Some(self.ty(off, 0)),
                         _ => None,
                     };
                     let result =
                         result.filter(|&t| self.info.types[t as usize].kind != TypeKind::Unit);
+                    let closure = self
+                        .string(attr(gimli::DW_AT_name))
+                        .is_some_and(|n| n.starts_with("{closure#"));
                     current = Some((
                         linkage,
                         FunctionDebug {
@@ -152,6 +177,7 @@ impl<'a> UnitReader<'a, '_> {
                             line,
                             params: Vec::new(),
                             result,
+                            closure,
                         },
                         depth,
                     ));
@@ -166,7 +192,11 @@ impl<'a> UnitReader<'a, '_> {
                                 Some(AttributeValue::UnitRef(off)) => off,
                                 _ => continue,
                             };
-                            let _ = f;
+                            // A closure's environment is not one of its
+                            // source parameters.
+                            if f.closure && self.is_closure_env(ty) {
+                                continue;
+                            }
                             let ty = self.ty(ty, 0);
                             if let Some((_, f, _)) = &mut current {
                                 f.params.push((name, ty));
@@ -181,6 +211,24 @@ impl<'a> UnitReader<'a, '_> {
             self.info.functions.insert(name, f);
         }
         Ok(())
+    }
+
+    /// Whether `ty` is a closure environment or a pointer to one.
+    fn is_closure_env(&self, ty: UnitOffset) -> bool {
+        let name_of = |off| {
+            self.unit
+                .entry(off)
+                .ok()
+                .and_then(|e| self.string(e.attr_value(gimli::DW_AT_name)))
+        };
+        let Ok(e) = self.unit.entry(ty) else {
+            return false;
+        };
+        let target = match e.attr_value(gimli::DW_AT_type) {
+            Some(AttributeValue::UnitRef(t)) if e.tag() == gimli::DW_TAG_pointer_type => t,
+            _ => ty,
+        };
+        name_of(target).is_some_and(|n| n.starts_with("{closure_env#"))
     }
 
     fn push(&mut self, t: SourceType) -> TypeId {
@@ -297,6 +345,7 @@ impl<'a> UnitReader<'a, '_> {
                 };
             }
             gimli::DW_TAG_structure_type => self.structure(off, &name, depth)?,
+            gimli::DW_TAG_enumeration_type => self.enumeration(off, size)?,
             _ => TypeKind::Opaque,
         };
         let name = if name.is_empty() {
@@ -352,6 +401,164 @@ impl<'a> UnitReader<'a, '_> {
         Ok(())
     }
 
+    /// A C-like enumeration: its enumerators are the tag values of
+    /// variants without fields.
+    fn enumeration(&mut self, off: UnitOffset, size: u32) -> gimli::Result<TypeKind> {
+        if !matches!(size, 1 | 2 | 4 | 8) {
+            return Ok(TypeKind::Opaque);
+        }
+        let mut variants = Vec::new();
+        for c in self.children(off)? {
+            if c.tag() != gimli::DW_TAG_enumerator {
+                continue;
+            }
+            let Some(value) = discr_value(c.attr_value(gimli::DW_AT_const_value)) else {
+                return Ok(TypeKind::Opaque);
+            };
+            variants.push(Variant {
+                name: self
+                    .string(c.attr_value(gimli::DW_AT_name))
+                    .unwrap_or_default(),
+                discr: Some(value),
+                fields: Vec::new(),
+            });
+        }
+        Ok(TypeKind::Enum {
+            tag: Some((0, size as u8)),
+            variants,
+        })
+    }
+
+    /// An enum from its variant part: the tag member the part names, and
+    /// each variant's fields, whose offsets are from the enum's start.
+    fn sum(&mut self, part: UnitOffset, depth: u32) -> gimli::Result<TypeKind> {
+        let entry = self.unit.entry(part)?;
+        let tag = match entry.attr_value(gimli::DW_AT_discr) {
+            Some(AttributeValue::UnitRef(d)) => {
+                let m = self.unit.entry(d)?;
+                let size = match m.attr_value(gimli::DW_AT_type) {
+                    Some(AttributeValue::UnitRef(t)) => {
+                        udata(self.unit.entry(t)?.attr_value(gimli::DW_AT_byte_size))
+                    }
+                    _ => None,
+                };
+                match size {
+                    Some(s @ (1 | 2 | 4 | 8)) => Some((Self::member_offset(&m), s as u8)),
+                    _ => return Ok(TypeKind::Opaque),
+                }
+            }
+            _ => None,
+        };
+        let mut variants = Vec::new();
+        for v in self.children(part)? {
+            if v.tag() != gimli::DW_TAG_variant {
+                continue;
+            }
+            let discr = discr_value(v.attr_value(gimli::DW_AT_discr_value));
+            for m in self.children(v.offset())? {
+                if m.tag() != gimli::DW_TAG_member {
+                    continue;
+                }
+                let name = self
+                    .string(m.attr_value(gimli::DW_AT_name))
+                    .unwrap_or_default();
+                let base = Self::member_offset(&m);
+                let Some(AttributeValue::UnitRef(t)) = m.attr_value(gimli::DW_AT_type) else {
+                    return Ok(TypeKind::Opaque);
+                };
+                let mut fields = Vec::new();
+                for f in self.children(t)? {
+                    if f.tag() != gimli::DW_TAG_member {
+                        continue;
+                    }
+                    let Some(AttributeValue::UnitRef(ft)) = f.attr_value(gimli::DW_AT_type) else {
+                        return Ok(TypeKind::Opaque);
+                    };
+                    let fname = self
+                        .string(f.attr_value(gimli::DW_AT_name))
+                        .unwrap_or_default();
+                    let fty = self.ty(ft, depth + 1);
+                    fields.push((fname, base + Self::member_offset(&f), fty));
+                }
+                variants.push(Variant {
+                    name,
+                    discr,
+                    fields,
+                });
+            }
+        }
+        Ok(TypeKind::Enum { tag, variants })
+    }
+
+    /// A `HashMap`: hashbrown's `RawTable<(K, V)>` inside it, wherever it
+    /// is nested, gives the entry type and where its control bytes,
+    /// bucket mask and entry count are.
+    fn hash_map(&mut self, off: UnitOffset, depth: u32) -> gimli::Result<TypeKind> {
+        let Some((base, table)) = self.find_struct(off, 0, "RawTable<", 0)? else {
+            return Ok(TypeKind::Opaque);
+        };
+        let Some(entry) = self.template_param(table, "T")? else {
+            return Ok(TypeKind::Opaque);
+        };
+        let Some((inner_at, inner)) = self.find_struct(table, base, "RawTableInner", 0)? else {
+            return Ok(TypeKind::Opaque);
+        };
+        let at = |name: &str| -> gimli::Result<Option<u32>> {
+            Ok(self.children(inner)?.iter().find_map(|m| {
+                (self.string(m.attr_value(gimli::DW_AT_name)).as_deref() == Some(name))
+                    .then(|| inner_at + Self::member_offset(m))
+            }))
+        };
+        let (Some(ctrl), Some(mask), Some(items)) = (at("ctrl")?, at("bucket_mask")?, at("items")?)
+        else {
+            return Ok(TypeKind::Opaque);
+        };
+        Ok(TypeKind::HashMap {
+            ctrl,
+            mask,
+            items,
+            entry: self.ty(entry, depth + 1),
+        })
+    }
+
+    /// The first struct member (searching nested structs) whose type name
+    /// starts with `prefix`: its offset from `off`'s start plus `base`, and
+    /// its type.
+    fn find_struct(
+        &self,
+        off: UnitOffset,
+        base: u32,
+        prefix: &str,
+        depth: u32,
+    ) -> gimli::Result<Option<(u32, UnitOffset)>> {
+        if depth > 6 {
+            return Ok(None);
+        }
+        for m in self.children(off)? {
+            if m.tag() != gimli::DW_TAG_member {
+                continue;
+            }
+            let Some(AttributeValue::UnitRef(t)) = m.attr_value(gimli::DW_AT_type) else {
+                continue;
+            };
+            let te = self.unit.entry(t)?;
+            if te.tag() != gimli::DW_TAG_structure_type {
+                continue;
+            }
+            let at = base + Self::member_offset(&m);
+            let tname = self
+                .string(te.attr_value(gimli::DW_AT_name))
+                .unwrap_or_default();
+            if tname.starts_with(prefix) {
+                return Ok(Some((at, t)));
+            }
+            if let Some(found) = self.find_struct(t, at, prefix, depth + 1)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
     fn template_param(&self, off: UnitOffset, name: &str) -> gimli::Result<Option<UnitOffset>> {
         for c in self.children(off)? {
             if c.tag() == gimli::DW_TAG_template_type_parameter
@@ -367,11 +574,14 @@ impl<'a> UnitReader<'a, '_> {
 
     fn structure(&mut self, off: UnitOffset, name: &str, depth: u32) -> gimli::Result<TypeKind> {
         let children = self.children(off)?;
-        if children
+        if let Some(part) = children
             .iter()
-            .any(|c| c.tag() == gimli::DW_TAG_variant_part)
+            .find(|c| c.tag() == gimli::DW_TAG_variant_part)
         {
-            return Ok(TypeKind::Opaque);
+            return self.sum(part.offset(), depth);
+        }
+        if name.starts_with("HashMap<") {
+            return self.hash_map(off, depth);
         }
         if name == "&str" {
             return Ok(TypeKind::StrRef);

@@ -23,12 +23,14 @@ mod error;
 mod lowering;
 mod names;
 mod rewrite;
-pub mod ruchy;
 mod select;
 
 pub use error::Error;
 pub use select::{Filter, Scope};
+pub use ruchy_trace_core::relocate::Relocate;
+pub use ruchy_trace_core::source::Limits;
 pub use ruchy_trace_core::{FunctionTable, Strategy, TraceOptions};
+use std::sync::Arc;
 
 /// What to instrument and how.
 #[derive(Debug, Clone)]
@@ -43,9 +45,12 @@ pub struct Config {
     /// in source terms (strings and structs read from guest memory at the
     /// time of the call, through a host hook). Without it, wasm types only.
     pub source_values: bool,
-    /// Ruchy sources of the program: locations in the transpiled `X.rs`
-    /// move to `fun NAME` in `X.ruchy`.
-    pub ruchy_sources: Vec<ruchy::RuchySource>,
+    /// Sources the program was generated from: each renames and relocates
+    /// the functions it defines (for Ruchy,
+    /// `ruchy_trace_core::ruchy::RuchySource`), in order.
+    pub relocators: Vec<Arc<dyn Relocate>>,
+    /// How much of each string, sequence and map is read and shown.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -55,7 +60,8 @@ impl Default for Config {
             scope: Scope::default(),
             filters: Vec::new(),
             source_values: true,
-            ruchy_sources: Vec::new(),
+            relocators: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -85,8 +91,11 @@ pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
             .unwrap_or_default(),
         functions: selection.functions.clone(),
         types: selection.types.clone(),
+        limits: config.limits,
     };
-    ruchy::relocate(&mut table, &config.ruchy_sources);
+    for r in &config.relocators {
+        r.relocate(&mut table.functions);
+    }
     let mut notes = Vec::new();
     let bytes = rewrite::rewrite(wasm, &module, &selection, &table, &mut notes)?;
     let mut validator = wasmparser::Validator::new();

@@ -8,7 +8,7 @@
 //! the wasm one exactly is not guessed at: the function keeps wasm types.
 
 use ruchy_trace_core::source::{
-    leaf_count, Lowering, ResultLowering, SourceParam, SourceSignature, SourceType, TypeId,
+    enum_payload, leaf_count, Lowering, ResultLowering, SourceParam, SourceSignature, SourceType, TypeId,
     TypeKind,
 };
 use wasmparser::ValType;
@@ -31,7 +31,16 @@ fn leaves(types: &[SourceType], ty: TypeId, out: &mut Vec<ValType>) -> Option<()
             }
         }
         TypeKind::Str { .. } | TypeKind::Vec { .. } => out.extend([ValType::I32; 3]),
-        TypeKind::Opaque => return None,
+        TypeKind::Enum { tag, variants } => {
+            // Rust passes an enum without payload as its tag, and one whose
+            // variants carry one scalar each as the pair (tag, payload).
+            let (_, bytes) = (*tag)?;
+            out.push(if bytes == 8 { ValType::I64 } else { ValType::I32 });
+            if let Some(payload) = enum_payload(types, variants)? {
+                leaves(types, payload, out)?;
+            }
+        }
+        TypeKind::HashMap { .. } | TypeKind::Opaque => return None,
     }
     Some(())
 }
@@ -43,6 +52,8 @@ fn passed_by_address(types: &[SourceType], ty: TypeId) -> bool {
             TypeKind::Struct { .. }
                 | TypeKind::Str { .. }
                 | TypeKind::Vec { .. }
+                | TypeKind::Enum { .. }
+                | TypeKind::HashMap { .. }
                 | TypeKind::Opaque
         )
     })
@@ -55,11 +66,30 @@ fn scalar_leaves(types: &[SourceType], ty: TypeId) -> Option<Vec<ValType>> {
 }
 
 /// The source signature of a function whose debug information gives
-/// `params` and `result`, if it matches the wasm signature.
+/// `params` and `result`, if it matches the wasm signature. A closure's
+/// environment comes first (after a result address) as one `i32`, unless
+/// it is passed as nothing at all; it is not a source parameter.
 pub fn lower(
     types: &[SourceType],
     params: &[(String, TypeId)],
     result: Option<TypeId>,
+    closure: bool,
+    wasm_params: &[ValType],
+    wasm_results: &[ValType],
+) -> Option<SourceSignature> {
+    if closure {
+        if let Some(s) = lower_from(types, params, result, true, wasm_params, wasm_results) {
+            return Some(s);
+        }
+    }
+    lower_from(types, params, result, false, wasm_params, wasm_results)
+}
+
+fn lower_from(
+    types: &[SourceType],
+    params: &[(String, TypeId)],
+    result: Option<TypeId>,
+    env: bool,
     wasm_params: &[ValType],
     wasm_results: &[ValType],
 ) -> Option<SourceSignature> {
@@ -79,6 +109,12 @@ pub fn lower(
             }
         }
     };
+    if env {
+        if wasm_params.get(next) != Some(&ValType::I32) {
+            return None;
+        }
+        next += 1;
+    }
     let mut out = Vec::new();
     for (name, ty) in params {
         let l = scalar_leaves(types, *ty);
@@ -150,7 +186,7 @@ mod tests {
         let t = types();
         use ValType::*;
         // manhattan(p: Point) -> i64 is (i64, i64) -> i64.
-        let s = lower(&t, &[("p".into(), 1)], Some(0), &[I64, I64], &[I64]).unwrap();
+        let s = lower(&t, &[("p".into(), 1)], Some(0), false, &[I64, I64], &[I64]).unwrap();
         assert_eq!(
             s.params[0].lowering,
             Lowering::Scalars { first: 0, count: 2 }
@@ -161,6 +197,7 @@ mod tests {
             &t,
             &[("p".into(), 1), ("dx".into(), 0)],
             Some(1),
+            false,
             &[I32, I64, I64, I64],
             &[],
         )
@@ -171,10 +208,23 @@ mod tests {
             Lowering::Scalars { first: 3, count: 1 }
         );
         // greet(name: String) -> String is (i32 sret, i32 name).
-        let s = lower(&t, &[("name".into(), 2)], Some(2), &[I32, I32], &[]).unwrap();
+        let s = lower(&t, &[("name".into(), 2)], Some(2), false, &[I32, I32], &[]).unwrap();
         assert_eq!(s.params[0].lowering, Lowering::Indirect { param: 1 });
         // Anything that does not add up is refused.
-        assert!(lower(&t, &[("n".into(), 0)], Some(0), &[I32], &[I64]).is_none());
-        assert!(lower(&t, &[("n".into(), 0)], None, &[I64, I64], &[]).is_none());
+        assert!(lower(&t, &[("n".into(), 0)], Some(0), false, &[I32], &[I64]).is_none());
+        assert!(lower(&t, &[("n".into(), 0)], None, false, &[I64, I64], &[]).is_none());
+        // A closure `|x: i64| -> i64` takes its environment first; without
+        // captures Rust may pass none.
+        let s = lower(&t, &[("x".into(), 0)], Some(0), true, &[I32, I64], &[I64]).unwrap();
+        assert_eq!(s.params.len(), 1);
+        assert_eq!(
+            s.params[0].lowering,
+            Lowering::Scalars { first: 1, count: 1 }
+        );
+        let s = lower(&t, &[("x".into(), 0)], Some(0), true, &[I64], &[I64]).unwrap();
+        assert_eq!(
+            s.params[0].lowering,
+            Lowering::Scalars { first: 0, count: 1 }
+        );
     }
 }

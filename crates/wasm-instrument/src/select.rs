@@ -162,7 +162,14 @@ fn attach_debug_info(
         }
         let sig = &module.signatures[f.wasm_index as usize];
         if let Some(source) =
-            crate::lowering::lower(&debug.types, &d.params, d.result, &sig.params, &sig.results)
+            crate::lowering::lower(
+                &debug.types,
+                &d.params,
+                d.result,
+                d.closure,
+                &sig.params,
+                &sig.results,
+            )
         {
             f.param_names = source.params.iter().map(|p| p.name.clone()).collect();
             f.source = Some(source);

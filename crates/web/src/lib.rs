@@ -226,14 +226,19 @@ impl Options {
             scope: self.scope,
             filters: self.filters.clone(),
             source_values: !self.wasm_types,
-            ruchy_sources: self
+            relocators: self
                 .source
                 .iter()
-                .map(|text| ruchy_trace_instrument::ruchy::RuchySource {
-                    file: self.source_name.clone(),
-                    text: text.clone(),
+                .map(|text| {
+                    ruchy_trace_core::ruchy::RuchySource {
+                        file: self.source_name.clone(),
+                        text: text.clone(),
+                        transpiled: None,
+                    }
+                    .shared()
                 })
                 .collect(),
+            limits: Default::default(),
         }
     }
 }

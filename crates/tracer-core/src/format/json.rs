@@ -31,17 +31,16 @@
 //! was cut.
 
 use super::util::{
-    json_value_head, param_name, push_f64, push_i64, push_json_str, push_u64, push_us_as_ns,
-    push_value_json,
+    json_value_head, param_name, push_i64, push_json_str, push_source_json, push_u64,
+    push_us_as_ns, push_value_json,
 };
 use super::Formatter;
 use crate::decode::{RunEnd, Stats, Trace};
 use crate::event::{Event, EventKind};
-use crate::source::{SourceType, SourceValue, TypeKind};
+use crate::source::{SourceType, TypeKind};
 use crate::table::FunctionInfo;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write as _;
 
 /// Version of the JSON layout, written as `metadata.format_version`.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -220,7 +219,7 @@ impl Formatter for JsonFormatter {
         });
         out.push_str(&p.name_id);
         push_u64(out, u64::from(event.depth));
-        let source = event.source_values(&trace.table.types);
+        let source = event.source_values_within(&trace.table.types, trace.table.limits);
         match (event.kind, source) {
             (EventKind::Enter | EventKind::Exit, Some(values)) => {
                 out.push_str(if event.kind == EventKind::Enter {
@@ -542,64 +541,3 @@ fn push_type_info(out: &mut String, types: &[SourceType], ty: u32) {
     out.push('}');
 }
 
-/// A source value as JSON: numbers, strings, booleans, objects for structs,
-/// arrays for sequences; what cannot be read is an object saying so.
-fn push_source_json(out: &mut String, v: &SourceValue) {
-    match v {
-        SourceValue::Int(x) => {
-            let _ = write!(out, "{x}");
-        }
-        SourceValue::UInt(x) => {
-            let _ = write!(out, "{x}");
-        }
-        SourceValue::Float(x) if x.is_finite() => push_f64(out, *x),
-        SourceValue::Float(x) => push_json_str(out, &alloc::format!("{x}")),
-        SourceValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        SourceValue::Char(c) => push_json_str(
-            out,
-            &char::from_u32(*c).map(String::from).unwrap_or_default(),
-        ),
-        SourceValue::Unit => out.push_str("null"),
-        SourceValue::Str { text, len } => {
-            if (*len as usize) > text.len() {
-                out.push_str("{\"text\": ");
-                push_json_str(out, text);
-                let _ = write!(out, ", \"len\": {len}}}");
-            } else {
-                push_json_str(out, text);
-            }
-        }
-        SourceValue::Struct { fields, .. } => {
-            out.push('{');
-            for (i, (name, fv)) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                push_json_str(out, name);
-                out.push_str(": ");
-                push_source_json(out, fv);
-            }
-            out.push('}');
-        }
-        SourceValue::Seq { items, len } => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                push_source_json(out, item);
-            }
-            out.push(']');
-            let _ = len;
-        }
-        SourceValue::Ref(inner) => push_source_json(out, inner),
-        SourceValue::Unreadable(addr) => {
-            let _ = write!(out, "{{\"unreadable\": {addr}}}");
-        }
-        SourceValue::Opaque(name) => {
-            out.push_str("{\"opaque\": ");
-            push_json_str(out, name);
-            out.push('}');
-        }
-    }
-}

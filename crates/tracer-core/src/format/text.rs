@@ -169,7 +169,7 @@ impl Formatter for TextFormatter {
             }
         }
         let p = self.pieces(event.id, event.function);
-        if let Some(values) = event.source_values(&trace.table.types) {
+        if let Some(values) = event.source_values_within(&trace.table.types, trace.table.limits) {
             let types = &trace.table.types;
             let type_name = |ty: u32| {
                 types

@@ -1,6 +1,7 @@
 //! Writing helpers shared by the formatters: integers without `core::fmt`,
 //! floats, fixed-point times and JSON strings and values.
 
+use crate::source::SourceValue;
 use crate::value::{ValType, Value};
 use alloc::string::String;
 use core::fmt::Write;
@@ -209,6 +210,130 @@ pub(crate) fn param_name(names: &[String], index: usize) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
+/// Appends `", "` before every item but the first.
+fn comma(out: &mut String, i: usize) {
+    if i > 0 {
+        out.push_str(", ");
+    }
+}
+
+/// Appends a source value as JSON: numbers, strings, booleans, objects for
+/// structs, arrays for tuples and sequences, `{"variant", "fields"}` for
+/// enums and `{"entries": [[k, v], …], "len"}` for maps. A value that was
+/// cut is an object with `"truncated": true` and its full `"len"`; what
+/// cannot be read is an object saying so.
+pub(crate) fn push_source_json(out: &mut String, v: &SourceValue) {
+    match v {
+        SourceValue::Int(x) => {
+            let _ = write!(out, "{x}");
+        }
+        SourceValue::UInt(x) => {
+            let _ = write!(out, "{x}");
+        }
+        SourceValue::Float(x) if x.is_finite() => push_f64(out, *x),
+        SourceValue::Float(x) => {
+            out.push('"');
+            push_f64(out, *x);
+            out.push('"');
+        }
+        SourceValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        SourceValue::Char(c) => push_json_str(
+            out,
+            &char::from_u32(*c).map(String::from).unwrap_or_default(),
+        ),
+        SourceValue::Unit => out.push_str("null"),
+        SourceValue::Str { text, len } => {
+            if (*len as usize) > text.len() {
+                out.push_str("{\"text\": ");
+                push_json_str(out, text);
+                let _ = write!(out, ", \"len\": {len}, \"truncated\": true}}");
+            } else {
+                push_json_str(out, text);
+            }
+        }
+        SourceValue::Struct { fields, .. } => push_json_fields(out, fields),
+        SourceValue::Enum {
+            variant, fields, ..
+        } => {
+            out.push_str("{\"variant\": ");
+            push_json_str(out, variant);
+            if !fields.is_empty() {
+                out.push_str(", \"fields\": ");
+                if fields.iter().all(|(n, _)| n.starts_with("__")) {
+                    out.push('[');
+                    for (i, (_, fv)) in fields.iter().enumerate() {
+                        comma(out, i);
+                        push_source_json(out, fv);
+                    }
+                    out.push(']');
+                } else {
+                    push_json_fields(out, fields);
+                }
+            }
+            out.push('}');
+        }
+        SourceValue::Tuple(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                comma(out, i);
+                push_source_json(out, item);
+            }
+            out.push(']');
+        }
+        SourceValue::Seq { items, len } => {
+            let cut = (*len as usize) > items.len();
+            if cut {
+                out.push_str("{\"items\": ");
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                comma(out, i);
+                push_source_json(out, item);
+            }
+            out.push(']');
+            if cut {
+                let _ = write!(out, ", \"len\": {len}, \"truncated\": true}}");
+            }
+        }
+        SourceValue::Map { entries, len } => {
+            out.push_str("{\"entries\": [");
+            for (i, (k, v)) in entries.iter().enumerate() {
+                comma(out, i);
+                out.push('[');
+                push_source_json(out, k);
+                out.push_str(", ");
+                push_source_json(out, v);
+                out.push(']');
+            }
+            let _ = write!(out, "], \"len\": {len}");
+            if (*len as usize) > entries.len() {
+                out.push_str(", \"truncated\": true");
+            }
+            out.push('}');
+        }
+        SourceValue::Ref(inner) => push_source_json(out, inner),
+        SourceValue::Unreadable(addr) => {
+            let _ = write!(out, "{{\"unreadable\": {addr}}}");
+        }
+        SourceValue::Opaque(name) => {
+            out.push_str("{\"opaque\": ");
+            push_json_str(out, name);
+            out.push('}');
+        }
+    }
+}
+
+fn push_json_fields(out: &mut String, fields: &[(String, SourceValue)]) {
+    out.push('{');
+    for (i, (name, fv)) in fields.iter().enumerate() {
+        comma(out, i);
+        push_json_str(out, name);
+        out.push_str(": ");
+        push_source_json(out, fv);
+    }
+    out.push('}');
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     //! Hand-built traces for the formatter tests.
@@ -286,6 +411,7 @@ pub(crate) mod testutil {
                 function("main", &[], &[], &[], None),
             ],
             types: Vec::new(),
+            limits: Default::default(),
         }
     }
 
@@ -430,4 +556,53 @@ mod tests {
         assert_eq!(j("é<∑>\u{7f}"), "\"é<∑>\u{7f}\"");
         assert_eq!(j(""), "\"\"");
     }
+
+    /// A cut vector, string or map says so in JSON with its full length;
+    /// enums carry their variant, tuples are arrays.
+    #[test]
+    fn cut_values_say_so_in_json() {
+        use crate::source::SourceValue as V;
+        use alloc::vec;
+        let json = |v: &V| s(|o| push_source_json(o, v));
+        let seq = V::Seq {
+            items: vec![V::Int(2), V::Int(3)],
+            len: 94,
+        };
+        assert_eq!(json(&seq), r#"{"items": [2, 3], "len": 94, "truncated": true}"#);
+        let whole = V::Seq {
+            items: vec![V::Int(2)],
+            len: 1,
+        };
+        assert_eq!(json(&whole), "[2]");
+        let text = V::Str {
+            text: "ab".into(),
+            len: 10,
+        };
+        assert_eq!(json(&text), r#"{"text": "ab", "len": 10, "truncated": true}"#);
+        let map = V::Map {
+            entries: vec![(V::Str { text: "a".into(), len: 1 }, V::Int(1))],
+            len: 3,
+        };
+        assert_eq!(
+            json(&map),
+            r#"{"entries": [["a", 1]], "len": 3, "truncated": true}"#
+        );
+        let some = V::Enum {
+            name: String::new(),
+            variant: "Some".into(),
+            fields: vec![("__0".into(), V::Int(5))],
+        };
+        assert_eq!(json(&some), r#"{"variant": "Some", "fields": [5]}"#);
+        let circle = V::Enum {
+            name: "Shape".into(),
+            variant: "Circle".into(),
+            fields: vec![("r".into(), V::Float(f64::NAN))],
+        };
+        assert_eq!(
+            json(&circle),
+            r#"{"variant": "Circle", "fields": {"r": "NaN"}}"#
+        );
+        assert_eq!(json(&V::Tuple(vec![V::Int(1), V::Bool(true)])), "[1, true]");
+    }
+
 }
