@@ -1,24 +1,84 @@
-//! Running a module as it is and instrumented side by side, shared by the
-//! spec-suite and wasm-smith differential tests.
+//! Running a module on two sides, shared by the spec-suite and wasm-smith
+//! differential tests: the reference side runs it with caller-side logging
+//! (`reference.rs`), the traced side instrumented by ruchy-trace.
 //!
-//! Each instrumented instance gets its own `ruchy_trace` imports (a
-//! `recorder::Recorder` holds one function table per store, and these tests
-//! link several instrumented modules into one store); its records are
-//! decoded with its own table by the decoder every host uses.
+//! Each instrumented instance records through `crates/host`'s own
+//! recorder (`recorder::link_to`, a `Recorder` and ring of its own, since
+//! these tests link several instrumented modules into one store), and its
+//! records are decoded with its own table by the decoder every host uses.
 #![allow(dead_code)]
 
+use crate::reference::{self, Callee, Compared, Expected, LogEntry, Shape, World};
+use ruchy_trace::recorder::{self, Recorder};
 use ruchy_trace::ruchy_trace_core::decode::{RunEnd, Trace};
-use ruchy_trace::ruchy_trace_core::record::{self, RecordKind, Records};
-use ruchy_trace::ruchy_trace_core::ring::Recorded;
-use ruchy_trace::ruchy_trace_core::{EventKind, FunctionTable, RecordLayout, ValType};
+use ruchy_trace::ruchy_trace_core::record;
+use ruchy_trace::ruchy_trace_core::{
+    EventKind, FunctionTable, OverflowPolicy, RecordLayout, Ring,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
-use wasmtime::{Engine, Extern, Instance, Linker, Module, Store, Val};
+use wasmtime::{Engine, Instance, Linker, Module, Store, Val};
 
-/// Store data of the instrumented side: each traced instance's records.
+/// Store data: the traced side's recorders (one per instrumented
+/// instance), the reference side's log.
 #[derive(Default)]
 pub struct Data {
-    pub records: Vec<Vec<u8>>,
+    pub recorders: Vec<Recorder>,
+    pub log: Vec<LogEntry>,
+    /// Whether this is the reference side, whose host calls are logged.
+    pub logs: bool,
+    /// Host imports called so far (their results derive from it).
+    pub host_calls: u64,
+    /// Calls from host imports back into exports, nested.
+    pub callback_depth: u32,
+}
+
+impl Data {
+    /// Logs a call the host makes (on the reference side).
+    pub fn log_host_call(&mut self, raw: usize, args: &[Val]) {
+        if self.logs {
+            self.log.push(LogEntry::Call {
+                instance: None,
+                tail: false,
+                callee: Callee::Ref(raw),
+                args: args.iter().map(reference::logged).collect(),
+            });
+        }
+    }
+
+    /// Logs the results of the host's call (on the reference side).
+    pub fn log_host_return(&mut self, results: &[Val]) {
+        if self.logs {
+            self.log.push(LogEntry::Return {
+                results: results.iter().map(reference::logged).collect(),
+            });
+        }
+    }
+}
+
+/// A recorder that keeps every record.
+fn recorder_for(table: &FunctionTable) -> Recorder {
+    let ring = Ring::new(RecordLayout::new(table), u64::MAX, OverflowPolicy::KeepOldest);
+    Recorder::new(Arc::new(table.clone()), ring, std::time::Instant::now())
+}
+
+/// How a module joins a side.
+pub enum Role<'a> {
+    /// As it is.
+    Plain,
+    /// Rewritten with caller-side logging, of the original `Shape`.
+    Reference(&'a Shape),
+    /// Instrumented by ruchy-trace with this table; `ordinal` is the
+    /// number the reference side gave the same module's instance.
+    Traced(&'a FunctionTable, usize),
+}
+
+/// What one check of the traced side saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Checked {
+    pub events: u64,
+    pub closed: u64,
+    pub compared: Compared,
 }
 
 /// A value as both sides can compare it.
@@ -66,10 +126,12 @@ pub fn val(store: &mut Store<Data>, v: &Val) -> V {
     }
 }
 
+/// A trap by its code, another error by its root cause (the context
+/// wasmtime adds names code offsets, which instrumenting moves).
 pub fn trap_of(e: &wasmtime::Error) -> String {
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(t) => format!("{t:?}"),
-        None => format!("{e:#}"),
+        None => e.root_cause().to_string(),
     }
 }
 
@@ -77,6 +139,7 @@ pub struct Traced {
     pub instance: Instance,
     pub table: FunctionTable,
     pub slot: usize,
+    pub ordinal: usize,
 }
 
 /// One side: a store with its linker and instances.
@@ -86,6 +149,12 @@ pub struct Side {
     pub named: HashMap<String, Instance>,
     pub last: Option<Instance>,
     pub traced: Vec<Traced>,
+    /// The reference side's knowledge of its instances.
+    pub world: World,
+    /// The original module's imports, in order, when they are given by
+    /// position rather than by name (wasm-smith repeats names across
+    /// kinds, which a linker cannot tell apart).
+    pub positional: Option<Vec<wasmtime::Extern>>,
 }
 
 impl Side {
@@ -93,8 +162,16 @@ impl Side {
         let mut store = Store::new(engine, Data::default());
         let mut linker = Linker::new(engine);
         linker.allow_shadowing(true);
+        let mut world = World::default();
         if let Some(spectest) = spectest {
             let inst = Instance::new(&mut store, spectest, &[]).unwrap();
+            let funcs: Vec<wasmtime::Func> = inst
+                .exports(&mut store)
+                .filter_map(|e| e.into_func())
+                .collect();
+            for f in funcs {
+                world.learn_host(f.to_raw(&mut store) as usize);
+            }
             linker.instance(&mut store, "spectest", inst).unwrap();
         }
         Side {
@@ -103,6 +180,8 @@ impl Side {
             named: HashMap::new(),
             last: None,
             traced: Vec::new(),
+            world,
+            positional: None,
         }
     }
 
@@ -113,33 +192,93 @@ impl Side {
         }
     }
 
-    /// Instantiates a module; for an instrumented one, links its hooks to a
-    /// fresh record slot first.
-    pub fn instantiate(
-        &mut self,
-        module: &Module,
-        table: Option<&FunctionTable>,
-    ) -> Result<Instance, String> {
+    /// Instantiates a module in its role; returns the instance and, on
+    /// the reference side, the number it gave it.
+    pub fn instantiate(&mut self, module: &Module, role: Role<'_>) -> (Result<Instance, String>, usize) {
         let mut linker = self.linker.clone();
-        let slot = self.store.data().records.len();
-        if let Some(table) = table {
-            self.store.data_mut().records.push(Vec::new());
-            link_hooks(&mut linker, module, table, slot).map_err(|e| format!("{e:#}"))?;
-        }
-        let instance = linker
-            .instantiate(&mut self.store, module)
-            .map_err(|e| trap_of(&e))?;
-        if let Some(table) = table {
-            if let Some(g) = instance.get_global(&mut self.store, record::ENABLED_EXPORT) {
-                g.set(&mut self.store, Val::I32(1)).unwrap();
+        let mut ordinal = 0;
+        match role {
+            Role::Plain => {}
+            Role::Reference(shape) => {
+                ordinal = self.world.begin_instance(&mut self.store, &linker, shape);
+                if let Err(e) = reference::link(&mut linker, ordinal, |d: &mut Data| &mut d.log) {
+                    return (Err(format!("{e:#}")), ordinal);
+                }
+                if let Some(start) = shape.start {
+                    // The engine calls the start function: the host's call.
+                    self.store.data_mut().log.push(LogEntry::Call {
+                        instance: Some(ordinal),
+                        tail: false,
+                        callee: Callee::Index(start),
+                        args: Vec::new(),
+                    });
+                }
             }
-            self.traced.push(Traced {
-                instance,
-                table: table.clone(),
-                slot,
+            Role::Traced(table, o) => {
+                ordinal = o;
+                let slot = self.store.data().recorders.len();
+                self.store.data_mut().recorders.push(recorder_for(table));
+                if let Err(e) = recorder::link_to(&mut linker, module, move |d: &mut Data| {
+                    &mut d.recorders[slot]
+                }) {
+                    return (Err(format!("{e:#}")), ordinal);
+                }
+            }
+        }
+        let instance = match self.instantiate_with(&linker, module) {
+            Ok(i) => i,
+            Err(e) => return (Err(trap_of(&e)), ordinal),
+        };
+        match role {
+            Role::Plain => {}
+            Role::Reference(shape) => {
+                if shape.start.is_some() {
+                    self.store
+                        .data_mut()
+                        .log
+                        .push(LogEntry::Return { results: Vec::new() });
+                }
+                self.world
+                    .learn_functions(&mut self.store, &instance, ordinal, shape);
+            }
+            Role::Traced(table, _) => {
+                if let Some(g) = instance.get_global(&mut self.store, record::ENABLED_EXPORT) {
+                    g.set(&mut self.store, Val::I32(1)).unwrap();
+                }
+                self.traced.push(Traced {
+                    instance,
+                    table: table.clone(),
+                    slot: self.store.data().recorders.len() - 1,
+                    ordinal,
+                });
+            }
+        }
+        (Ok(instance), ordinal)
+    }
+
+    /// Instantiates `module` with `linker`, or, when the original's
+    /// imports are given by position, with those in the order the module
+    /// imports them (the rewrites keep their order and add imports of
+    /// their own modules only, which the linker gives).
+    fn instantiate_with(&mut self, linker: &Linker<Data>, module: &Module) -> wasmtime::Result<Instance> {
+        let Some(given) = self.positional.clone() else {
+            return linker.instantiate(&mut self.store, module);
+        };
+        let mut given = given.into_iter();
+        let mut externs = Vec::new();
+        for import in module.imports() {
+            let ours = [record::HOOK_MODULE, reference::MODULE].contains(&import.module());
+            externs.push(if ours {
+                linker.get_by_import(&mut self.store, &import).ok_or_else(|| {
+                    wasmtime::Error::msg(format!("unknown import {}", import.name()))
+                })?
+            } else {
+                given
+                    .next()
+                    .ok_or_else(|| wasmtime::Error::msg("more imports than given"))?
             });
         }
-        Ok(instance)
+        Instance::new(&mut self.store, module, &externs)
     }
 
     /// Calls an export of an instance (the last one when `module` is
@@ -160,8 +299,15 @@ impl Side {
             .results()
             .map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0)))
             .collect();
+        // The host's own call, with the engine's arguments and results, as
+        // the reference log's outermost entries.
+        let raw = func.to_raw(&mut self.store) as usize;
+        self.store.data_mut().log_host_call(raw, &args);
         Ok(match func.call(&mut self.store, &args, &mut results) {
-            Ok(()) => Outcome::Values(results.iter().map(|r| val(&mut self.store, r)).collect()),
+            Ok(()) => {
+                self.store.data_mut().log_host_return(&results);
+                Outcome::Values(results.iter().map(|r| val(&mut self.store, r)).collect())
+            }
             Err(e) => Outcome::Trap(trap_of(&e)),
         })
     }
@@ -175,45 +321,52 @@ impl Side {
         Ok(Outcome::Values(vec![val(&mut self.store, &v)]))
     }
 
-    /// Takes every traced instance's staged records and checks they balance;
-    /// returns the number of frames closed as trapped.
-    pub fn check_balance(&mut self, trapped: bool) -> Result<(u64, u64), String> {
-        let mut closed_total = 0;
-        let mut events_total = 0;
+    /// The callee-side events the reference side's log implies since the
+    /// last call, per instance; empties the log.
+    pub fn take_expected(&mut self, trapped: bool) -> Result<HashMap<usize, Vec<Expected>>, String> {
+        let log = std::mem::take(&mut self.store.data_mut().log);
+        reference::expected(&log, &self.world, trapped)
+    }
+
+    /// Drops what the reference side logged (a run not compared).
+    pub fn forget_log(&mut self) {
+        self.store.data_mut().log.clear();
+    }
+
+    /// Takes every traced instance's records through the host's recorder,
+    /// checks they balance and, given `expected`, that they equal it event
+    /// for event and value for value.
+    /// `exhausted`: the run ran out of stack (see `reference::compare`).
+    pub fn check(
+        &mut self,
+        trapped: bool,
+        expected: Option<&HashMap<usize, Vec<Expected>>>,
+        exhausted: bool,
+    ) -> Result<Checked, String> {
+        let mut seen = Checked::default();
         for t in &self.traced {
-            let memory = t
-                .instance
-                .get_memory(&mut self.store, record::MEMORY_EXPORT);
-            let ptr = t.instance.get_global(&mut self.store, record::PTR_EXPORT);
-            if let (Some(memory), Some(ptr)) = (memory, ptr) {
-                let end = ptr.get(&mut self.store).i32().unwrap() as usize;
-                let staged = memory.data(&self.store)[record::STAGING_BASE as usize..end].to_vec();
-                self.store.data_mut().records[t.slot].extend_from_slice(&staged);
-                ptr.set(&mut self.store, Val::I32(record::STAGING_BASE as i32))
-                    .unwrap();
-            }
-            let bytes = std::mem::take(&mut self.store.data_mut().records[t.slot]);
-            if bytes.is_empty() {
-                continue;
-            }
-            let layout = RecordLayout::new(&t.table);
-            let kept = Records::new(&layout, &bytes, 0).count() as u64;
+            let slot = t.slot;
+            recorder::final_flush_to(&mut self.store, &t.instance, move |d: &mut Data| {
+                &mut d.recorders[slot]
+            });
+            let done = std::mem::replace(
+                &mut self.store.data_mut().recorders[slot],
+                recorder_for(&t.table),
+            );
+            let recorded = done
+                .finish()
+                .map_err(|e| format!("records do not decode: {e}"))?;
             let end = if trapped {
                 RunEnd::Trapped("trap".into())
             } else {
                 RunEnd::Returned
             };
-            let trace = Trace::new(
-                t.table.clone(),
-                Recorded::from_bytes(bytes, kept),
-                end,
-                0,
-                None,
-            );
+            let trace = Trace::new(t.table.clone(), recorded, end, 0, None);
+            let mut events = Vec::new();
             let mut depth = 0i64;
             for e in trace.events() {
                 let e = e.map_err(|e| format!("records do not decode: {e}"))?;
-                events_total += 1;
+                seen.events += 1;
                 match e.kind {
                     EventKind::Enter => depth += 1,
                     EventKind::Exit | EventKind::TailExit => depth -= 1,
@@ -224,91 +377,24 @@ impl Side {
                                 e.function.name
                             ));
                         }
-                        closed_total += 1;
+                        seen.closed += 1;
                         depth -= 1;
                     }
                 }
                 if depth < 0 {
                     return Err(format!("exit of `{}` without an entry", e.function.name));
                 }
+                events.push(e);
             }
             if depth != 0 {
                 return Err(format!("{depth} frame(s) neither left nor closed"));
             }
+            if let Some(expected) = expected {
+                let want = expected.get(&t.ordinal).map_or(&[][..], Vec::as_slice);
+                seen.compared += reference::compare(&events, want, exhausted)
+                    .map_err(|e| format!("instance {}: {e}", t.ordinal))?;
+            }
         }
-        Ok((events_total, closed_total))
+        Ok(seen)
     }
-}
-
-/// Defines the `ruchy_trace` imports of one instance: `flush` and the hooks
-/// append that instance's records to its slot.
-pub fn link_hooks(
-    linker: &mut Linker<Data>,
-    module: &Module,
-    table: &FunctionTable,
-    slot: usize,
-) -> wasmtime::Result<()> {
-    let table = Arc::new(table.clone());
-    for import in module.imports() {
-        if import.module() != record::HOOK_MODULE {
-            continue;
-        }
-        let Some(ty) = import.ty().func().cloned() else {
-            anyhow_err(format!("non-function import {}", import.name()))?;
-            continue;
-        };
-        if import.name() == record::FLUSH_IMPORT {
-            linker.func_wrap(
-                record::HOOK_MODULE,
-                record::FLUSH_IMPORT,
-                move |mut caller: wasmtime::Caller<'_, Data>, end: i32| {
-                    if let Some(Extern::Memory(m)) = caller.get_export(record::MEMORY_EXPORT) {
-                        let staged =
-                            m.data(&caller)[record::STAGING_BASE as usize..end as usize].to_vec();
-                        caller.data_mut().records[slot].extend_from_slice(&staged);
-                    }
-                    record::STAGING_BASE as i32
-                },
-            )?;
-        } else {
-            let table = table.clone();
-            linker.func_new(
-                record::HOOK_MODULE,
-                import.name(),
-                ty,
-                move |mut caller, params, _| {
-                    let header = params[0].unwrap_i32() as u32;
-                    let kind = match header & 3 {
-                        0 => RecordKind::Enter,
-                        1 => RecordKind::Exit,
-                        _ => RecordKind::TailExit,
-                    };
-                    let f = &table.functions[(header >> 2) as usize];
-                    let types: &[ValType] = match kind {
-                        RecordKind::Enter => &f.params,
-                        RecordKind::Exit => &f.results,
-                        RecordKind::TailExit => &[],
-                    };
-                    let values =
-                        ruchy_trace::recorder::hook_values(types, &mut params[1..].iter());
-                    let ts = table.options.timestamps.then_some(0);
-                    record::write_record(
-                        &mut caller.data_mut().records[slot],
-                        header >> 2,
-                        kind,
-                        ts,
-                        None,
-                        &values,
-                        None,
-                    );
-                    Ok(())
-                },
-            )?;
-        }
-    }
-    Ok(())
-}
-
-pub fn anyhow_err(msg: String) -> wasmtime::Result<()> {
-    Err(wasmtime::Error::msg(msg))
 }

@@ -102,24 +102,23 @@ fn user_calls_match_the_interpreter_trace() {
     }
 }
 
-/// The same, with wasm types only: each scalar argument equals the
-/// interpreter's; a parameter that is not one scalar (a string or a struct
-/// travels as pointers or as several fields) is compared by name and order.
+/// A build stripped of its debug information and names records the same
+/// calls, at the same depths, with the same wasm values as the full build
+/// (whose values the test above checks against the interpreter); only the
+/// names (exports and `func[N]`) and the source-level values are lost.
 #[test]
-fn stripped_builds_trace_with_wasm_types() {
+fn stripped_builds_record_the_same_wasm_values_as_full_builds() {
     let tracer = Tracer::new(false).unwrap();
+    let all = |strategy| Config {
+        scope: ruchy_trace_instrument::Scope::All,
+        ..config(strategy)
+    };
     for name in ruchy_fixtures() {
-        let wasm = strip(&read(&format!("{name}.wasm")));
+        let full = read(&format!("{name}.wasm"));
+        let wasm = strip(&full);
         wasmparser::Validator::new().validate_all(&wasm).unwrap();
         let plain = run_wasi(&tracer, &wasm, None);
-        let outcome = run_wasi(
-            &tracer,
-            &wasm,
-            Some(&Config {
-                scope: ruchy_trace_instrument::Scope::All,
-                ..config(Strategy::Inline)
-            }),
-        );
+        let outcome = run_wasi(&tracer, &wasm, Some(&all(Strategy::Inline)));
         assert_eq!(plain.stdout, outcome.stdout, "{name}: stdout");
         assert_eq!(plain.trace.end, outcome.trace.end, "{name}: end");
         let events = seen(&outcome);
@@ -133,6 +132,29 @@ fn stripped_builds_trace_with_wasm_types() {
             events.iter().all(|e| named(&e.name)),
             "{name}: no names but exports either"
         );
+        let full_events = seen(&run_wasi(&tracer, &full, Some(&all(Strategy::Inline))));
+        let shape = |v: &[Seen]| -> Vec<(EventKind, u32, Vec<Option<u64>>)> {
+            v.iter()
+                .map(|e| (e.kind, e.depth, e.values.iter().map(bits).collect()))
+                .collect()
+        };
+        assert_eq!(
+            shape(&events),
+            shape(&full_events),
+            "{name}: stripped and full builds record different calls or values"
+        );
+    }
+}
+
+/// A recorded value's bits (floats compared bit for bit, NaNs included).
+fn bits(v: &ruchy_trace::ruchy_trace_core::Value) -> Option<u64> {
+    use ruchy_trace::ruchy_trace_core::Value;
+    match v {
+        Value::I32(x) => Some(*x as u32 as u64),
+        Value::I64(x) => Some(*x as u64),
+        Value::F32(x) => Some(u64::from(x.to_bits())),
+        Value::F64(x) => Some(x.to_bits()),
+        Value::Unrecorded(_) => None,
     }
 }
 

@@ -1,30 +1,41 @@
 //! wasm-smith differential: for a fixed range of seeds, generate a module,
 //! instrument every function, and require that the output validates, that
-//! every exported function called with default arguments gives the same
-//! results or the same trap as the original, that the exported globals and
-//! memories end up the same, and that entries balance exits.
+//! every exported function called with arguments drawn from the seed gives
+//! the same results or the same trap as the caller-side reference
+//! (`reference.rs`), that the exported globals, memories and tables end up
+//! the same, and that the trace recorded through the host's recorder
+//! equals, call for call and value for value, what the callers logged.
 //!
-//! Modules are made to terminate (wasm-smith's fuel global) and have no
-//! imports; features are those wasmtime runs by default minus exception
-//! handling and stack switching (refused by the instrumenter), GC (its
-//! modules take 30 times longer to run; the same 1,500 seeds with GC pass,
-//! in about 250 s), threads and relaxed SIMD (not deterministic).
+//! Modules are made to terminate (wasm-smith's fuel global) and import
+//! functions, globals, tables and memories, which the test provides: a
+//! function import returns values drawn from the seed and the call count,
+//! now and then calls an export of its caller back, and now and then fails
+//! (a host error unwinding through instrumented frames, which the trace
+//! must close while the engine's result stays the same).
+//!
+//! Features are those wasmtime runs by default minus exception handling and
+//! stack switching (refused by the instrumenter), threads and relaxed SIMD
+//! (not deterministic). GC is off in the main run (its modules take about
+//! 30 times longer to run) and on in a run of its own over fewer seeds.
 
 mod differential;
+mod reference;
 
 use arbitrary::Unstructured;
-use differential::{Outcome, Side, V};
+use differential::{Data, Outcome, Role, Side, V};
 use ruchy_trace::ruchy_trace_core::Strategy;
 use ruchy_trace::ruchy_trace_instrument::{self, Config, Scope};
 use std::sync::Mutex;
-use wasmtime::{Engine, Module, Val};
+use wasmtime::{Caller, Engine, Extern, ExternType, Module, Ref, Val, ValType};
 
-/// Seeds run by the test; sized to keep it well under a minute on 2 cores.
+/// Seeds of the main run; sized to keep it near a minute on 2 cores.
 const SEEDS: std::ops::Range<u64> = 0..1500;
+/// Seeds of the GC run.
+const GC_SEEDS: std::ops::Range<u64> = 0..200;
 
-fn smith_config() -> wasm_smith::Config {
+fn smith_config(gc: bool) -> wasm_smith::Config {
     wasm_smith::Config {
-        max_imports: 0,
+        max_imports: 6,
         min_funcs: 1,
         max_funcs: 12,
         min_exports: 1,
@@ -33,7 +44,7 @@ fn smith_config() -> wasm_smith::Config {
         max_memories: 2,
         max_tables: 2,
         exceptions_enabled: false,
-        gc_enabled: false,
+        gc_enabled: gc,
         custom_descriptors_enabled: false,
         custom_page_sizes_enabled: false,
         threads_enabled: false,
@@ -48,17 +59,39 @@ fn smith_config() -> wasm_smith::Config {
     }
 }
 
-/// Deterministic bytes for a seed (xorshift64*).
+/// xorshift64* over a seed.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// Deterministic bytes for a seed.
 fn seed_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
-        })
-        .collect()
+    let mut rng = Rng::new(seed);
+    (0..len).map(|_| (rng.next() >> 56) as u8).collect()
+}
+
+/// A value of type `ty` drawn from `rng`: scalars are random bits (NaNs
+/// with payloads included) and never all zero; references are null.
+fn value(ty: &ValType, rng: &mut Rng) -> Option<Val> {
+    let nonzero = |rng: &mut Rng| rng.next() | 1;
+    Some(match ty {
+        ValType::I32 => Val::I32(nonzero(rng) as i32),
+        ValType::I64 => Val::I64(nonzero(rng) as i64),
+        ValType::F32 => Val::F32(nonzero(rng) as u32),
+        ValType::F64 => Val::F64(nonzero(rng)),
+        ValType::V128 => Val::V128((u128::from(rng.next()) << 64 | u128::from(nonzero(rng))).into()),
+        ValType::Ref(r) => Val::default_for_ty(&ValType::Ref(r.clone()))?,
+    })
 }
 
 #[derive(Default, Debug)]
@@ -66,17 +99,22 @@ struct Tally {
     modules: usize,
     calls: usize,
     traps: usize,
+    instantiation_traps: Vec<String>,
+    host_failures: usize,
     exhausted: usize,
+    tables: usize,
     refused: Vec<String>,
+    not_linked: Vec<String>,
     events: u64,
+    compared: reference::Compared,
     failures: Vec<String>,
 }
 
 /// The module a seed makes, if wasm-smith makes one.
-fn module_for(seed: u64) -> Result<Option<Vec<u8>>, String> {
+fn module_for(seed: u64, gc: bool) -> Result<Option<Vec<u8>>, String> {
     let bytes = seed_bytes(seed, 16 << 10);
     let mut u = Unstructured::new(&bytes);
-    let Ok(mut module) = wasm_smith::Module::new(smith_config(), &mut u) else {
+    let Ok(mut module) = wasm_smith::Module::new(smith_config(gc), &mut u) else {
         return Ok(None);
     };
     module
@@ -85,8 +123,9 @@ fn module_for(seed: u64) -> Result<Option<Vec<u8>>, String> {
     Ok(Some(module.to_bytes()))
 }
 
-/// Writes the module of seed `$SMITH_SEED` to `$SMITH_OUT` (default
-/// `smith-<seed>.wasm` in the temp dir), to reproduce a failure with the CLI.
+/// Writes the module of seed `$SMITH_SEED` (GC on when `$SMITH_GC` is set)
+/// to `$SMITH_OUT` (default `smith-<seed>.wasm` in the temp dir), to
+/// reproduce a failure with the CLI.
 #[test]
 #[ignore]
 fn dump_seed() {
@@ -100,12 +139,115 @@ fn dump_seed() {
             .display()
             .to_string()
     });
-    std::fs::write(&out, module_for(seed).unwrap().expect("a module")).unwrap();
+    let gc = std::env::var_os("SMITH_GC").is_some();
+    std::fs::write(&out, module_for(seed, gc).unwrap().expect("a module")).unwrap();
     println!("wrote {out}");
 }
 
-fn check_seed(engine: &Engine, seed: u64, t: &mut Tally) -> Result<(), String> {
-    let Some(wasm) = module_for(seed)? else {
+/// Checks the traced side against the reference side's log.
+fn check_both(orig: &mut Side, inst: &mut Side, trapped: bool, t: &mut Tally) -> Result<(), String> {
+    let expected = orig.take_expected(trapped)?;
+    let c = inst.check(trapped, Some(&expected), false)?;
+    t.events += c.events;
+    t.compared += c.compared;
+    Ok(())
+}
+
+/// What a host import does on its `n`th call: fail, call back, or just
+/// return.
+fn host_choice(seed: u64, n: u64) -> u64 {
+    Rng::new(seed ^ n.wrapping_mul(0x1000_0000_01b3)).next() % 12
+}
+
+/// The message of a failing host import.
+const HOST_FAILURE: &str = "host import failed on purpose";
+
+/// A host function import: returns values drawn from the seed and its call
+/// count; one call in twelve fails, one in four (not nested deeper than
+/// two) first calls an export of its caller with drawn arguments.
+fn host_function(
+    mut caller: Caller<'_, Data>,
+    results: &mut [Val],
+    result_types: &[ValType],
+    seed: u64,
+    exports: &[String],
+) -> wasmtime::Result<()> {
+    let n = {
+        let d = caller.data_mut();
+        d.host_calls += 1;
+        d.host_calls
+    };
+    let choice = host_choice(seed, n);
+    if choice == 0 {
+        return Err(wasmtime::Error::msg(HOST_FAILURE));
+    }
+    let mut rng = Rng::new(seed.wrapping_add(n));
+    if choice % 4 == 1 && caller.data().callback_depth < 2 && !exports.is_empty() {
+        let name = &exports[(rng.next() % exports.len() as u64) as usize];
+        if let Some(Extern::Func(f)) = caller.get_export(name) {
+            let ty = f.ty(&caller);
+            let args: Option<Vec<Val>> = ty.params().map(|p| value(&p, &mut rng)).collect();
+            let out: Option<Vec<Val>> = ty.results().map(|r| Val::default_for_ty(&r)).collect();
+            if let (Some(args), Some(mut out)) = (args, out) {
+                let raw = f.to_raw(&mut caller) as usize;
+                caller.data_mut().log_host_call(raw, &args);
+                caller.data_mut().callback_depth += 1;
+                let r = f.call(&mut caller, &args, &mut out);
+                caller.data_mut().callback_depth -= 1;
+                r?;
+                caller.data_mut().log_host_return(&out);
+            }
+        }
+    }
+    for (r, ty) in results.iter_mut().zip(result_types) {
+        *r = value(ty, &mut rng).ok_or_else(|| wasmtime::Error::msg("no value of a result type"))?;
+    }
+    Ok(())
+}
+
+/// Makes every import of `module`, in order, the same way on both sides;
+/// `Err` names an import the test cannot provide.
+fn provide_imports(side: &mut Side, module: &Module, seed: u64) -> Result<Vec<Extern>, String> {
+    let exports: Vec<String> = module
+        .exports()
+        .filter(|e| e.ty().func().is_some())
+        .map(|e| e.name().to_string())
+        .collect();
+    let exports = std::sync::Arc::new(exports);
+    let mut rng = Rng::new(seed ^ 0xfeed);
+    let mut out = Vec::new();
+    for import in module.imports() {
+        let (m, n) = (import.module(), import.name());
+        let what = |e: wasmtime::Error| format!("import {m}::{n}: {e:#}");
+        out.push(match import.ty() {
+            ExternType::Func(ft) => {
+                let exports = exports.clone();
+                let result_types: Vec<ValType> = ft.results().collect();
+                wasmtime::Func::new(&mut side.store, ft, move |caller, _params, results| {
+                    host_function(caller, results, &result_types, seed, &exports)
+                })
+                .into()
+            }
+            ExternType::Global(gt) => {
+                let v = value(gt.content(), &mut rng)
+                    .ok_or_else(|| format!("import {m}::{n}: no value of its type"))?;
+                wasmtime::Global::new(&mut side.store, gt, v).map_err(what)?.into()
+            }
+            ExternType::Table(tt) => {
+                let init = Val::default_for_ty(&ValType::Ref(tt.element().clone()))
+                    .and_then(Val::ref_)
+                    .ok_or_else(|| format!("import {m}::{n}: no default element"))?;
+                wasmtime::Table::new(&mut side.store, tt, init).map_err(what)?.into()
+            }
+            ExternType::Memory(mt) => wasmtime::Memory::new(&mut side.store, mt).map_err(what)?.into(),
+            other => return Err(format!("import {m}::{n}: {other:?}")),
+        });
+    }
+    Ok(out)
+}
+
+fn check_seed(engine: &Engine, seed: u64, gc: bool, t: &mut Tally) -> Result<(), String> {
+    let Some(wasm) = module_for(seed, gc)? else {
         return Ok(());
     };
     let Ok(original) = Module::new(engine, &wasm) else {
@@ -132,16 +274,31 @@ fn check_seed(engine: &Engine, seed: u64, t: &mut Tally) -> Result<(), String> {
         .map_err(|e| format!("output does not validate: {e}"))?;
     let traced = Module::new(engine, &out.bytes)
         .map_err(|e| format!("wasmtime rejects the output: {e:#}"))?;
+    let (reference_bytes, shape) = reference::instrument(&wasm)
+        .map_err(|e| format!("the caller-side reference fails: {e}"))?;
+    let reference = Module::new(engine, &reference_bytes)
+        .map_err(|e| format!("wasmtime rejects the caller-side reference: {e:#}"))?;
 
     let mut orig = Side::new(engine, None);
+    orig.store.data_mut().logs = true;
     let mut inst = Side::new(engine, None);
-    let a = orig.instantiate(&original, None);
-    let b = inst.instantiate(&traced, Some(&out.table));
+    for side in [&mut orig, &mut inst] {
+        match provide_imports(side, &original, seed) {
+            Ok(imports) => side.positional = Some(imports),
+            Err(e) => {
+                t.not_linked.push(format!("seed {seed}: {e}"));
+                return Ok(());
+            }
+        }
+    }
+    let (a, ordinal) = orig.instantiate(&reference, Role::Reference(&shape));
+    let (b, _) = inst.instantiate(&traced, Role::Traced(&out.table, ordinal));
     match (&a, &b) {
-        (Ok(_), Ok(_)) => {}
+        (Ok(_), Ok(_)) => check_both(&mut orig, &mut inst, false, t)?,
         (Err(x), Err(y)) if x == y => {
-            t.traps += 1;
-            inst.check_balance(true)?;
+            // The instance never came to be: its records are not read.
+            t.instantiation_traps.push(format!("seed {seed}: {x}"));
+            t.host_failures += (x == HOST_FAILURE) as usize;
             return Ok(());
         }
         (Err(x), Err(y)) if x == "StackOverflow" || y == "StackOverflow" => {
@@ -163,23 +320,20 @@ fn check_seed(engine: &Engine, seed: u64, t: &mut Tally) -> Result<(), String> {
         .exports()
         .map(|e| (e.name().to_string(), e.ty()))
         .collect();
-    for (name, ty) in &exports {
+    for (i, (name, ty)) in exports.iter().enumerate() {
         let Some(f) = ty.func() else { continue };
-        let params: Vec<wasmtime::ValType> = f.params().collect();
-        let args = |_: &mut wasmtime::Store<differential::Data>| {
+        let params: Vec<ValType> = f.params().collect();
+        let args = |_: &mut wasmtime::Store<Data>| {
+            let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(i as u64));
             params
                 .iter()
-                .map(|p| Val::default_for_ty(p).ok_or_else(|| format!("no default for {p}")))
+                .map(|p| value(p, &mut rng).ok_or_else(|| format!("no value of type {p}")))
                 .collect()
         };
         let ra = orig.call(None, name, args)?;
-        let rb = inst.call(None, name, |s| args(s))?;
+        let rb = inst.call(None, name, args)?;
         t.calls += 1;
         let trapped = matches!(rb, Outcome::Trap(_));
-        let (events, _) = inst
-            .check_balance(trapped)
-            .map_err(|e| format!("`{name}`: {e}"))?;
-        t.events += events;
         let overflow = |o: &Outcome| matches!(o, Outcome::Trap(m) if m == "StackOverflow");
         if overflow(&ra) || overflow(&rb) {
             // Instrumented frames are bigger: the stack may run out at a
@@ -190,7 +344,9 @@ fn check_seed(engine: &Engine, seed: u64, t: &mut Tally) -> Result<(), String> {
         if ra != rb {
             return Err(format!("`{name}`: original {ra:?}, instrumented {rb:?}"));
         }
+        check_both(&mut orig, &mut inst, trapped, t).map_err(|e| format!("`{name}`: {e}"))?;
         t.traps += trapped as usize;
+        t.host_failures += matches!(&rb, Outcome::Trap(m) if m == HOST_FAILURE) as usize;
     }
     // The state the calls left behind is the same too.
     for (name, ty) in &exports {
@@ -229,14 +385,43 @@ fn check_seed(engine: &Engine, seed: u64, t: &mut Tally) -> Result<(), String> {
                 return Err(format!("memory `{name}` differs"));
             }
         }
+        if ty.table().is_some() {
+            let tx = x.get_table(&mut orig.store, name).unwrap();
+            let ty = y.get_table(&mut inst.store, name).unwrap();
+            let (sx, sy) = (tx.size(&orig.store), ty.size(&inst.store));
+            if sx != sy {
+                return Err(format!("table `{name}`: size {sx}, instrumented {sy}"));
+            }
+            // Elements by kind and null-ness (the functions themselves are
+            // different modules' on the two sides).
+            for e in 0..sx.min(4096) {
+                let kind = |r: Option<Ref>| match r {
+                    None => "missing",
+                    Some(r) if r.is_null() => "null",
+                    Some(Ref::Func(_)) => "func",
+                    Some(Ref::Extern(_)) => "extern",
+                    Some(_) => "other",
+                };
+                let (ex, ey) = (
+                    kind(tx.get(&mut orig.store, e)),
+                    kind(ty.get(&mut inst.store, e)),
+                );
+                if ex != ey {
+                    return Err(format!("table `{name}` element {e}: {ex}, instrumented {ey}"));
+                }
+            }
+            t.tables += 1;
+        }
     }
     Ok(())
 }
 
-#[test]
-fn smith_modules_behave_the_same_instrumented() {
-    let engine = Engine::default();
-    let seeds = Mutex::new(SEEDS);
+/// Runs `seeds`, GC on or off; prints a summary and returns the tally.
+fn run(label: &str, seeds: std::ops::Range<u64>, gc: bool) -> Tally {
+    let mut config = wasmtime::Config::new();
+    config.wasm_gc(gc).wasm_function_references(true);
+    let engine = Engine::new(&config).unwrap();
+    let queue = Mutex::new(seeds.clone());
     let total = Mutex::new(Tally::default());
     let started = std::time::Instant::now();
     std::thread::scope(|s| {
@@ -245,52 +430,159 @@ fn smith_modules_behave_the_same_instrumented() {
             .min(4)
         {
             s.spawn(|| loop {
-                let Some(seed) = seeds.lock().unwrap().next() else {
+                let Some(seed) = queue.lock().unwrap().next() else {
                     break;
                 };
                 if std::env::var_os("SMITH_VERBOSE").is_some() {
                     eprintln!("seed {seed}");
                 }
                 let mut t = Tally::default();
-                if let Err(e) = check_seed(&engine, seed, &mut t) {
+                if let Err(e) = check_seed(&engine, seed, gc, &mut t) {
                     t.failures.push(format!("seed {seed}: {e}"));
-                }
-                if std::env::var_os("SMITH_VERBOSE").is_some() {
-                    eprintln!("done {seed}");
                 }
                 let mut all = total.lock().unwrap();
                 all.modules += t.modules;
                 all.calls += t.calls;
                 all.traps += t.traps;
+                all.instantiation_traps.extend(t.instantiation_traps);
+                all.host_failures += t.host_failures;
                 all.exhausted += t.exhausted;
+                all.tables += t.tables;
                 all.refused.extend(t.refused);
+                all.not_linked.extend(t.not_linked);
                 all.events += t.events;
+                all.compared += t.compared;
                 all.failures.extend(t.failures);
             });
         }
     });
     let mut t = total.into_inner().unwrap();
     t.failures.sort();
+    t.refused.sort();
+    t.not_linked.sort();
     println!(
-        "wasm-smith seeds {SEEDS:?}: {} modules, {} refused, {} export calls ({} trapped alike, {} ran out of stack), {} events, {:.1}s",
+        "wasm-smith {label} seeds {seeds:?}: {} modules, {} refused, {} not linked, {} trapped while instantiating, {} export calls \
+         ({} trapped alike, {} of them a failing host import, {} ran out of stack), {} tables compared, \
+         {} events, {} calls and {} values equal to the caller-side reference \
+         ({} v128/reference values unrecorded), {:.1}s",
         t.modules,
         t.refused.len(),
+        t.not_linked.len(),
+        t.instantiation_traps.len(),
         t.calls,
         t.traps,
+        t.host_failures,
         t.exhausted,
+        t.tables,
         t.events,
+        t.compared.calls,
+        t.compared.values,
+        t.compared.unrecorded,
         started.elapsed().as_secs_f64()
     );
-    for r in t.refused.iter().take(20) {
-        println!("  refused: {r}");
+    for r in t.refused.iter().chain(&t.not_linked) {
+        println!("  not run: {r}");
+    }
+    if std::env::var_os("SMITH_VERBOSE").is_some() {
+        for r in &t.instantiation_traps {
+            println!("  trapped while instantiating: {r}");
+        }
     }
     for f in t.failures.iter().take(50) {
         println!("  FAILED: {f}");
     }
+    t
+}
+
+/// What a run covered, asserted exactly: a change in any of these is a
+/// change in what the run proves, to be looked at and written down.
+#[derive(Debug, PartialEq, Eq)]
+struct Counts {
+    modules: usize,
+    refused: usize,
+    not_linked: usize,
+    trapped_while_instantiating: usize,
+    export_calls: usize,
+    trapped_alike: usize,
+    failing_host_import: usize,
+    ran_out_of_stack: usize,
+    tables_compared: usize,
+    events: u64,
+    calls_compared: u64,
+    values_compared: u64,
+    unrecorded_values: u64,
+}
+
+fn assert_run(label: &str, seeds: std::ops::Range<u64>, gc: bool, expected: Counts) {
+    let t = run(label, seeds, gc);
     assert!(
         t.failures.is_empty(),
         "{} failure(s); see the output",
         t.failures.len()
     );
-    assert!(t.modules > (SEEDS.end - SEEDS.start) as usize / 2, "{t:?}");
+    assert!(t.events > 0 && t.compared.calls > 0, "nothing was recorded: {t:?}");
+    let got = Counts {
+        modules: t.modules,
+        refused: t.refused.len(),
+        not_linked: t.not_linked.len(),
+        trapped_while_instantiating: t.instantiation_traps.len(),
+        export_calls: t.calls,
+        trapped_alike: t.traps,
+        failing_host_import: t.host_failures,
+        ran_out_of_stack: t.exhausted,
+        tables_compared: t.tables,
+        events: t.events,
+        calls_compared: t.compared.calls,
+        values_compared: t.compared.values,
+        unrecorded_values: t.compared.unrecorded,
+    };
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn smith_modules_record_what_their_callers_pass_and_get() {
+    assert_run(
+        "",
+        SEEDS,
+        false,
+        Counts {
+            modules: 1500,
+            refused: 0,
+            not_linked: 0,
+            trapped_while_instantiating: 84,
+            export_calls: 1433,
+            trapped_alike: 886,
+            failing_host_import: 20,
+            ran_out_of_stack: 57,
+            tables_compared: 1260,
+            events: 2138420,
+            calls_compared: 1069210,
+            values_compared: 66005,
+            unrecorded_values: 76304,
+        },
+    );
+}
+
+#[test]
+fn smith_gc_modules_record_what_their_callers_pass_and_get() {
+    assert_run(
+        "GC",
+        GC_SEEDS,
+        true,
+        Counts {
+            modules: 200,
+            refused: 0,
+            not_linked: 0,
+            trapped_while_instantiating: 21,
+            export_calls: 205,
+            trapped_alike: 126,
+            failing_host_import: 3,
+            ran_out_of_stack: 11,
+            tables_compared: 153,
+            events: 317014,
+            calls_compared: 158507,
+            values_compared: 10183,
+            unrecorded_values: 77,
+        },
+    );
 }

@@ -112,20 +112,6 @@ pub fn parse_interp_trace(text: &str) -> Vec<InterpEvent> {
     events
 }
 
-/// Whether a value the interpreter printed with type `ty` equals a wasm
-/// value. `None` when the type is not a scalar wasm carries by value.
-pub fn scalar_matches(text: &str, ty: &str, value: &Value) -> Option<bool> {
-    Some(match (ty, value) {
-        ("integer", Value::I64(v)) => text.parse::<i64>().ok() == Some(*v),
-        ("integer", Value::I32(v)) => text.parse::<i64>().ok() == Some(i64::from(*v)),
-        ("float", Value::F64(v)) => text.parse::<f64>().ok() == Some(*v),
-        ("float", Value::F32(v)) => text.parse::<f64>().ok() == Some(f64::from(*v)),
-        ("boolean", Value::I32(v)) => (text == "true" && *v == 1) || (text == "false" && *v == 0),
-        ("integer" | "float" | "boolean", _) => false,
-        _ => return None,
-    })
-}
-
 /// A plain copy of an event, for comparing traces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Seen {

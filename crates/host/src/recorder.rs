@@ -251,6 +251,17 @@ pub trait HasRecorder: 'static {
 
 /// Defines every `ruchy_trace` import the module asks for.
 pub fn link<T: HasRecorder>(linker: &mut Linker<T>, module: &Module) -> wasmtime::Result<()> {
+    link_to(linker, module, T::recorder)
+}
+
+/// Like [`link`], for a store holding several recorders (several
+/// instrumented instances that call each other, each with its own function
+/// table): `recorder` lends the one this module's records go to.
+pub fn link_to<T: 'static>(
+    linker: &mut Linker<T>,
+    module: &Module,
+    recorder: impl Fn(&mut T) -> &mut Recorder + Copy + Send + Sync + 'static,
+) -> wasmtime::Result<()> {
     for import in module.imports() {
         if import.module() != record::HOOK_MODULE {
             continue;
@@ -262,16 +273,16 @@ pub fn link<T: HasRecorder>(linker: &mut Linker<T>, module: &Module) -> wasmtime
             linker.func_wrap(
                 record::HOOK_MODULE,
                 record::NOW_IMPORT,
-                |mut caller: Caller<'_, T>| -> i32 {
-                    micros_since(caller.data_mut().recorder().epoch) as i32
+                move |mut caller: Caller<'_, T>| -> i32 {
+                    micros_since(recorder(caller.data_mut()).epoch) as i32
                 },
             )?;
         } else if import.name() == record::FLUSH_IMPORT {
             linker.func_wrap(
                 record::HOOK_MODULE,
                 record::FLUSH_IMPORT,
-                |mut caller: Caller<'_, T>, end: i32| -> i32 {
-                    flush(&mut caller, end);
+                move |mut caller: Caller<'_, T>, end: i32| -> i32 {
+                    flush(&mut caller, end, recorder);
                     record::STAGING_BASE as i32
                 },
             )?;
@@ -280,8 +291,8 @@ pub fn link<T: HasRecorder>(linker: &mut Linker<T>, module: &Module) -> wasmtime
                 record::HOOK_MODULE,
                 import.name(),
                 ty,
-                |mut caller, params, _results| {
-                    hook(&mut caller, params);
+                move |mut caller, params, _results| {
+                    hook(&mut caller, params, recorder);
                     Ok(())
                 },
             )?;
@@ -290,23 +301,24 @@ pub fn link<T: HasRecorder>(linker: &mut Linker<T>, module: &Module) -> wasmtime
     Ok(())
 }
 
-fn hook<T: HasRecorder>(caller: &mut Caller<'_, T>, params: &[Val]) {
-    let recorder = caller.data_mut().recorder();
-    if recorder.table.options.strategy == Strategy::Inline {
+fn hook<T>(
+    caller: &mut Caller<'_, T>,
+    params: &[Val],
+    recorder: impl Fn(&mut T) -> &mut Recorder,
+) {
+    if recorder(caller.data_mut()).table.options.strategy == Strategy::Inline {
         // Records staged inline come before this one.
         if let Some(Extern::Global(ptr)) = caller.get_export(record::PTR_EXPORT) {
             let end = ptr
                 .get(&mut *caller)
                 .i32()
                 .unwrap_or(record::STAGING_BASE as i32);
-            flush(caller, end);
+            flush(caller, end, &recorder);
             let _ = ptr.set(&mut *caller, Val::I32(record::STAGING_BASE as i32));
         }
     }
     let header = params.first().and_then(Val::i32).unwrap_or(-1) as u32;
-    let reads_memory = caller
-        .data_mut()
-        .recorder()
+    let reads_memory = recorder(caller.data_mut())
         .ring
         .layout()
         .snapshot_of(header);
@@ -318,29 +330,39 @@ fn hook<T: HasRecorder>(caller: &mut Caller<'_, T>, params: &[Val]) {
     match memory {
         Some(Extern::Memory(memory)) => {
             let (data, state) = memory.data_and_store_mut(caller);
-            state.recorder().hook(params, Some(data));
+            recorder(state).hook(params, Some(data));
         }
-        _ => caller.data_mut().recorder().hook(params, None),
+        _ => recorder(caller.data_mut()).hook(params, None),
     }
 }
 
-fn flush<T: HasRecorder>(caller: &mut Caller<'_, T>, end: i32) {
+fn flush<T>(caller: &mut Caller<'_, T>, end: i32, recorder: impl Fn(&mut T) -> &mut Recorder) {
     if let Some(Extern::Memory(memory)) = caller.get_export(record::MEMORY_EXPORT) {
         let (data, state) = memory.data_and_store_mut(caller);
-        state.recorder().take_staging(data, end);
+        recorder(state).take_staging(data, end);
     }
 }
 
 /// Takes what is left in the staging area (or hook batch) after the guest
 /// stopped, however it stopped.
 pub fn final_flush<T: HasRecorder>(store: &mut wasmtime::Store<T>, instance: &wasmtime::Instance) {
+    final_flush_to(store, instance, T::recorder)
+}
+
+/// Like [`final_flush`], into the recorder `recorder` lends (see
+/// [`link_to`]).
+pub fn final_flush_to<T>(
+    store: &mut wasmtime::Store<T>,
+    instance: &wasmtime::Instance,
+    recorder: impl Fn(&mut T) -> &mut Recorder,
+) {
     let memory = instance.get_memory(&mut *store, record::MEMORY_EXPORT);
     let ptr = instance.get_global(&mut *store, record::PTR_EXPORT);
     if let (Some(memory), Some(ptr)) = (memory, ptr) {
         let end = ptr.get(&mut *store).i32().unwrap_or(0);
         let (data, state) = memory.data_and_store_mut(&mut *store);
-        state.recorder().take_staging(data, end);
+        recorder(state).take_staging(data, end);
         let _ = ptr.set(&mut *store, Val::I32(record::STAGING_BASE as i32));
     }
-    store.data_mut().recorder().drain_staging();
+    recorder(store.data_mut()).drain_staging();
 }

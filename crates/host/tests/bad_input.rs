@@ -211,6 +211,56 @@ fn flipped_bytes_in_a_large_fixture_never_panic() {
     }
 }
 
+/// Byte flips aimed inside each custom section of a Ruchy build: its DWARF
+/// (`.debug_info`, `.debug_line`, `.debug_abbrev`, `.debug_str`, ...) and
+/// its `name` section, which the instrumenter reads for names, source
+/// locations and source-level types. Random flips over the whole module
+/// rarely land in the small ones. Instrumented both ways (own functions,
+/// which decodes the DWARF, and every function): an error of the kinds
+/// broken input gives or a module that validates, never a panic.
+#[test]
+fn flipped_bytes_in_dwarf_and_name_sections_never_panic() {
+    let wasm = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/structs.wasm"),
+    )
+    .unwrap();
+    let sections: Vec<(String, std::ops::Range<usize>)> = wasmparser::Parser::new(0)
+        .parse_all(&wasm)
+        .filter_map(|p| match p.unwrap() {
+            wasmparser::Payload::CustomSection(c) => {
+                Some((c.name().to_string(), c.data_offset()..c.range().end))
+            }
+            _ => None,
+        })
+        .collect();
+    let names: Vec<&str> = sections.iter().map(|(n, _)| n.as_str()).collect();
+    for needed in ["name", ".debug_info", ".debug_line", ".debug_abbrev", ".debug_str"] {
+        assert!(names.contains(&needed), "structs.wasm lacks {needed}: {names:?}");
+    }
+    let own = Config::default();
+    for (name, range) in &sections {
+        for seed in 1..=12u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut bytes = wasm.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = range.start + rng.below(range.len());
+                bytes[at] ^= 1 + rng.below(255) as u8;
+            }
+            let what = format!("{name} seed {seed}");
+            instrument_checked(&bytes, &what);
+            match ruchy_trace_instrument::instrument(&bytes, &own) {
+                Ok(out) => {
+                    wasmparser::Validator::new()
+                        .validate_all(&out.bytes)
+                        .unwrap_or_else(|e| panic!("{what}: output invalid: {e}"));
+                }
+                Err(Error::Internal(e)) => panic!("{what}: internal error: {e}"),
+                Err(_) => {}
+            }
+        }
+    }
+}
+
 #[test]
 fn flipped_bytes_in_an_instrumented_module_never_panic() {
     let out = ruchy_trace_instrument::instrument(&small(), &all()).unwrap();

@@ -17,12 +17,15 @@
 //! streams to disk, and a reader of a file cut short (a crash, a kill) gets
 //! every complete block and an error naming the offset of the damage.
 
-use crate::decode::{RunEnd, StreamState};
+use crate::decode::{RunEnd, StreamState, Trace};
 use crate::error::Error;
+use crate::event::Event;
 use crate::record::{self, RecordKind, RecordLayout, Records};
+use crate::ring::Recorded;
 use crate::table::FunctionTable;
 use crate::value::{ValType, Value};
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 const MAGIC: &[u8; 4] = b"RTRC";
@@ -77,11 +80,17 @@ impl TraceWriter {
         )
     }
 
-    /// A block holding the records in `chunk` (whole records, as a ring
-    /// receives them).
+    /// Blocks holding the records in `chunk` (whole records, as a ring
+    /// receives them): one, or more when the compacted records pass
+    /// [`SPLIT_BLOCK_BYTES`], so no block nears the readers' cap.
     pub fn block(&mut self, chunk: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut payload = Vec::with_capacity(chunk.len() / 3);
+        let mut out = Vec::with_capacity(chunk.len() / 3 + BLOCK_HEAD_BYTES);
+        let mut payload = Vec::with_capacity(chunk.len().min(SPLIT_BLOCK_BYTES * 2) / 3);
         for r in Records::new(&self.layout, chunk, 0) {
+            if payload.len() >= SPLIT_BLOCK_BYTES {
+                records_block(&mut out, &payload);
+                payload.clear();
+            }
             let r = r?;
             leb(&mut payload, u64::from(record::header(r.id, r.kind)));
             if let Some(t) = r.timestamp {
@@ -111,10 +120,9 @@ impl TraceWriter {
                 payload.extend_from_slice(r.snapshot);
             }
         }
-        let mut out = Vec::with_capacity(payload.len() + 5);
-        out.push(BLOCK_RECORDS);
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&payload);
+        if !payload.is_empty() || out.is_empty() {
+            records_block(&mut out, &payload);
+        }
         Ok(out)
     }
 
@@ -143,6 +151,12 @@ impl TraceWriter {
     }
 }
 
+fn records_block(out: &mut Vec<u8>, payload: &[u8]) {
+    out.push(BLOCK_RECORDS);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
 fn vec_with_header(kind: u8, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 5);
     out.push(kind);
@@ -168,19 +182,6 @@ pub enum Block {
     Records(Vec<u8>),
     /// The end of the run.
     End(Ending),
-}
-
-/// Reads `.rtrace` bytes.
-pub struct TraceReader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    /// The function table.
-    pub table: FunctionTable,
-    /// Wall-clock start of the trace, µs since the Unix epoch.
-    pub epoch_unix_us: u64,
-    decoder: BlockDecoder,
-    failed: bool,
-    ended: bool,
 }
 
 struct Cursor<'a> {
@@ -219,16 +220,19 @@ impl Cursor<'_> {
 pub const HEADER_BYTES: usize = 20;
 /// Bytes of a block's head (kind and payload length).
 pub const BLOCK_HEAD_BYTES: usize = 5;
+/// The largest function table a reader accepts. A table names every
+/// function of a module once; real ones are kilobytes.
+pub const MAX_TABLE_BYTES: usize = 64 << 20;
+/// The largest block payload a reader accepts. Writers split at
+/// [`SPLIT_BLOCK_BYTES`], far below it, so the cap only ever meets a
+/// damaged or hostile length.
+pub const MAX_BLOCK_BYTES: usize = 16 << 20;
+/// A writer starts a new block once a payload reaches this size.
+pub const SPLIT_BLOCK_BYTES: usize = 1 << 20;
 
-/// The length of the table that follows the fixed header in `head` (its
-/// first [`HEADER_BYTES`] bytes), after checking magic and version.
-pub fn table_length(head: &[u8]) -> Result<usize, Error> {
-    if head.len() < HEADER_BYTES {
-        return Err(Error::Truncated {
-            what: "trace file header",
-            offset: head.len(),
-        });
-    }
+/// Checks magic and version in the fixed header `head` (its first
+/// [`HEADER_BYTES`] bytes) and returns the table length it states.
+fn table_length(head: &[u8; HEADER_BYTES]) -> Result<usize, Error> {
     if &head[..4] != MAGIC {
         return Err(Error::Invalid {
             what: "trace file magic (not an .rtrace file)",
@@ -242,50 +246,232 @@ pub fn table_length(head: &[u8]) -> Result<usize, Error> {
     Ok(u32::from_le_bytes([head[16], head[17], head[18], head[19]]) as usize)
 }
 
-/// A block's kind and payload length, from its head.
-pub fn block_head(head: &[u8; BLOCK_HEAD_BYTES]) -> (u8, usize) {
-    (
-        head[0],
-        u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize,
-    )
+/// Where a [`TraceReader`] gets its bytes: a slice in memory, or a file the
+/// host opens. Reads are positional so the reader can hop over blocks to
+/// find the end one, then come back.
+pub trait TraceSource {
+    /// Why the source could not be read (never, for a slice).
+    type Error;
+    /// The number of bytes the source holds. Every length the file states
+    /// is checked against it before anything is allocated.
+    fn size(&mut self) -> Result<u64, Self::Error>;
+    /// Fills `buf` with the bytes at `offset`. The reader asks only for
+    /// bytes below [`TraceSource::size`].
+    fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Self::Error>;
 }
 
-/// Turns blocks back into records, one at a time, for readers that fetch
-/// blocks themselves (from a file, in bounded memory).
-pub struct BlockDecoder {
+impl TraceSource for &[u8] {
+    type Error = core::convert::Infallible;
+    fn size(&mut self) -> Result<u64, Self::Error> {
+        Ok(self.len() as u64)
+    }
+    fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Self::Error> {
+        let at = offset as usize;
+        buf.copy_from_slice(&self[at..at + buf.len()]);
+        Ok(())
+    }
+}
+
+/// Why a [`TraceReader`] stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError<E> {
+    /// The source could not be read.
+    Source(E),
+    /// The bytes are not a trace, or are damaged or cut at the offset named.
+    Format(Error),
+}
+
+impl<E> From<Error> for ReadError<E> {
+    fn from(e: Error) -> Self {
+        ReadError::Format(e)
+    }
+}
+
+impl<E: core::fmt::Display> core::fmt::Display for ReadError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ReadError::Source(e) => e.fmt(f),
+            ReadError::Format(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: core::fmt::Debug + core::fmt::Display> core::error::Error for ReadError<E> {}
+
+/// Reads an `.rtrace` file block by block, holding one block's payload at a
+/// time, so a trace larger than memory replays in bounded memory. Every
+/// length in the file is checked against the bytes that remain and against
+/// a fixed cap ([`MAX_TABLE_BYTES`], [`MAX_BLOCK_BYTES`]) before a buffer
+/// of that size exists.
+pub struct TraceReader<S: TraceSource> {
+    source: S,
+    size: u64,
+    pos: u64,
     /// The function table.
     pub table: FunctionTable,
     /// Wall-clock start of the trace, µs since the Unix epoch.
     pub epoch_unix_us: u64,
     layout: RecordLayout,
     clock: u32,
+    payload: Vec<u8>,
+    failed: bool,
+    ended: bool,
 }
 
-impl BlockDecoder {
-    /// A decoder for the file whose header and table are `header` (the
-    /// first [`HEADER_BYTES`] + table length bytes).
-    pub fn new(header: &[u8]) -> Result<BlockDecoder, Error> {
-        let len = table_length(header)?;
-        let epoch_unix_us = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
-        let table_bytes = header
-            .get(HEADER_BYTES..HEADER_BYTES + len)
-            .ok_or(Error::Truncated {
+/// A block's place in the file, once its stated length has been checked.
+struct BlockAt {
+    kind: u8,
+    /// Offset of the payload.
+    payload: u64,
+    len: usize,
+}
+
+impl<S: TraceSource> TraceReader<S> {
+    /// Reads and checks the header and the function table.
+    pub fn new(mut source: S) -> Result<TraceReader<S>, ReadError<S::Error>> {
+        let size = source.size().map_err(ReadError::Source)?;
+        let mut head = [0u8; HEADER_BYTES];
+        if size < HEADER_BYTES as u64 {
+            return Err(Error::Truncated {
+                what: "trace file header",
+                offset: size as usize,
+            }
+            .into());
+        }
+        source
+            .read_exact_at(0, &mut head)
+            .map_err(ReadError::Source)?;
+        let len = table_length(&head)?;
+        if len > MAX_TABLE_BYTES {
+            return Err(Error::Invalid {
+                what: "function table length (over the 64 MiB cap)",
+                offset: 16,
+            }
+            .into());
+        }
+        if (HEADER_BYTES + len) as u64 > size {
+            return Err(Error::Truncated {
                 what: "function table",
-                offset: header.len(),
-            })?;
-        let table = FunctionTable::decode(table_bytes)?;
-        let layout = RecordLayout::new(&table);
-        Ok(BlockDecoder {
+                offset: size as usize,
+            }
+            .into());
+        }
+        let mut table_bytes = vec![0u8; len];
+        source
+            .read_exact_at(HEADER_BYTES as u64, &mut table_bytes)
+            .map_err(ReadError::Source)?;
+        let table = FunctionTable::decode(&table_bytes)?;
+        let mut epoch = [0u8; 8];
+        epoch.copy_from_slice(&head[8..16]);
+        Ok(TraceReader {
+            source,
+            size,
+            pos: (HEADER_BYTES + len) as u64,
+            epoch_unix_us: u64::from_le_bytes(epoch),
+            layout: RecordLayout::new(&table),
             table,
-            epoch_unix_us,
-            layout,
             clock: 0,
+            payload: Vec::new(),
+            failed: false,
+            ended: false,
         })
+    }
+
+    /// The head of the block at `at`, its length checked against the bytes
+    /// left and the cap.
+    fn block_at(&mut self, at: u64) -> Result<BlockAt, ReadError<S::Error>> {
+        let cut = Error::Truncated {
+            what: "trace block",
+            offset: at as usize,
+        };
+        let payload = at + BLOCK_HEAD_BYTES as u64;
+        if payload > self.size {
+            return Err(cut.into());
+        }
+        let mut head = [0u8; BLOCK_HEAD_BYTES];
+        self.source
+            .read_exact_at(at, &mut head)
+            .map_err(ReadError::Source)?;
+        let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        if len > MAX_BLOCK_BYTES {
+            return Err(Error::Invalid {
+                what: "trace block length (over the 16 MiB cap)",
+                offset: at as usize,
+            }
+            .into());
+        }
+        if payload + len as u64 > self.size {
+            return Err(cut.into());
+        }
+        Ok(BlockAt {
+            kind: head[0],
+            payload,
+            len,
+        })
+    }
+
+    /// The end block, found by hopping from block head to block head
+    /// without decoding the others; `None` when the file has none (it was
+    /// cut) or a block on the way is damaged.
+    pub fn ending(&mut self) -> Result<Option<Ending>, S::Error> {
+        let mut at = self.pos;
+        loop {
+            let block = match self.block_at(at) {
+                Ok(b) => b,
+                Err(ReadError::Source(e)) => return Err(e),
+                Err(ReadError::Format(_)) => return Ok(None),
+            };
+            if block.kind == BLOCK_END {
+                let mut payload = vec![0u8; block.len];
+                self.source.read_exact_at(block.payload, &mut payload)?;
+                return Ok(parse_end(&payload));
+            }
+            at = block.payload + block.len as u64;
+        }
+    }
+
+    /// The next block; `None` after the end block or an error. A damaged
+    /// or cut block is an error naming its offset, after which reading
+    /// stops.
+    pub fn next_block(&mut self) -> Option<Result<Block, ReadError<S::Error>>> {
+        if self.failed || self.ended {
+            return None;
+        }
+        let at = self.pos;
+        if at >= self.size {
+            // Every complete file ends with an end block.
+            self.failed = true;
+            return Some(Err(Error::Truncated {
+                what: "trace file (no end block)",
+                offset: at as usize,
+            }
+            .into()));
+        }
+        let block = self.block_at(at).and_then(|b| {
+            let mut payload = core::mem::take(&mut self.payload);
+            payload.clear();
+            payload.resize(b.len, 0);
+            self.pos = b.payload + b.len as u64;
+            let block = match self.source.read_exact_at(b.payload, &mut payload) {
+                Ok(()) => self
+                    .decode(b.kind, &payload, b.payload as usize)
+                    .map_err(ReadError::Format),
+                Err(e) => Err(ReadError::Source(e)),
+            };
+            self.payload = payload;
+            block
+        });
+        match &block {
+            Ok(Block::End(_)) => self.ended = true,
+            Ok(_) => {}
+            Err(_) => self.failed = true,
+        }
+        Some(block)
     }
 
     /// Decodes the block of `kind` whose payload starts at file offset
     /// `base`.
-    pub fn decode(&mut self, kind: u8, payload: &[u8], base: usize) -> Result<Block, Error> {
+    fn decode(&mut self, kind: u8, payload: &[u8], base: usize) -> Result<Block, Error> {
         match kind {
             BLOCK_RECORDS => self.expand(payload, base).map(Block::Records),
             BLOCK_END => parse_end(payload).map(Block::End).ok_or(Error::Invalid {
@@ -299,48 +485,13 @@ impl BlockDecoder {
         }
     }
 
-    /// A decoder with an empty table: enough to read an end block.
-    pub fn placeholder() -> BlockDecoder {
-        let table = FunctionTable::default();
-        BlockDecoder {
-            layout: RecordLayout::new(&table),
-            table,
-            epoch_unix_us: 0,
-            clock: 0,
-        }
-    }
-
-    /// Whether `kind` is the end block's.
-    pub fn is_end(kind: u8) -> bool {
-        kind == BLOCK_END
-    }
-}
-
-impl<'a> TraceReader<'a> {
-    /// Reads the header.
-    pub fn new(bytes: &'a [u8]) -> Result<TraceReader<'a>, Error> {
-        let len = table_length(bytes)?;
-        let decoder = BlockDecoder::new(bytes)?;
-        Ok(TraceReader {
-            bytes,
-            pos: HEADER_BYTES + len,
-            table: decoder.table.clone(),
-            epoch_unix_us: decoder.epoch_unix_us,
-            decoder,
-            failed: false,
-            ended: false,
-        })
-    }
-}
-
-impl BlockDecoder {
     fn expand(&mut self, payload: &[u8], base: usize) -> Result<Vec<u8>, Error> {
         let mut c = Cursor {
             bytes: payload,
             pos: 0,
             base,
         };
-        let mut out = Vec::with_capacity(payload.len() * 4);
+        let mut out = Vec::with_capacity(payload.len().saturating_mul(4));
         while c.pos < payload.len() {
             let at = base + c.pos;
             let header = u32::try_from(c.leb()?).map_err(|_| Error::Invalid {
@@ -389,12 +540,15 @@ impl BlockDecoder {
                 });
             }
             let snapshot = if self.layout.snapshot_of(header) {
-                let n = c.leb()? as usize;
-                let s = payload.get(c.pos..c.pos + n).ok_or(Error::Truncated {
-                    what: "record snapshot",
-                    offset: base + c.pos,
-                })?;
-                c.pos += n;
+                let n = c.leb()?;
+                let s = usize::try_from(n)
+                    .ok()
+                    .and_then(|n| payload.get(c.pos..c.pos.checked_add(n)?))
+                    .ok_or(Error::Truncated {
+                        what: "record snapshot",
+                        offset: base + c.pos,
+                    })?;
+                c.pos += s.len();
                 Some(s)
             } else {
                 None
@@ -405,63 +559,96 @@ impl BlockDecoder {
     }
 }
 
-impl TraceReader<'_> {
-    /// The end block, found by skipping over the others without decoding
-    /// them; `None` when the file has none (it was cut).
-    pub fn ending(&self) -> Option<Ending> {
-        let mut at = self.pos;
-        while let Some(head) = self.bytes.get(at..at + 5) {
-            let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
-            let payload = self.bytes.get(at + 5..at + 5 + len)?;
-            if head[0] == BLOCK_END {
-                return parse_end(payload);
-            }
-            at += 5 + len;
-        }
-        None
+/// What [`TraceReader::replay`] hands its events to.
+pub trait Visitor {
+    /// First, with a trace holding no records (for the table, the metadata
+    /// and how the run ended, read ahead from the end block).
+    fn begin(&mut self, _trace: &Trace) {}
+    /// Every event, in order, with the piece of the trace it belongs to.
+    fn event(&mut self, trace: &Trace, event: &Event<'_>);
+    /// Last, with the last piece, whose stats count every record.
+    fn end(&mut self, _trace: &Trace) {}
+}
+
+/// What a replay saw.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// Events handed over, host-closed frames included.
+    pub events: u64,
+    /// Where the file was damaged or cut, after which nothing was read.
+    pub damage: Option<Error>,
+}
+
+impl<S: TraceSource> TraceReader<S> {
+    /// A piece of the trace: one block's records, decoded from `start`;
+    /// only the last piece closes the frames still open.
+    fn piece(&self, chunks: Vec<Vec<u8>>, start: StreamState, last: bool, end: &Ending) -> Trace {
+        let recorded = Recorded {
+            chunks,
+            start,
+            continues: !last,
+            ..Recorded::default()
+        };
+        let end_us = (end.end_us != u64::MAX).then_some(end.end_us);
+        Trace::new(
+            self.table.clone(),
+            recorded,
+            end.end.clone(),
+            self.epoch_unix_us,
+            end_us,
+        )
     }
 
-    /// The next block; `None` after the end block or the end of the bytes.
-    /// A damaged or cut block is an error naming its offset, after which
-    /// reading stops.
-    pub fn next_block(&mut self) -> Option<Result<Block, Error>> {
-        if self.failed || self.ended {
-            return None;
-        }
-        let at = self.pos;
-        if at >= self.bytes.len() {
-            // Every complete file ends with an end block.
-            self.failed = true;
-            return Some(Err(Error::Truncated {
-                what: "trace file (no end block)",
-                offset: at,
-            }));
-        }
-        let mut fail = |e| {
-            self.failed = true;
-            Some(Err(e))
+    /// Reads every block and hands every event to `visitor`, in order;
+    /// frames the run left open are closed at the end, as the end block
+    /// says the run ended, or as interrupted when the file was cut before
+    /// it. Damage stops the reading and is reported in
+    /// [`Replayed::damage`]; only a source that cannot be read is an error.
+    pub fn replay(mut self, visitor: &mut dyn Visitor) -> Result<Replayed, ReadError<S::Error>> {
+        // No end block: the run's end time is unknown.
+        let cut_short = Ending {
+            end: RunEnd::Interrupted("trace file cut short".into()),
+            end_us: u64::MAX,
+            lost: 0,
         };
-        let Some(head) = self.bytes.get(at..at + 5) else {
-            return fail(Error::Truncated {
-                what: "trace block",
-                offset: at,
-            });
-        };
-        let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        let Some(payload) = self.bytes.get(at + 5..at + 5 + len) else {
-            return fail(Error::Truncated {
-                what: "trace block",
-                offset: at,
-            });
-        };
-        self.pos = at + 5 + len;
-        let block = self.decoder.decode(head[0], payload, at + 5);
-        match &block {
-            Ok(Block::End(_)) => self.ended = true,
-            Ok(_) => {}
-            Err(_) => self.failed = true,
+        // Formats that state how the run ended before the events learn it
+        // from the end block, read ahead.
+        let told = self
+            .ending()
+            .map_err(ReadError::Source)?
+            .unwrap_or_else(|| cut_short.clone());
+        visitor.begin(&self.piece(Vec::new(), StreamState::default(), false, &told));
+        let mut state = StreamState::default();
+        let mut seen = Replayed::default();
+        let mut kept = 0u64;
+        let mut ending = None;
+        while let Some(block) = self.next_block() {
+            match block {
+                Ok(Block::Records(records)) => {
+                    let piece = self.piece(vec![records], state.clone(), false, &told);
+                    let mut events = piece.events();
+                    for e in events.by_ref() {
+                        visitor.event(&piece, &e?);
+                        seen.events += 1;
+                        kept += 1;
+                    }
+                    state = events.state().clone();
+                }
+                Ok(Block::End(e)) => ending = Some(e),
+                Err(ReadError::Format(e)) => seen.damage = Some(e),
+                Err(e) => return Err(e),
+            }
         }
-        Some(block)
+        let ending = ending.unwrap_or(cut_short);
+        let mut last = self.piece(Vec::new(), state, true, &ending);
+        for e in last.events() {
+            visitor.event(&last, &e?);
+            seen.events += 1;
+        }
+        last.recorded.kept = kept;
+        last.recorded.lost = ending.lost;
+        visitor.end(&last);
+        Ok(seen)
     }
 }
 
@@ -481,9 +668,6 @@ fn parse_end(p: &[u8]) -> Option<Ending> {
     };
     Some(Ending { end, end_us, lost })
 }
-
-/// Decoder state carried from block to block when replaying in pieces.
-pub type Carry = StreamState;
 
 #[cfg(test)]
 mod tests {
@@ -511,7 +695,7 @@ mod tests {
         file.extend(ba);
         file.extend(bb);
         file.extend(w.end(&RunEnd::Trapped("boom".into()), 99, 3));
-        let mut r = TraceReader::new(&file).unwrap();
+        let mut r = TraceReader::new(&file[..]).unwrap();
         assert_eq!(r.epoch_unix_us, 1_000_000);
         let mut back = Vec::new();
         let mut ending = None;
@@ -531,6 +715,7 @@ mod tests {
             })
         );
         // Every cut gives the complete blocks before it and an error after.
+        let file = &file[..];
         for cut in 21..file.len() - 1 {
             let mut r = match TraceReader::new(&file[..cut]) {
                 Ok(r) => r,
@@ -545,5 +730,92 @@ mod tests {
             }
             assert!(saw_error, "cut at {cut} went unnoticed");
         }
+    }
+
+    /// A file of `head` (the fixed header with the stated table length)
+    /// followed by `rest`.
+    fn with_table_length(len: u32, rest: &[u8]) -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(MAGIC);
+        f.extend_from_slice(&VERSION.to_le_bytes());
+        f.extend_from_slice(&0u64.to_le_bytes());
+        f.extend_from_slice(&len.to_le_bytes());
+        f.extend_from_slice(rest);
+        f
+    }
+
+    #[test]
+    fn a_table_length_past_the_cap_or_the_file_is_refused_before_allocating() {
+        let over_cap = with_table_length(u32::MAX, &[0; 8]);
+        assert_eq!(
+            TraceReader::new(&over_cap[..]).err(),
+            Some(ReadError::Format(Error::Invalid {
+                what: "function table length (over the 64 MiB cap)",
+                offset: 16
+            }))
+        );
+        let past_end = with_table_length(1000, &[0; 8]);
+        assert_eq!(
+            TraceReader::new(&past_end[..]).err(),
+            Some(ReadError::Format(Error::Truncated {
+                what: "function table",
+                offset: 28
+            }))
+        );
+    }
+
+    #[test]
+    fn a_block_length_past_the_cap_or_the_file_is_damage_at_that_block() {
+        let t = table(true);
+        let (w, header) = TraceWriter::new(&t, 0);
+        let at = header.len();
+        for (len, expect) in [
+            (
+                u32::MAX,
+                Error::Invalid {
+                    what: "trace block length (over the 16 MiB cap)",
+                    offset: at,
+                },
+            ),
+            (
+                1000,
+                Error::Truncated {
+                    what: "trace block",
+                    offset: at,
+                },
+            ),
+        ] {
+            let mut file = header.clone();
+            file.push(BLOCK_RECORDS);
+            file.extend_from_slice(&len.to_le_bytes());
+            file.extend(w.end(&RunEnd::Returned, 1, 0));
+            let mut r = TraceReader::new(&file[..]).unwrap();
+            assert_eq!(r.ending(), Ok(None), "no end block is found past it");
+            assert_eq!(r.next_block(), Some(Err(ReadError::Format(expect))));
+            assert_eq!(r.next_block(), None, "reading stops at the damage");
+        }
+    }
+
+    #[test]
+    fn a_large_chunk_is_written_as_blocks_under_the_split_size() {
+        let t = table(true);
+        let one = bytes(&t, &fib_records());
+        let mut raw = Vec::new();
+        while raw.len() < 3 * SPLIT_BLOCK_BYTES * 2 {
+            raw.extend_from_slice(&one);
+        }
+        let (mut w, mut file) = TraceWriter::new(&t, 0);
+        file.extend(w.block(&raw).unwrap());
+        file.extend(w.end(&RunEnd::Returned, 1, 0));
+        let mut r = TraceReader::new(&file[..]).unwrap();
+        let (mut back, mut blocks) = (Vec::new(), 0);
+        while let Some(b) = r.next_block() {
+            if let Block::Records(x) = b.unwrap() {
+                back.extend(x);
+                blocks += 1;
+            }
+        }
+        assert!(blocks > 1, "{blocks} block(s)");
+        assert_eq!(back, raw, "records survive the split byte for byte");
     }
 }

@@ -131,7 +131,10 @@ fn random_chunk(rng: &mut Rng, table: &FunctionTable) -> Vec<u8> {
 }
 
 /// Decodes every event and renders the trace in every format; returns
-/// whether an error was met.
+/// whether an error was met. Whatever the records, a trace that decodes
+/// without error never leaves a frame open: every entry is matched by an
+/// exit, a tail exit or a frame the decoder closes (stray exits of frames
+/// entered before the kept records may outnumber them).
 fn decode_all(trace: &Trace) -> bool {
     let mut failed = false;
     let mut balance = 0i64;
@@ -144,13 +147,16 @@ fn decode_all(trace: &Trace) -> bool {
             Err(_) => failed = true,
         }
     }
-    let _ = balance;
+    assert!(
+        failed || balance <= 0,
+        "{balance} frame(s) entered and never closed"
+    );
     let stats = trace.stats();
     let formatters: [&mut dyn Formatter; 4] = [
-        // Not `indent: true`: a record's depth (sampled modules) is trusted as the
-        // indentation, so a corrupt depth of 4e9 allocates 8 GB (reported).
+        // Indented: a record's depth (sampled modules) sets the indentation,
+        // and a corrupt one is capped (see the regression test below).
         &mut TextFormatter::new(TextOptions {
-            indent: false,
+            indent: true,
             ..TextOptions::default()
         }),
         &mut JsonFormatter::new(JsonOptions::default()),
@@ -287,4 +293,48 @@ fn records_decoded_against_the_wrong_table_fail_cleanly() {
             decode_all(&Trace::new(reader, recorded, RunEnd::Returned, 0, None));
         }
     }
+}
+
+/// Regression: a sampled module's entry record carries its depth, which the
+/// indented text format used as the indentation; a corrupt depth of 4e9
+/// made one line 8 GB long. The indentation is capped at `MAX_INDENT`
+/// levels, so the line stays short.
+#[test]
+fn a_corrupt_depth_indents_at_most_max_indent_levels() {
+    use ruchy_trace_core::format::text::MAX_INDENT;
+    let table = FunctionTable {
+        options: TraceOptions {
+            sample: 2,
+            timestamps: false,
+            ..TraceOptions::default()
+        },
+        program: "prog".into(),
+        functions: vec![FunctionInfo {
+            wasm_index: 0,
+            raw_name: "f".into(),
+            name: "f".into(),
+            params: Vec::new(),
+            results: Vec::new(),
+            param_names: Vec::new(),
+            location: None,
+            source: None,
+        }],
+        ..FunctionTable::default()
+    };
+    let mut records = Vec::new();
+    write_record(&mut records, 0, RecordKind::Enter, None, Some(u32::MAX), &[], None);
+    let layout = RecordLayout::new(&table);
+    let mut ring = Ring::new(layout, 10, OverflowPolicy::KeepNewest);
+    ring.push(&records).unwrap();
+    let trace = Trace::new(table, ring.finish().unwrap(), RunEnd::Returned, 0, None);
+    let mut f = TextFormatter::new(TextOptions {
+        indent: true,
+        ..TextOptions::default()
+    });
+    let mut out = String::new();
+    let events: Vec<_> = trace.events().map(Result::unwrap).collect();
+    assert_eq!(events[0].depth, u32::MAX, "the depth is the record's");
+    f.event(&trace, &events[0], &mut out);
+    let indent = out.len() - out.trim_start_matches(' ').len();
+    assert_eq!(indent, 2 * MAX_INDENT as usize, "{out:?}");
 }
