@@ -357,6 +357,31 @@ pub fn outline(text: &str) -> Outline {
             Tok::Ident("impl") => {
                 pending = Some(Scope::Impl(impl_type(&tokens[k + 1..])));
             }
+            Tok::Ident("class") => {
+                if let Some(Tok::Ident(name)) = tokens.get(k + 1).map(|n| n.tok) {
+                    pending = Some(Scope::Impl(name.to_string()));
+                }
+            }
+            // A class constructor, `pub new(…)`: a method without `fun`.
+            Tok::Ident(name)
+                if matches!(scopes.last(), Some((Scope::Impl(_), _)))
+                    && tokens.get(k + 1).map(|n| n.tok) == Some(Tok::Punct("("))
+                    && (t.newline_before || prev == Some(Tok::Ident("pub")))
+                    && pending.is_none() =>
+            {
+                let Some((Scope::Impl(ty), _)) = scopes.last() else {
+                    unreachable!("matched above")
+                };
+                let path = alloc::vec![ty.clone(), name.to_string()];
+                out.definitions.push(Definition {
+                    path: path.clone(),
+                    binding: None,
+                    line: t.line,
+                    column: t.column,
+                    end_line: t.line,
+                });
+                pending = Some(Scope::Function(path, out.definitions.len() - 1));
+            }
             Tok::Punct("|") | Tok::Punct("||") if closure_may_start(prev) => {
                 let mut path = current_path(&scopes);
                 if path.is_empty() {
@@ -757,6 +782,17 @@ fun main() {
         );
         assert_eq!(o.first_statement, None);
         assert!(o.has_main());
+        let class = outline(
+            "class Counter {\n    count: i32\n\n    pub new(n: i32) -> Counter {\n        Counter { count: n }\n    }\n\n    pub fun get(&self) -> i32 {\n        self.count\n    }\n}\nlet c = Counter::new(1)\n",
+        );
+        assert_eq!(
+            paths(&class),
+            vec![
+                ("Counter::new".into(), None, 4),
+                ("Counter::get".into(), None, 8)
+            ]
+        );
+        assert_eq!(class.first_statement, Some((12, 1)));
     }
 
     #[test]
