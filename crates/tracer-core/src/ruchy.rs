@@ -51,8 +51,8 @@ struct Token<'a> {
 
 const PUNCT3: &[&str] = &["..=", "...", "<<=", ">>=", "**="];
 const PUNCT2: &[&str] = &[
-    "::", "->", "=>", "==", "!=", "<=", ">=", "&&", "||", "..", "|>", "+=", "-=", "*=", "/=",
-    "%=", "<<", ">>", "++", "--", "**", "?.", "??", "<-", "<?",
+    "::", "->", "=>", "==", "!=", "<=", ">=", "&&", "||", "..", "|>", "+=", "-=", "*=", "/=", "%=",
+    "<<", ">>", "++", "--", "**", "?.", "??", "<-", "<?",
 ];
 
 /// Splits `text` into tokens, dropping comments and whitespace.
@@ -121,9 +121,7 @@ fn tokenize(text: &str) -> Vec<Token<'_>> {
             let mut chars = after.char_indices();
             let first = chars.next();
             let end = match first {
-                Some((_, '\\')) => after[2.min(after.len())..]
-                    .find('\'')
-                    .map(|k| k + 3 + 1),
+                Some((_, '\\')) => after[2.min(after.len())..].find('\'').map(|k| k + 3 + 1),
                 Some((_, ch)) if after[ch.len_utf8()..].starts_with('\'') => {
                     Some(1 + ch.len_utf8() + 1)
                 }
@@ -152,8 +150,7 @@ fn tokenize(text: &str) -> Vec<Token<'_>> {
             while j < bytes.len()
                 && (bytes[j].is_ascii_alphanumeric()
                     || bytes[j] == b'_'
-                    || (bytes[j] == b'.'
-                        && bytes.get(j + 1).is_some_and(|b| b.is_ascii_digit())))
+                    || (bytes[j] == b'.' && bytes.get(j + 1).is_some_and(|b| b.is_ascii_digit())))
             {
                 j += 1;
             }
@@ -212,7 +209,11 @@ fn string_end(s: &str) -> Option<usize> {
     while j < bytes.len() {
         match bytes[j] {
             b'\\' if !raw => j += 2,
-            b'"' if bytes[j + 1..].iter().take(hashes).filter(|&&b| b == b'#').count()
+            b'"' if bytes[j + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|&&b| b == b'#')
+                .count()
                 == hashes =>
             {
                 return Some(j + 1 + hashes);
@@ -276,8 +277,8 @@ enum Scope {
 }
 
 const ITEM_KEYWORDS: &[&str] = &[
-    "struct", "enum", "impl", "trait", "use", "import", "mod", "module", "const", "type",
-    "pub", "static", "extern", "class", "actor", "export",
+    "struct", "enum", "impl", "trait", "use", "import", "mod", "module", "const", "type", "pub",
+    "static", "extern", "class", "actor", "export",
 ];
 
 /// Reads the structure of a Ruchy (or transpiled Rust) program.
@@ -937,5 +938,4 @@ fun main() {
             "Failed to parse input: Expected field name"
         );
     }
-
 }
