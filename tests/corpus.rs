@@ -104,10 +104,16 @@ enum Difference {
     /// interpreter's trace.
     Untraced(&'static str),
     /// The interpreter names this function's calls by another name.
-    Named { ours: &'static str, theirs: &'static str },
+    Named {
+        ours: &'static str,
+        theirs: &'static str,
+    },
     /// A value the interpreter spells differently: the text `ours` in our
     /// rendering stands for `theirs` in the interpreter's.
-    Spelled { ours: &'static str, theirs: &'static str },
+    Spelled {
+        ours: &'static str,
+        theirs: &'static str,
+    },
     /// The interpreter's trace stops after this many of our events (it
     /// fails where the compiled program does not, or earlier).
     StopsAfter(usize),
@@ -131,32 +137,119 @@ use Difference::*;
 const KNOWN: &[(&str, Difference, &str)] = &[
     // Ruchy's interpreter traces calls through a plain name only (`f(x)`):
     // `Type::f(…)` and method calls (`x.f()`) have no line in its trace.
-    ("assoc_fn", Untraced("Point::origin"), "Type::f() calls are not traced"),
-    ("assoc_fn", Untraced("Point::at"), "Type::f() calls are not traced"),
-    ("methods_impl", Untraced("Counter::new"), "Type::f() calls are not traced"),
-    ("methods_impl", Untraced("Counter::bumped"), "method calls are not traced"),
-    ("methods_impl", Untraced("Counter::value"), "method calls are not traced"),
-    ("methods_same_name", Untraced("Circle::area"), "method calls are not traced"),
-    ("methods_same_name", Untraced("Rect::area"), "method calls are not traced"),
-    ("struct_mutate", Untraced("Account::deposit"), "method calls are not traced"),
-    ("struct_mutate", Untraced("Account::balance"), "method calls are not traced"),
+    (
+        "assoc_fn",
+        Untraced("Point::origin"),
+        "Type::f() calls are not traced",
+    ),
+    (
+        "assoc_fn",
+        Untraced("Point::at"),
+        "Type::f() calls are not traced",
+    ),
+    (
+        "methods_impl",
+        Untraced("Counter::new"),
+        "Type::f() calls are not traced",
+    ),
+    (
+        "methods_impl",
+        Untraced("Counter::bumped"),
+        "method calls are not traced",
+    ),
+    (
+        "methods_impl",
+        Untraced("Counter::value"),
+        "method calls are not traced",
+    ),
+    (
+        "methods_same_name",
+        Untraced("Circle::area"),
+        "method calls are not traced",
+    ),
+    (
+        "methods_same_name",
+        Untraced("Rect::area"),
+        "method calls are not traced",
+    ),
+    (
+        "struct_mutate",
+        Untraced("Account::deposit"),
+        "method calls are not traced",
+    ),
+    (
+        "struct_mutate",
+        Untraced("Account::balance"),
+        "method calls are not traced",
+    ),
     // A script's statements run without a `main` in the interpreter; the
     // transpiler wraps them in one.
-    ("top_level", Untraced("main"), "the interpreter has no main for a script"),
-    ("closure_top_level", Untraced("main"), "the interpreter has no main for a script"),
+    (
+        "top_level",
+        Untraced("main"),
+        "the interpreter has no main for a script",
+    ),
+    (
+        "closure_top_level",
+        Untraced("main"),
+        "the interpreter has no main for a script",
+    ),
     // The interpreter names a call by the name it is called through (the
     // parameter `f`), we by the closure's definition (`let double = …`).
-    ("closure_hof", Named { ours: "double", theirs: "f" }, "named at the call site"),
+    (
+        "closure_hof",
+        Named {
+            ours: "double",
+            theirs: "f",
+        },
+        "named at the call site",
+    ),
     // A function pointer argument: the interpreter shows `<function>`; we
     // cannot read a closure behind a `fn` pointer and show `&<?>`.
-    ("closure_hof", Spelled { ours: "&<?>", theirs: "<function>" }, "function values"),
+    (
+        "closure_hof",
+        Spelled {
+            ours: "&<?>",
+            theirs: "<function>",
+        },
+        "function values",
+    ),
     // Ruchy's interpreter has chars as one-character strings.
-    ("chars", Spelled { ours: "'", theirs: "\"" }, "chars are strings in the interpreter"),
+    (
+        "chars",
+        Spelled {
+            ours: "'",
+            theirs: "\"",
+        },
+        "chars are strings in the interpreter",
+    ),
     // The interpreter shows a variant without its enum's name.
-    ("enum_unit", Spelled { ours: "Color::", theirs: "" }, "variants unqualified"),
-    ("enum_payload", Spelled { ours: "Shape::", theirs: "" }, "variants unqualified"),
-    ("result_return", ResultAsObject, "the interpreter's Result is an object"),
-    ("result_question", ResultAsObject, "the interpreter's Result is an object"),
+    (
+        "enum_unit",
+        Spelled {
+            ours: "Color::",
+            theirs: "",
+        },
+        "variants unqualified",
+    ),
+    (
+        "enum_payload",
+        Spelled {
+            ours: "Shape::",
+            theirs: "",
+        },
+        "variants unqualified",
+    ),
+    (
+        "result_return",
+        ResultAsObject,
+        "the interpreter's Result is an object",
+    ),
+    (
+        "result_question",
+        ResultAsObject,
+        "the interpreter's Result is an object",
+    ),
     // The interpreter shows struct fields sorted by name; we show them in
     // declaration order.
     (
@@ -177,11 +270,23 @@ const KNOWN: &[(&str, Difference, &str)] = &[
     ),
     // Interpreter gaps: it fails where the compiled program runs on.
     // `arr.iter()`: "Unknown array method: iter".
-    ("closure_iter", StopsAfter(2), "no iter() on arrays in the interpreter"),
+    (
+        "closure_iter",
+        StopsAfter(2),
+        "no iter() on arrays in the interpreter",
+    ),
     // `Shape::Circle { r: 1.5 }`: "Undefined struct type: Shape::Circle".
-    ("enum_struct_variant", StopsAfter(1), "no struct variants in the interpreter"),
+    (
+        "enum_struct_variant",
+        StopsAfter(1),
+        "no struct variants in the interpreter",
+    ),
     // `HashMap::new()`: "Cannot access field 'new' on type string".
-    ("hashmap_count", StopsAfter(1), "no HashMap in the interpreter"),
+    (
+        "hashmap_count",
+        StopsAfter(1),
+        "no HashMap in the interpreter",
+    ),
     // `BTreeMap::new()`: "Undefined variable: BTreeMap".
     ("btreemap", StopsAfter(1), "no BTreeMap in the interpreter"),
     // The transpiler turns `!(a && b)` into `!a && b`: the compiled xor of
@@ -324,8 +429,12 @@ fn corpus_traces_match_the_interpreter() {
         .filter(|(_, u)| !**u)
         .map(|(k, _)| k)
         .collect();
-    assert!(stale.is_empty(), "known differences that no longer occur: {stale:#?}");
-    assert!(compared_values > 100, "{compared_values} values compared");
+    assert!(
+        stale.is_empty(),
+        "known differences that no longer occur: {stale:#?}"
+    );
+    // Arguments and results compared, over the whole corpus.
+    assert_eq!(compared_values, 253);
 }
 
 /// The corpus holds exactly [`CORPUS_SIZE`] programs, each with its
@@ -384,7 +493,13 @@ fn located(outcome: &Outcome, name: &str) -> (u32, u32) {
         .iter()
         .find(|f| f.name == name)
         .unwrap_or_else(|| {
-            let all: Vec<_> = outcome.trace.table.functions.iter().map(|f| &f.name).collect();
+            let all: Vec<_> = outcome
+                .trace
+                .table
+                .functions
+                .iter()
+                .map(|f| &f.name)
+                .collect();
             panic!("no {name} in {all:?}")
         });
     let l = f.location.as_ref().expect("located");
@@ -489,7 +604,10 @@ fn cut_values_say_so_in_json() {
     let tracer = Tracer::new(false).unwrap();
     let json = |limits| {
         let outcome = trace(&tracer, "vec_long", limits);
-        render(&mut JsonFormatter::new(JsonOptions::default()), &outcome.trace)
+        render(
+            &mut JsonFormatter::new(JsonOptions::default()),
+            &outcome.trace,
+        )
     };
     let cut = json(Limits::default());
     assert!(
@@ -505,6 +623,9 @@ fn cut_values_say_so_in_json() {
         "{three}"
     );
     let whole = json(WIDE);
-    assert!(!whole.contains("truncated"), "nothing is cut within wide limits");
+    assert!(
+        !whole.contains("truncated"),
+        "nothing is cut within wide limits"
+    );
     assert!(whole.contains(", 98, 99]"), "{whole}");
 }

@@ -51,8 +51,8 @@ struct Token<'a> {
 
 const PUNCT3: &[&str] = &["..=", "...", "<<=", ">>=", "**="];
 const PUNCT2: &[&str] = &[
-    "::", "->", "=>", "==", "!=", "<=", ">=", "&&", "||", "..", "|>", "+=", "-=", "*=", "/=",
-    "%=", "<<", ">>", "++", "--", "**", "?.", "??", "<-", "<?",
+    "::", "->", "=>", "==", "!=", "<=", ">=", "&&", "||", "..", "|>", "+=", "-=", "*=", "/=", "%=",
+    "<<", ">>", "++", "--", "**", "?.", "??", "<-", "<?",
 ];
 
 /// Splits `text` into tokens, dropping comments and whitespace.
@@ -121,9 +121,7 @@ fn tokenize(text: &str) -> Vec<Token<'_>> {
             let mut chars = after.char_indices();
             let first = chars.next();
             let end = match first {
-                Some((_, '\\')) => after[2.min(after.len())..]
-                    .find('\'')
-                    .map(|k| k + 3 + 1),
+                Some((_, '\\')) => after[2.min(after.len())..].find('\'').map(|k| k + 3 + 1),
                 Some((_, ch)) if after[ch.len_utf8()..].starts_with('\'') => {
                     Some(1 + ch.len_utf8() + 1)
                 }
@@ -152,8 +150,7 @@ fn tokenize(text: &str) -> Vec<Token<'_>> {
             while j < bytes.len()
                 && (bytes[j].is_ascii_alphanumeric()
                     || bytes[j] == b'_'
-                    || (bytes[j] == b'.'
-                        && bytes.get(j + 1).is_some_and(|b| b.is_ascii_digit())))
+                    || (bytes[j] == b'.' && bytes.get(j + 1).is_some_and(|b| b.is_ascii_digit())))
             {
                 j += 1;
             }
@@ -212,7 +209,11 @@ fn string_end(s: &str) -> Option<usize> {
     while j < bytes.len() {
         match bytes[j] {
             b'\\' if !raw => j += 2,
-            b'"' if bytes[j + 1..].iter().take(hashes).filter(|&&b| b == b'#').count()
+            b'"' if bytes[j + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|&&b| b == b'#')
+                .count()
                 == hashes =>
             {
                 return Some(j + 1 + hashes);
@@ -276,8 +277,8 @@ enum Scope {
 }
 
 const ITEM_KEYWORDS: &[&str] = &[
-    "struct", "enum", "impl", "trait", "use", "import", "mod", "module", "const", "type",
-    "pub", "static", "extern", "class", "actor", "export",
+    "struct", "enum", "impl", "trait", "use", "import", "mod", "module", "const", "type", "pub",
+    "static", "extern", "class", "actor", "export",
 ];
 
 /// Reads the structure of a Ruchy (or transpiled Rust) program.
@@ -356,6 +357,31 @@ pub fn outline(text: &str) -> Outline {
             }
             Tok::Ident("impl") => {
                 pending = Some(Scope::Impl(impl_type(&tokens[k + 1..])));
+            }
+            Tok::Ident("class") => {
+                if let Some(Tok::Ident(name)) = tokens.get(k + 1).map(|n| n.tok) {
+                    pending = Some(Scope::Impl(name.to_string()));
+                }
+            }
+            // A class constructor, `pub new(…)`: a method without `fun`.
+            Tok::Ident(name)
+                if matches!(scopes.last(), Some((Scope::Impl(_), _)))
+                    && tokens.get(k + 1).map(|n| n.tok) == Some(Tok::Punct("("))
+                    && (t.newline_before || prev == Some(Tok::Ident("pub")))
+                    && pending.is_none() =>
+            {
+                let Some((Scope::Impl(ty), _)) = scopes.last() else {
+                    unreachable!("matched above")
+                };
+                let path = alloc::vec![ty.clone(), name.to_string()];
+                out.definitions.push(Definition {
+                    path: path.clone(),
+                    binding: None,
+                    line: t.line,
+                    column: t.column,
+                    end_line: t.line,
+                });
+                pending = Some(Scope::Function(path, out.definitions.len() - 1));
             }
             Tok::Punct("|") | Tok::Punct("||") if closure_may_start(prev) => {
                 let mut path = current_path(&scopes);
@@ -757,6 +783,17 @@ fun main() {
         );
         assert_eq!(o.first_statement, None);
         assert!(o.has_main());
+        let class = outline(
+            "class Counter {\n    count: i32\n\n    pub new(n: i32) -> Counter {\n        Counter { count: n }\n    }\n\n    pub fun get(&self) -> i32 {\n        self.count\n    }\n}\nlet c = Counter::new(1)\n",
+        );
+        assert_eq!(
+            paths(&class),
+            vec![
+                ("Counter::new".into(), None, 4),
+                ("Counter::get".into(), None, 8)
+            ]
+        );
+        assert_eq!(class.first_statement, Some((12, 1)));
     }
 
     #[test]
@@ -901,5 +938,4 @@ fun main() {
             "Failed to parse input: Expected field name"
         );
     }
-
 }

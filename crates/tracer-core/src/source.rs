@@ -575,7 +575,10 @@ impl Walker<'_, '_> {
             TypeKind::Enum { tag, variants } => self.variant(t, *tag, variants, place, depth),
             TypeKind::Str { ptr, len } => match place {
                 Place::Memory(addr) => {
-                    match (self.word(addr.wrapping_add(*ptr)), self.word(addr.wrapping_add(*len))) {
+                    match (
+                        self.word(addr.wrapping_add(*ptr)),
+                        self.word(addr.wrapping_add(*len)),
+                    ) {
                         (Some(p), Some(l)) => self.text(p, l),
                         _ => SourceValue::Unreadable(addr),
                     }
@@ -588,7 +591,8 @@ impl Walker<'_, '_> {
                         (value_bits(&v[0]) as u32, value_bits(&v[1]) as u32)
                     }
                     Place::Scalars(_) => return SourceValue::Opaque(t.name.clone()),
-                    Place::Memory(addr) => match (self.word(addr), self.word(addr.wrapping_add(4))) {
+                    Place::Memory(addr) => match (self.word(addr), self.word(addr.wrapping_add(4)))
+                    {
                         (Some(p), Some(l)) => (p, l),
                         _ => return SourceValue::Unreadable(addr),
                     },
@@ -600,7 +604,10 @@ impl Walker<'_, '_> {
             }
             TypeKind::Vec { elem, ptr, len } => match place {
                 Place::Memory(addr) => {
-                    match (self.word(addr.wrapping_add(*ptr)), self.word(addr.wrapping_add(*len))) {
+                    match (
+                        self.word(addr.wrapping_add(*ptr)),
+                        self.word(addr.wrapping_add(*len)),
+                    ) {
                         (Some(p), Some(l)) => self.seq(*elem, p, l, depth),
                         _ => SourceValue::Unreadable(addr),
                     }
@@ -704,14 +711,21 @@ impl Walker<'_, '_> {
             Place::Memory(_) => self.fields(&v.fields, place, depth),
             Place::Scalars(vals) => match (v.fields.first(), vals.get(1..)) {
                 (Some((name, _, fty)), Some(rest)) => {
-                    alloc::vec![(name.clone(), self.read(*fty, Place::Scalars(rest), depth + 1))]
+                    alloc::vec![(
+                        name.clone(),
+                        self.read(*fty, Place::Scalars(rest), depth + 1)
+                    )]
                 }
                 _ => Vec::new(),
             },
         };
         let qualified = !(t.name.starts_with("Option<") || t.name.starts_with("Result<"));
         SourceValue::Enum {
-            name: if qualified { t.name.clone() } else { String::new() },
+            name: if qualified {
+                t.name.clone()
+            } else {
+                String::new()
+            },
             variant: v.name.clone(),
             fields,
         }
@@ -1080,15 +1094,31 @@ mod tests {
     #[test]
     fn enums_tuples_maps_and_cut_values() {
         let t = sum_types();
-        assert_eq!(enum_payload(&t, match &t[5].kind {
-            TypeKind::Enum { variants, .. } => variants,
-            _ => unreachable!(),
-        }), Some(Some(0)));
+        assert_eq!(
+            enum_payload(
+                &t,
+                match &t[5].kind {
+                    TypeKind::Enum { variants, .. } => variants,
+                    _ => unreachable!(),
+                }
+            ),
+            Some(Some(0))
+        );
         let mut mem = Flat(vec![0; 512]);
         // Option<i64> as the scalar pair Rust passes it in.
-        let some = read_value(&t, 5, Place::Scalars(&[Value::I64(1), Value::I64(5)]), &mut mem);
+        let some = read_value(
+            &t,
+            5,
+            Place::Scalars(&[Value::I64(1), Value::I64(5)]),
+            &mut mem,
+        );
         assert_eq!(some.to_string(), "Some(5)");
-        let none = read_value(&t, 5, Place::Scalars(&[Value::I64(0), Value::I64(9)]), &mut mem);
+        let none = read_value(
+            &t,
+            5,
+            Place::Scalars(&[Value::I64(0), Value::I64(9)]),
+            &mut mem,
+        );
         assert_eq!(none.to_string(), "None");
         // Shape::Circle { r: 1.5 } in memory at 0.
         mem.0[8..16].copy_from_slice(&1.5f64.to_le_bytes());
@@ -1155,5 +1185,4 @@ mod tests {
         );
         assert_eq!(s.to_string(), "\"he\"…(+3 more bytes)");
     }
-
 }

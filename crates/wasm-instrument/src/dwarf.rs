@@ -2,8 +2,8 @@
 //! definition site, before the rewrite makes the code offsets stale.
 
 use gimli::{AttributeValue, EndianSlice, LittleEndian, Unit, UnitOffset};
-use std::collections::HashMap;
 use ruchy_trace_core::source::{SourceType, TypeId, TypeKind, Variant};
+use std::collections::HashMap;
 
 type R<'a> = EndianSlice<'a, LittleEndian>;
 

@@ -8,8 +8,8 @@
 //! the wasm one exactly is not guessed at: the function keeps wasm types.
 
 use ruchy_trace_core::source::{
-    enum_payload, leaf_count, Lowering, ResultLowering, SourceParam, SourceSignature, SourceType, TypeId,
-    TypeKind,
+    enum_payload, leaf_count, Lowering, ResultLowering, SourceParam, SourceSignature, SourceType,
+    TypeId, TypeKind,
 };
 use wasmparser::ValType;
 
@@ -35,7 +35,11 @@ fn leaves(types: &[SourceType], ty: TypeId, out: &mut Vec<ValType>) -> Option<()
             // Rust passes an enum without payload as its tag, and one whose
             // variants carry one scalar each as the pair (tag, payload).
             let (_, bytes) = (*tag)?;
-            out.push(if bytes == 8 { ValType::I64 } else { ValType::I32 });
+            out.push(if bytes == 8 {
+                ValType::I64
+            } else {
+                ValType::I32
+            });
             if let Some(payload) = enum_payload(types, variants)? {
                 leaves(types, payload, out)?;
             }
