@@ -1,0 +1,253 @@
+//! `ruchy-trace serve`: the Trace tab and its compile endpoint, on the
+//! loopback interface only.
+//!
+//! hyper does the HTTP/1.1 and its bounds: the request line and headers
+//! together fit in [`Limits::head_bytes`] and 100 header lines (hyper's
+//! default), else 431, and must arrive within [`Limits::head_timeout`]; a
+//! connection carries one request. The body is
+//! read up to [`Limits::body_bytes`] (else 413) within
+//! [`Limits::body_timeout`]. Every request must be same-origin (see
+//! `origin.rs`), and every response is cross-origin isolated (COOP/COEP), so
+//! the page gets `crossOriginIsolated` and fine-grained `performance.now()`.
+
+mod origin;
+mod page;
+
+pub use page::Page;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Why a compile produced no module.
+#[derive(Debug)]
+pub enum CompileRefusal {
+    /// No compiler here: nothing the program could change (501).
+    NotInstalled(String),
+    /// The compiler rejected the program (422).
+    Rejected(String),
+    /// The compile ran past its time and was stopped (504).
+    TimedOut(Duration),
+    /// The server could not run the compile (500).
+    Failed(String),
+}
+
+impl CompileRefusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            CompileRefusal::NotInstalled(_) => StatusCode::NOT_IMPLEMENTED,
+            CompileRefusal::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            CompileRefusal::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
+            CompileRefusal::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            CompileRefusal::NotInstalled(m)
+            | CompileRefusal::Rejected(m)
+            | CompileRefusal::Failed(m) => m.clone(),
+            CompileRefusal::TimedOut(t) => {
+                format!("the compile ran past {} s and was stopped", t.as_secs_f64())
+            }
+        }
+    }
+}
+
+/// Turns a Ruchy program's text into a wasm module within the given time,
+/// stopping the compiler when the time runs out.
+pub type Compiler = dyn Fn(&str, Duration) -> Result<Vec<u8>, CompileRefusal> + Send + Sync;
+
+/// Bounds on what one client can make the server hold or wait for.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Request line plus headers, in bytes (hyper's read buffer; at least
+    /// 8192).
+    pub head_bytes: usize,
+    /// Time for the request line and headers to arrive.
+    pub head_timeout: Duration,
+    /// Request body (a Ruchy program), in bytes.
+    pub body_bytes: usize,
+    /// Time for the body to arrive.
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub connections: usize,
+    /// Time one compile may take before its processes are stopped.
+    pub compile_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            head_bytes: 16 * 1024,
+            head_timeout: Duration::from_secs(10),
+            body_bytes: 1 << 20,
+            body_timeout: Duration::from_secs(10),
+            connections: 64,
+            compile_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What the server serves: the page, an optional compiler, the bounds.
+pub struct Site {
+    /// Where GET requests are answered from.
+    pub page: Page,
+    /// The `/api/compile` endpoint's compiler; without one it answers 501.
+    pub compiler: Option<Arc<Compiler>>,
+    /// Bounds on requests and compiles.
+    pub limits: Limits,
+}
+
+struct State {
+    site: Site,
+    port: u16,
+    /// One compile at a time: each runs rustc, which wants the machine.
+    compiles: Semaphore,
+}
+
+/// Serves `site` on `listener` (a loopback address) until the process ends,
+/// or returns the error that stopped accepting connections.
+pub fn serve(listener: TcpListener, site: Site) -> std::io::Result<()> {
+    let port = listener.local_addr()?.port();
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let connections = Arc::new(Semaphore::new(site.limits.connections.max(1)));
+        let state = Arc::new(State {
+            site,
+            port,
+            compiles: Semaphore::new(1),
+        });
+        loop {
+            let permit = connections
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                // Out of descriptors and the like: wait and go on serving.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|req| handle(req, state.clone()));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(state.site.limits.head_timeout)
+                    .max_buf_size(state.site.limits.head_bytes.max(8192))
+                    .keep_alive(false)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                drop(permit);
+            });
+        }
+    })
+}
+
+async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if let Err(refusal) = origin::check(req.headers(), state.port) {
+        return Ok(text(StatusCode::FORBIDDEN, refusal.message()));
+    }
+    let path = req.uri().path().to_string();
+    Ok(match (req.method().clone(), path.as_str()) {
+        (Method::POST, "/api/compile") => compile(req, &state).await,
+        (Method::GET | Method::HEAD, _) => match state.site.page.file(&path) {
+            Some((bytes, kind)) => {
+                let body = if req.method() == Method::HEAD {
+                    Bytes::new()
+                } else {
+                    Bytes::from(bytes.into_owned())
+                };
+                respond(StatusCode::OK, kind, body)
+            }
+            None => text(StatusCode::NOT_FOUND, "not found"),
+        },
+        _ => {
+            let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+            r.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+            r
+        }
+    })
+}
+
+async fn compile(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    let limits = &state.site.limits;
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.body_bytes as u64) {
+        return text(StatusCode::PAYLOAD_TOO_LARGE, "program too large");
+    }
+    let body = Limited::new(req.into_body(), limits.body_bytes).collect();
+    let body = match tokio::time::timeout(limits.body_timeout, body).await {
+        Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "the program did not arrive in time"),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return text(StatusCode::PAYLOAD_TOO_LARGE, "program too large")
+        }
+        Ok(Err(_)) => return text(StatusCode::BAD_REQUEST, "incomplete request"),
+        Ok(Ok(body)) => body.to_bytes(),
+    };
+    let Ok(source) = String::from_utf8(body.to_vec()) else {
+        return text(StatusCode::BAD_REQUEST, "the program is not UTF-8 text");
+    };
+    let Some(compiler) = state.site.compiler.clone() else {
+        return text(StatusCode::NOT_IMPLEMENTED, "this server has no compiler");
+    };
+    let Ok(_one_at_a_time) = state.compiles.acquire().await else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
+    };
+    let timeout = limits.compile_timeout;
+    // The compiler stops its own processes at the timeout; the margin only
+    // guards against one that does not.
+    let run = tokio::task::spawn_blocking(move || compiler(&source, timeout));
+    let result = match tokio::time::timeout(timeout + Duration::from_secs(5), run).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(CompileRefusal::Failed(format!("the compile failed: {e}"))),
+        Err(_) => Err(CompileRefusal::TimedOut(timeout)),
+    };
+    match result {
+        Ok(wasm) => respond(StatusCode::OK, "application/wasm", Bytes::from(wasm)),
+        Err(refusal) => text(refusal.status(), &refusal.message()),
+    }
+}
+
+fn text(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    respond(
+        status,
+        "text/plain; charset=utf-8",
+        Bytes::from(message.to_string()),
+    )
+}
+
+/// Every response is cross-origin isolated and same-origin only.
+fn respond(status: StatusCode, kind: &'static str, body: Bytes) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-embedder-policy", HeaderValue::from_static("require-corp"));
+    h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    r
+}
