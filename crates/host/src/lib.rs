@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod clock;
+pub mod compile;
 mod error;
 pub mod recorder;
 pub mod replay;

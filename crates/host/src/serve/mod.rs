@@ -15,6 +15,7 @@ mod page;
 
 pub use page::Page;
 
+use crate::compile::{self, CompileError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -27,44 +28,29 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// Why a compile produced no module.
-#[derive(Debug)]
-pub enum CompileRefusal {
-    /// No compiler here: nothing the program could change (501).
-    NotInstalled(String),
-    /// The compiler rejected the program (422).
-    Rejected(String),
-    /// The compile ran past its time and was stopped (504).
-    TimedOut(Duration),
-    /// The server could not run the compile (500).
-    Failed(String),
-}
-
-impl CompileRefusal {
-    fn status(&self) -> StatusCode {
-        match self {
-            CompileRefusal::NotInstalled(_) => StatusCode::NOT_IMPLEMENTED,
-            CompileRefusal::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            CompileRefusal::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
-            CompileRefusal::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+/// The status a compile that produced no module answers with.
+fn status(e: &CompileError) -> StatusCode {
+    match e {
+        CompileError::NotInstalled(_) => StatusCode::NOT_IMPLEMENTED,
+        CompileError::Transpile { .. } | CompileError::Rustc { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
         }
-    }
-
-    fn message(&self) -> String {
-        match self {
-            CompileRefusal::NotInstalled(m)
-            | CompileRefusal::Rejected(m)
-            | CompileRefusal::Failed(m) => m.clone(),
-            CompileRefusal::TimedOut(t) => {
-                format!("the compile ran past {} s and was stopped", t.as_secs_f64())
-            }
-        }
+        CompileError::TimedOut { .. } => StatusCode::GATEWAY_TIMEOUT,
+        CompileError::Spawn { .. } | CompileError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-/// Turns a Ruchy program's text into a wasm module within the given time,
-/// stopping the compiler when the time runs out.
-pub type Compiler = dyn Fn(&str, Duration) -> Result<Vec<u8>, CompileRefusal> + Send + Sync;
+/// The error and its causes, `: `-separated, for the response body.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
 
 /// Bounds on what one client can make the server hold or wait for.
 #[derive(Debug, Clone)]
@@ -101,8 +87,8 @@ impl Default for Limits {
 pub struct Site {
     /// Where GET requests are answered from.
     pub page: Page,
-    /// The `/api/compile` endpoint's compiler; without one it answers 501.
-    pub compiler: Option<Arc<Compiler>>,
+    /// Whether `/api/compile` compiles Ruchy programs (else it answers 501).
+    pub compile: bool,
     /// Bounds on requests and compiles.
     pub limits: Limits,
 }
@@ -209,24 +195,21 @@ async fn compile(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>>
     let Ok(source) = String::from_utf8(body.to_vec()) else {
         return text(StatusCode::BAD_REQUEST, "the program is not UTF-8 text");
     };
-    let Some(compiler) = state.site.compiler.clone() else {
-        return text(StatusCode::NOT_IMPLEMENTED, "this server has no compiler");
-    };
+    if !state.site.compile {
+        return text(StatusCode::NOT_IMPLEMENTED, "this server does not compile programs");
+    }
     let Ok(_one_at_a_time) = state.compiles.acquire().await else {
         return text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
     };
     let timeout = limits.compile_timeout;
     // The compiler stops its own processes at the timeout; the margin only
     // guards against one that does not.
-    let run = tokio::task::spawn_blocking(move || compiler(&source, timeout));
-    let result = match tokio::time::timeout(timeout + Duration::from_secs(5), run).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(CompileRefusal::Failed(format!("the compile failed: {e}"))),
-        Err(_) => Err(CompileRefusal::TimedOut(timeout)),
-    };
-    match result {
-        Ok(wasm) => respond(StatusCode::OK, "application/wasm", Bytes::from(wasm)),
-        Err(refusal) => text(refusal.status(), &refusal.message()),
+    let run = tokio::task::spawn_blocking(move || compile::compile_text(&source, Some(timeout)));
+    match tokio::time::timeout(timeout + Duration::from_secs(5), run).await {
+        Ok(Ok(Ok(wasm))) => respond(StatusCode::OK, "application/wasm", Bytes::from(wasm)),
+        Ok(Ok(Err(e))) => text(status(&e), &chain(&e)),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("the compile failed: {e}")),
+        Err(_) => text(StatusCode::GATEWAY_TIMEOUT, "the compile did not stop at its time limit"),
     }
 }
 
