@@ -89,7 +89,7 @@ fn run_page(dir: &Path, n: i64, reps: usize, timeout: Duration) -> Result<Measur
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let site = Site {
         page: Page::Dir(dir.to_path_buf()),
-        compiler: None,
+        compile: false,
         limits: Limits::default(),
     };
     // Serves until the process ends.
