@@ -305,3 +305,24 @@ fn a_compile_past_the_timeout_is_stopped_and_cleaned_up() {
     assert!(left.is_empty(), "build folders left: {left:?}");
     assert!(server.bin().join("ruchy").exists());
 }
+
+/// A client that starts a request and never finishes its headers is cut
+/// off once the 10 s head timeout passes, instead of holding a connection.
+#[test]
+fn a_request_head_that_never_ends_is_cut_off() {
+    let server = start(FakeRuchy::Absent, &[]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    let t = Instant::now();
+    write!(s, "GET / HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nx-slow: ", server.port).unwrap();
+    let mut rest = Vec::new();
+    let read = s.read_to_end(&mut rest);
+    let took = t.elapsed();
+    assert!(read.is_ok(), "the server kept the connection open: {read:?}");
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(30),
+        "closed after {took:?}"
+    );
+    let reply = String::from_utf8_lossy(&rest);
+    assert!(reply.is_empty() || reply.starts_with("HTTP/1.1 408"), "{reply}");
+}
