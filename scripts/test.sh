@@ -18,4 +18,7 @@ cargo test --release
 if [ -x ci/browser-tests.sh ]; then
     echo "== browser tests"
     ci/browser-tests.sh
+    # After the browser tests, which install wasm-bindgen-cli and build www/.
+    echo "== the page built into ruchy-trace serve is the page www/ builds"
+    bash scripts/embed-page.sh --check
 fi

@@ -16,16 +16,24 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod browser;
+
 const FIB_MODULE: &str = "tests/fixtures/bench/fib_bench.wasm";
 const RUCHY_MODULE: &str = "tests/fixtures/fibonacci.wasm";
 
 struct Args {
     n: i64,
     reps: usize,
+    /// Also measure the browser rows in headless Chromium.
+    browser: bool,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { n: 30, reps: 11 };
+    let mut args = Args {
+        n: 30,
+        reps: 11,
+        browser: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| {
@@ -43,8 +51,9 @@ fn parse_args() -> Args {
                     .parse()
                     .unwrap_or_else(|_| fail("--reps takes an integer"))
             }
+            "--browser" => args.browser = true,
             "-h" | "--help" => {
-                println!("usage: ruchy-trace-bench [--n N (default 30)] [--reps R (default 11)]");
+                println!("usage: ruchy-trace-bench [--n N (default 30)] [--reps R (default 11)] [--browser (Chromium rows too)]");
                 std::process::exit(0);
             }
             other => fail(&format!("unknown argument `{other}` (try --help)")),
@@ -273,6 +282,10 @@ fn main() {
         );
     } else {
         println!("| peer: Binaryen `wasm-opt --log-execution` | not run: wasm-opt not installed (apt-get install binaryen) | | | | |");
+    }
+
+    if args.browser {
+        browser::print_rows(&wasm, args.n, args.reps, calls);
     }
 
     let full = full_trace.expect("full tracing ran");

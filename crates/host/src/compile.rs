@@ -11,7 +11,8 @@
 
 use ruchy_trace_core::ruchy::{ruchy_error, RuchySource};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A tool the compile path needs and did not find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,13 @@ pub enum CompileError {
         /// Why the operating system refused.
         #[source]
         source: std::io::Error,
+    },
+    /// The compile ran past its time limit; it was stopped with every
+    /// process it started.
+    #[error("the compile ran past {} and was stopped", humantime::format_duration(*.limit))]
+    TimedOut {
+        /// The limit it was given.
+        limit: Duration,
     },
     /// A file of the build could not be read or written.
     #[error("cannot access {}", .path.display())]
@@ -125,10 +133,14 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// Compiles the Ruchy program at `path`, or takes it from the cache.
 pub fn compile_program(path: &Path) -> Result<Compiled, CompileError> {
-    let Some(ruchy) = version("ruchy") else {
+    compile_within(path, None)
+}
+
+fn compile_within(path: &Path, deadline: Option<Deadline>) -> Result<Compiled, CompileError> {
+    let Some(ruchy) = version("ruchy", deadline)? else {
         return Err(CompileError::NotInstalled(Missing::Ruchy));
     };
-    let rustc = version("rustc").unwrap_or_default();
+    let rustc = version("rustc", deadline)?.unwrap_or_default();
     let text = std::fs::read_to_string(path).map_err(|source| CompileError::Io {
         path: path.to_path_buf(),
         source,
@@ -154,7 +166,7 @@ pub fn compile_program(path: &Path) -> Result<Compiled, CompileError> {
             }
         }
     }
-    let compiled = compile_uncached(path, &stem, &text, &ruchy, &rustc)?;
+    let compiled = compile_uncached(path, &stem, &text, &ruchy, &rustc, deadline)?;
     if let Some(base) = &cached {
         // A cache that cannot be written only costs the next run a compile.
         let _ = store(base, &key, &compiled);
@@ -180,11 +192,15 @@ fn store(base: &Path, key: &str, c: &Compiled) -> std::io::Result<()> {
 }
 
 /// `NAME --version`, when the tool runs.
-fn version(tool: &str) -> Option<String> {
-    let out = Command::new(tool).arg("--version").output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+fn version(tool: &'static str, deadline: Option<Deadline>) -> Result<Option<String>, CompileError> {
+    match spawn(tool, Command::new(tool).arg("--version"), deadline) {
+        Ok(out) => Ok(out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())),
+        Err(CompileError::Spawn { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn compile_uncached(
@@ -193,6 +209,7 @@ fn compile_uncached(
     program: &str,
     ruchy: &str,
     rustc: &str,
+    deadline: Option<Deadline>,
 ) -> Result<Compiled, CompileError> {
     let dir = BuildDir::new()?;
     let rs = dir.path.join(format!("{stem}.rs"));
@@ -204,6 +221,7 @@ fn compile_uncached(
             .arg(path)
             .arg("-o")
             .arg(&rs),
+        deadline,
     )?;
     if !out.status.success() || !rs.exists() {
         let said = String::from_utf8_lossy(if out.stderr.is_empty() {
@@ -230,6 +248,7 @@ fn compile_uncached(
             .arg(&rs)
             .arg("-o")
             .arg(&wasm),
+        deadline,
     )?;
     if !out.status.success() {
         let text = String::from_utf8_lossy(&out.stderr);
@@ -264,24 +283,94 @@ fn compile_uncached(
 }
 
 /// Compiles a Ruchy program given as text (an editor's contents); its
-/// locations name `editor.ruchy`.
-pub fn compile_text(text: &str) -> Result<Vec<u8>, CompileError> {
-    if version("ruchy").is_none() {
-        return Err(CompileError::NotInstalled(Missing::Ruchy));
-    }
+/// locations name `program.ruchy`, the name the Trace tab gives its editor.
+/// With a `limit`, a compile still running then is stopped, with the
+/// processes it started, as [`CompileError::TimedOut`].
+pub fn compile_text(text: &str, limit: Option<Duration>) -> Result<Vec<u8>, CompileError> {
+    let deadline = limit.map(|limit| Deadline {
+        at: Instant::now() + limit,
+        limit,
+    });
     let dir = BuildDir::new()?;
-    let src = dir.path.join("editor.ruchy");
+    let src = dir.path.join("program.ruchy");
     std::fs::write(&src, text).map_err(|source| CompileError::Io {
         path: src.clone(),
         source,
     })?;
-    compile_file(&src)
+    compile_within(&src, deadline).map(|c| c.wasm)
 }
 
-fn spawn(program: &'static str, command: &mut Command) -> Result<Output, CompileError> {
+/// Runs `command` to its end and collects its output, or, past `deadline`,
+/// stops it and every process it started (its process group) and returns
+/// [`CompileError::TimedOut`].
+fn spawn(
+    program: &'static str,
+    command: &mut Command,
+    deadline: Option<Deadline>,
+) -> Result<Output, CompileError> {
+    use std::io::Read;
     command
-        .output()
-        .map_err(|source| CompileError::Spawn { program, source })
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|source| CompileError::Spawn { program, source })?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(source) => return Err(CompileError::Spawn { program, source }),
+        }
+        if let Some(d) = deadline.filter(|d| Instant::now() >= d.at) {
+            stop_group(&mut child);
+            let _ = child.wait();
+            let _ = (stdout.join(), stderr.join());
+            return Err(CompileError::TimedOut { limit: d.limit });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
+/// Kills `child` and, on Unix, the processes it started (rustc's linker).
+fn stop_group(child: &mut Child) {
+    #[cfg(target_os = "linux")]
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) with a negative pid signals that process group;
+        // the child leads its own group (process_group(0) above).
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+}
+
+/// When a compile must stop, and the limit that set it (for the message).
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    limit: Duration,
 }
 
 /// A private build folder, removed when dropped.

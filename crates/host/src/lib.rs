@@ -16,6 +16,7 @@ mod error;
 pub mod recorder;
 pub mod replay;
 mod run;
+pub mod serve;
 
 pub use error::HostError;
 pub use recorder::{HasRecorder, RecordSink, Recorder};

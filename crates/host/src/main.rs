@@ -2,7 +2,6 @@
 
 mod cli;
 mod output;
-mod serve;
 
 use std::process::ExitCode;
 

@@ -77,9 +77,10 @@ enum Command {
     ///
     /// Example: ruchy-trace graph fib.rtrace --folded fib.folded --svg fib.svg
     Graph(graph::Opts),
-    /// Serve the playground's Trace tab (www/) on 127.0.0.1, with a compile
-    /// endpoint that turns the page's Ruchy editor into wasm when ruchy is
-    /// installed here. Build the page first: www/build.sh.
+    /// Serve the playground's Trace tab (built into this binary) on
+    /// 127.0.0.1, with a compile endpoint that turns the page's Ruchy editor
+    /// into wasm when ruchy is installed here. Only the page itself may use
+    /// it: requests must name this server in Host and Origin.
     ///
     /// Example: ruchy-trace serve --port 8080   # then open http://127.0.0.1:8080/
     Serve(serve::Opts),

@@ -1,11 +1,13 @@
 //! `ruchy-trace serve`: the playground's Trace tab on 127.0.0.1.
 
 use super::exit::{self, Failure};
+use super::flags::parse_duration;
 use clap::Args;
-use ruchy_trace::compile::{self, CompileError};
+use ruchy_trace::serve::{Limits, Page, Site};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// `serve`'s flags.
 #[derive(Args, Debug)]
@@ -13,29 +15,24 @@ pub struct Opts {
     /// Port on 127.0.0.1 (0 picks a free one; the address is printed).
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// The page's directory.
-    #[arg(long, default_value = "www")]
-    dir: PathBuf,
+    /// Serve this folder (read at each request) instead of the page built
+    /// into the binary: for working on www/.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Stop a compile (ruchy and rustc) that runs longer than this; the
+    /// page gets 504.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
+    compile_timeout: Duration,
 }
 
 impl Opts {
     /// Serves until the process is stopped.
     pub fn run(self) -> Result<ExitCode, Failure> {
-        if !self.dir.join("index.html").exists() {
-            return Err(Failure::new(
-                exit::NO_INPUT,
-                format!(
-                    "{} has no index.html: serve the repository's www/ (--dir)",
-                    self.dir.display()
-                ),
-            ));
-        }
-        if !self.dir.join("pkg").exists() {
-            eprintln!(
-                "ruchy-trace: note: {}/pkg is missing: build the page with www/build.sh",
-                self.dir.display()
-            );
-        }
+        let page = match &self.dir {
+            Some(dir) => Page::Dir(dir.clone()),
+            None => Page::Embedded,
+        };
+        page.check().map_err(|m| Failure::new(exit::NO_INPUT, m))?;
         let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).map_err(|e| {
             Failure::new(
                 exit::IO,
@@ -45,22 +42,21 @@ impl Opts {
         let addr = listener
             .local_addr()
             .map_err(|e| Failure::new(exit::IO, e.to_string()))?;
-        println!("serving {} on http://{addr}/", self.dir.display());
+        match &self.dir {
+            Some(dir) => println!("serving {} on http://{addr}/", dir.display()),
+            None => println!("serving the Trace tab on http://{addr}/"),
+        }
         let _ = std::io::stdout().flush();
-        crate::serve::serve(listener, self.dir, compile_source);
+        let site = Site {
+            page,
+            compile: true,
+            limits: Limits {
+                compile_timeout: self.compile_timeout,
+                ..Limits::default()
+            },
+        };
+        ruchy_trace::serve::serve(listener, site)
+            .map_err(|e| Failure::new(exit::IO, format!("serving stopped: {e}")))?;
         Ok(ExitCode::SUCCESS)
     }
-}
-
-/// The compile endpoint: a Ruchy program's text to wasm, or the HTTP status
-/// and message saying why not.
-fn compile_source(text: &str) -> Result<Vec<u8>, (u16, String)> {
-    compile::compile_text(text).map_err(|e| {
-        let status = match &e {
-            CompileError::NotInstalled(_) => 501,
-            CompileError::Transpile { .. } | CompileError::Rustc { .. } => 422,
-            CompileError::Spawn { .. } | CompileError::Io { .. } => 500,
-        };
-        (status, exit::chain(&e))
-    })
 }
