@@ -570,9 +570,8 @@ fn replay_matches_the_live_trace_byte_for_byte() {
     }
 }
 
-#[test]
-fn record_is_compact_and_report_and_graph_add_up() {
-    let file = temp("fib20.rtrace");
+/// Records `run(n)` of the bundled fibonacci benchmark module to `file`.
+fn record_fib(file: &std::path::Path, n: &str) -> std::process::Output {
     let bench = fixture("bench/fib_bench.wasm");
     let out = ruchy_trace(&[
         "record",
@@ -582,9 +581,17 @@ fn record_is_compact_and_report_and_graph_add_up() {
         "-o",
         file.to_str().unwrap(),
         "--",
-        "20",
+        n,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    out
+}
+
+#[test]
+fn record_is_compact_and_report_and_graph_add_up() {
+    let file = temp("fib20.rtrace");
+    let bench = fixture("bench/fib_bench.wasm");
+    let out = record_fib(&file, "20");
     assert_eq!(text(&out.stdout), "6765\n");
     assert!(
         out.stderr.is_empty(),
@@ -813,18 +820,7 @@ fn the_proposals_flag_names_are_accepted() {
 #[test]
 fn report_and_graph_write_to_output_files() {
     let rtrace = temp("output-flags.rtrace");
-    let bench = fixture("bench/fib_bench.wasm");
-    let out = ruchy_trace(&[
-        "record",
-        "--invoke",
-        "run",
-        bench.to_str().unwrap(),
-        "-o",
-        rtrace.to_str().unwrap(),
-        "--",
-        "10",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    record_fib(&rtrace, "10");
     for sub in ["report", "graph"] {
         let printed = ruchy_trace(&[sub, rtrace.to_str().unwrap()]);
         assert!(printed.status.success(), "{}", text(&printed.stderr));
