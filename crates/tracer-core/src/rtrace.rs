@@ -54,6 +54,7 @@ fn unzigzag(v: u64) -> i64 {
 }
 
 /// Writes `.rtrace` bytes; the caller sends them wherever it likes.
+#[derive(Debug)]
 pub struct TraceWriter {
     layout: RecordLayout,
     table: FunctionTable,
@@ -303,6 +304,7 @@ impl<E: core::fmt::Debug + core::fmt::Display> core::error::Error for ReadError<
 /// length in the file is checked against the bytes that remain and against
 /// a fixed cap ([`MAX_TABLE_BYTES`], [`MAX_BLOCK_BYTES`]) before a buffer
 /// of that size exists.
+#[derive(Debug)]
 pub struct TraceReader<S: TraceSource> {
     source: S,
     size: u64,

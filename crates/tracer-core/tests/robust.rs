@@ -5,6 +5,7 @@
 
 use ruchy_trace_core::decode::{RunEnd, Trace};
 use ruchy_trace_core::format::{
+    render_to_string,
     ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
 };
 use ruchy_trace_core::record::write_record;
@@ -151,7 +152,6 @@ fn decode_all(trace: &Trace) -> bool {
         failed || balance <= 0,
         "{balance} frame(s) entered and never closed"
     );
-    let stats = trace.stats();
     let formatters: [&mut dyn Formatter; 4] = [
         // Indented: a record's depth (sampled modules) sets the indentation,
         // and a corrupt one is capped (see the regression test below).
@@ -164,12 +164,7 @@ fn decode_all(trace: &Trace) -> bool {
         &mut ChromeFormatter::new(),
     ];
     for f in formatters {
-        let mut out = String::new();
-        f.begin(trace, &mut out);
-        for e in trace.events().flatten() {
-            f.event(trace, &e, &mut out);
-        }
-        f.end(trace, &stats, &mut out);
+        let _ = render_to_string(f, trace);
     }
     failed
 }
