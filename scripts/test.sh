@@ -15,6 +15,9 @@ cargo build -p ruchy-trace-instrument --target wasm32-unknown-unknown
 echo "== native tests (release: the same build the CLI and the benchmark use)"
 cargo test --release
 
+echo "== fuzz targets, each for 60 s"
+bash ci/fuzz.sh
+
 if [ -x ci/browser-tests.sh ]; then
     echo "== browser tests"
     ci/browser-tests.sh

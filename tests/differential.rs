@@ -12,9 +12,7 @@ use crate::reference::{self, Callee, Compared, Expected, LogEntry, Shape, World}
 use ruchy_trace::recorder::{self, Recorder};
 use ruchy_trace::ruchy_trace_core::decode::{RunEnd, Trace};
 use ruchy_trace::ruchy_trace_core::record;
-use ruchy_trace::ruchy_trace_core::{
-    EventKind, FunctionTable, OverflowPolicy, RecordLayout, Ring,
-};
+use ruchy_trace::ruchy_trace_core::{EventKind, FunctionTable, OverflowPolicy, RecordLayout, Ring};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::{Engine, Instance, Linker, Module, Store, Val};
@@ -58,7 +56,11 @@ impl Data {
 
 /// A recorder that keeps every record.
 fn recorder_for(table: &FunctionTable) -> Recorder {
-    let ring = Ring::new(RecordLayout::new(table), u64::MAX, OverflowPolicy::KeepOldest);
+    let ring = Ring::new(
+        RecordLayout::new(table),
+        u64::MAX,
+        OverflowPolicy::KeepOldest,
+    );
     Recorder::new(Arc::new(table.clone()), ring, std::time::Instant::now())
 }
 
@@ -194,7 +196,11 @@ impl Side {
 
     /// Instantiates a module in its role; returns the instance and, on
     /// the reference side, the number it gave it.
-    pub fn instantiate(&mut self, module: &Module, role: Role<'_>) -> (Result<Instance, String>, usize) {
+    pub fn instantiate(
+        &mut self,
+        module: &Module,
+        role: Role<'_>,
+    ) -> (Result<Instance, String>, usize) {
         let mut linker = self.linker.clone();
         let mut ordinal = 0;
         match role {
@@ -233,10 +239,9 @@ impl Side {
             Role::Plain => {}
             Role::Reference(shape) => {
                 if shape.start.is_some() {
-                    self.store
-                        .data_mut()
-                        .log
-                        .push(LogEntry::Return { results: Vec::new() });
+                    self.store.data_mut().log.push(LogEntry::Return {
+                        results: Vec::new(),
+                    });
                 }
                 self.world
                     .learn_functions(&mut self.store, &instance, ordinal, shape);
@@ -260,7 +265,11 @@ impl Side {
     /// imports are given by position, with those in the order the module
     /// imports them (the rewrites keep their order and add imports of
     /// their own modules only, which the linker gives).
-    fn instantiate_with(&mut self, linker: &Linker<Data>, module: &Module) -> wasmtime::Result<Instance> {
+    fn instantiate_with(
+        &mut self,
+        linker: &Linker<Data>,
+        module: &Module,
+    ) -> wasmtime::Result<Instance> {
         let Some(given) = self.positional.clone() else {
             return linker.instantiate(&mut self.store, module);
         };
@@ -269,9 +278,11 @@ impl Side {
         for import in module.imports() {
             let ours = [record::HOOK_MODULE, reference::MODULE].contains(&import.module());
             externs.push(if ours {
-                linker.get_by_import(&mut self.store, &import).ok_or_else(|| {
-                    wasmtime::Error::msg(format!("unknown import {}", import.name()))
-                })?
+                linker
+                    .get_by_import(&mut self.store, &import)
+                    .ok_or_else(|| {
+                        wasmtime::Error::msg(format!("unknown import {}", import.name()))
+                    })?
             } else {
                 given
                     .next()
@@ -323,7 +334,10 @@ impl Side {
 
     /// The callee-side events the reference side's log implies since the
     /// last call, per instance; empties the log.
-    pub fn take_expected(&mut self, trapped: bool) -> Result<HashMap<usize, Vec<Expected>>, String> {
+    pub fn take_expected(
+        &mut self,
+        trapped: bool,
+    ) -> Result<HashMap<usize, Vec<Expected>>, String> {
         let log = std::mem::take(&mut self.store.data_mut().log);
         reference::expected(&log, &self.world, trapped)
     }

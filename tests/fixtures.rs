@@ -163,7 +163,10 @@ fn instrumented_fixtures_validate_and_behave_the_same() {
     let tracer = Tracer::new(false).unwrap();
     for name in ruchy_fixtures() {
         let wasm = read(&format!("{name}.wasm"));
-        for scope in [ruchy_trace_instrument::Scope::Own, ruchy_trace_instrument::Scope::All] {
+        for scope in [
+            ruchy_trace_instrument::Scope::Own,
+            ruchy_trace_instrument::Scope::All,
+        ] {
             for strategy in [Strategy::Inline, Strategy::Hooks] {
                 let cfg = Config {
                     scope,

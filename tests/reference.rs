@@ -224,7 +224,10 @@ pub fn instrument(wasm: &[u8]) -> Result<(Vec<u8>, Shape), String> {
     // The log imports' types, appended after the module's own.
     let first_added_type = sigs.len() as u32;
     let log_types: [(&[wasm_encoder::ValType], &str); ADDED as usize] = [
-        (&[wasm_encoder::ValType::I32, wasm_encoder::ValType::I32], CALL),
+        (
+            &[wasm_encoder::ValType::I32, wasm_encoder::ValType::I32],
+            CALL,
+        ),
         (
             &[
                 wasm_encoder::ValType::I32,
@@ -262,7 +265,11 @@ pub fn instrument(wasm: &[u8]) -> Result<(Vec<u8>, Shape), String> {
     };
     let add_imports = |ts: &mut ImportSection| {
         for (i, (_, name)) in log_types.iter().enumerate() {
-            ts.import(MODULE, name, EntityType::Function(first_added_type + i as u32));
+            ts.import(
+                MODULE,
+                name,
+                EntityType::Function(first_added_type + i as u32),
+            );
         }
     };
     for payload in Parser::new(0).parse_all(wasm) {
@@ -277,8 +284,7 @@ pub fn instrument(wasm: &[u8]) -> Result<(Vec<u8>, Shape), String> {
                 | Payload::CustomSection(_)
                 | Payload::End(_)
         );
-        if (later || matches!(payload, Payload::ImportSection(_) | Payload::End(_)))
-            && !types_done
+        if (later || matches!(payload, Payload::ImportSection(_) | Payload::End(_))) && !types_done
         {
             add_types(&mut module, &mut TypeSection::new());
             types_done = true;
@@ -712,7 +718,11 @@ impl World {
     /// Where a call from `instance` to `callee` lands: a function of an
     /// instance, the host (`None`), or an error when the address is not
     /// known.
-    fn resolve(&self, instance: Option<usize>, callee: Callee) -> Result<Option<(usize, u32)>, String> {
+    fn resolve(
+        &self,
+        instance: Option<usize>,
+        callee: Callee,
+    ) -> Result<Option<(usize, u32)>, String> {
         match (instance, callee) {
             (_, Callee::Ref(0)) => Ok(None),
             (Some(x), Callee::Index(f)) => {
@@ -722,7 +732,9 @@ impl World {
                     None => Some((x, f)),
                 })
             }
-            (None, Callee::Index(f)) => Err(format!("host call of function {f} without an instance")),
+            (None, Callee::Index(f)) => {
+                Err(format!("host call of function {f} without an instance"))
+            }
             (_, Callee::Ref(raw)) => match self.functions.get(&raw) {
                 Some(&to) => Ok(Some(to)),
                 None if self.host.contains(&raw) => Ok(None),
@@ -915,7 +927,10 @@ pub fn expected(
         }
     }
     if !trapped && !stack.is_empty() {
-        return Err(format!("{} call(s) never returned though the run did", stack.len()));
+        return Err(format!(
+            "{} call(s) never returned though the run did",
+            stack.len()
+        ));
     }
     while let Some(frame) = stack.pop() {
         if let Some((y, _)) = frame {
@@ -946,7 +961,10 @@ impl std::ops::AddAssign for Compared {
 }
 
 /// Whether a recorded value is the logged one, bit for bit.
-fn same_value(recorded: &ruchy_trace::ruchy_trace_core::Value, logged: &Logged) -> Result<bool, ()> {
+fn same_value(
+    recorded: &ruchy_trace::ruchy_trace_core::Value,
+    logged: &Logged,
+) -> Result<bool, ()> {
     use ruchy_trace::ruchy_trace_core::{ValType as T, Value};
     Ok(match (recorded, logged.ty) {
         (Value::I32(x), ty::I32) => u64::from(*x as u32) == logged.low,
@@ -987,19 +1005,20 @@ pub fn compare(
         (recorded, expected)
     };
     let mut c = Compared::default();
-    let values = |c: &mut Compared, got: &[ruchy_trace::ruchy_trace_core::Value], want: &[Logged]| {
-        if got.len() != want.len() {
-            return false;
-        }
-        for (g, w) in got.iter().zip(want) {
-            match same_value(g, w) {
-                Ok(true) => c.values += 1,
-                Ok(false) => return false,
-                Err(()) => c.unrecorded += 1,
+    let values =
+        |c: &mut Compared, got: &[ruchy_trace::ruchy_trace_core::Value], want: &[Logged]| {
+            if got.len() != want.len() {
+                return false;
             }
-        }
-        true
-    };
+            for (g, w) in got.iter().zip(want) {
+                match same_value(g, w) {
+                    Ok(true) => c.values += 1,
+                    Ok(false) => return false,
+                    Err(()) => c.unrecorded += 1,
+                }
+            }
+            true
+        };
     for (i, (e, x)) in recorded.iter().zip(expected).enumerate() {
         let got: Vec<ruchy_trace::ruchy_trace_core::Value> = e.values().collect();
         let ok = match (&e.kind, x) {

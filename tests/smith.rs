@@ -89,7 +89,9 @@ fn value(ty: &ValType, rng: &mut Rng) -> Option<Val> {
         ValType::I64 => Val::I64(nonzero(rng) as i64),
         ValType::F32 => Val::F32(nonzero(rng) as u32),
         ValType::F64 => Val::F64(nonzero(rng)),
-        ValType::V128 => Val::V128((u128::from(rng.next()) << 64 | u128::from(nonzero(rng))).into()),
+        ValType::V128 => {
+            Val::V128((u128::from(rng.next()) << 64 | u128::from(nonzero(rng))).into())
+        }
         ValType::Ref(r) => Val::default_for_ty(&ValType::Ref(r.clone()))?,
     })
 }
@@ -145,7 +147,12 @@ fn dump_seed() {
 }
 
 /// Checks the traced side against the reference side's log.
-fn check_both(orig: &mut Side, inst: &mut Side, trapped: bool, t: &mut Tally) -> Result<(), String> {
+fn check_both(
+    orig: &mut Side,
+    inst: &mut Side,
+    trapped: bool,
+    t: &mut Tally,
+) -> Result<(), String> {
     let expected = orig.take_expected(trapped)?;
     let c = inst.check(trapped, Some(&expected), false)?;
     t.events += c.events;
@@ -200,7 +207,8 @@ fn host_function(
         }
     }
     for (r, ty) in results.iter_mut().zip(result_types) {
-        *r = value(ty, &mut rng).ok_or_else(|| wasmtime::Error::msg("no value of a result type"))?;
+        *r =
+            value(ty, &mut rng).ok_or_else(|| wasmtime::Error::msg("no value of a result type"))?;
     }
     Ok(())
 }
@@ -231,15 +239,21 @@ fn provide_imports(side: &mut Side, module: &Module, seed: u64) -> Result<Vec<Ex
             ExternType::Global(gt) => {
                 let v = value(gt.content(), &mut rng)
                     .ok_or_else(|| format!("import {m}::{n}: no value of its type"))?;
-                wasmtime::Global::new(&mut side.store, gt, v).map_err(what)?.into()
+                wasmtime::Global::new(&mut side.store, gt, v)
+                    .map_err(what)?
+                    .into()
             }
             ExternType::Table(tt) => {
                 let init = Val::default_for_ty(&ValType::Ref(tt.element().clone()))
                     .and_then(Val::ref_)
                     .ok_or_else(|| format!("import {m}::{n}: no default element"))?;
-                wasmtime::Table::new(&mut side.store, tt, init).map_err(what)?.into()
+                wasmtime::Table::new(&mut side.store, tt, init)
+                    .map_err(what)?
+                    .into()
             }
-            ExternType::Memory(mt) => wasmtime::Memory::new(&mut side.store, mt).map_err(what)?.into(),
+            ExternType::Memory(mt) => wasmtime::Memory::new(&mut side.store, mt)
+                .map_err(what)?
+                .into(),
             other => return Err(format!("import {m}::{n}: {other:?}")),
         });
     }
@@ -407,7 +421,9 @@ fn check_seed(engine: &Engine, seed: u64, gc: bool, t: &mut Tally) -> Result<(),
                     kind(ty.get(&mut inst.store, e)),
                 );
                 if ex != ey {
-                    return Err(format!("table `{name}` element {e}: {ex}, instrumented {ey}"));
+                    return Err(format!(
+                        "table `{name}` element {e}: {ex}, instrumented {ey}"
+                    ));
                 }
             }
             t.tables += 1;
@@ -520,7 +536,10 @@ fn assert_run(label: &str, seeds: std::ops::Range<u64>, gc: bool, expected: Coun
         "{} failure(s); see the output",
         t.failures.len()
     );
-    assert!(t.events > 0 && t.compared.calls > 0, "nothing was recorded: {t:?}");
+    assert!(
+        t.events > 0 && t.compared.calls > 0,
+        "nothing was recorded: {t:?}"
+    );
     let got = Counts {
         modules: t.modules,
         refused: t.refused.len(),

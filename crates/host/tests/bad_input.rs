@@ -234,8 +234,17 @@ fn flipped_bytes_in_dwarf_and_name_sections_never_panic() {
         })
         .collect();
     let names: Vec<&str> = sections.iter().map(|(n, _)| n.as_str()).collect();
-    for needed in ["name", ".debug_info", ".debug_line", ".debug_abbrev", ".debug_str"] {
-        assert!(names.contains(&needed), "structs.wasm lacks {needed}: {names:?}");
+    for needed in [
+        "name",
+        ".debug_info",
+        ".debug_line",
+        ".debug_abbrev",
+        ".debug_str",
+    ] {
+        assert!(
+            names.contains(&needed),
+            "structs.wasm lacks {needed}: {names:?}"
+        );
     }
     let own = Config::default();
     for (name, range) in &sections {

@@ -111,9 +111,22 @@ fn refused(name: &str, bytes: &[u8], needle: &str) {
         let m = measured(&args);
         let what = format!("{name}: {}", args.join(" "));
         assert_eq!(m.status, Some(65), "{what}: status; stderr: {}", m.stderr);
-        assert_eq!(m.stderr.lines().count(), 1, "{what}: one line: {}", m.stderr);
-        assert!(m.stderr.starts_with("ruchy-trace: error: "), "{what}: {}", m.stderr);
-        assert!(m.stderr.contains(needle), "{what}: `{needle}` not in {}", m.stderr);
+        assert_eq!(
+            m.stderr.lines().count(),
+            1,
+            "{what}: one line: {}",
+            m.stderr
+        );
+        assert!(
+            m.stderr.starts_with("ruchy-trace: error: "),
+            "{what}: {}",
+            m.stderr
+        );
+        assert!(
+            m.stderr.contains(needle),
+            "{what}: `{needle}` not in {}",
+            m.stderr
+        );
         assert!(m.wall < MAX_WALL, "{what}: took {:?}", m.wall);
         assert!(
             m.max_rss_bytes < MAX_RSS_BYTES,
@@ -138,7 +151,11 @@ fn a_bare_header_stating_a_4_gib_table_is_refused_at_the_cap() {
     f.extend(0u64.to_le_bytes());
     f.extend(u32le(u32::MAX));
     assert_eq!(f.len(), 20);
-    refused("header-4gib", &f, "function table length (over the 64 MiB cap)");
+    refused(
+        "header-4gib",
+        &f,
+        "function table length (over the 64 MiB cap)",
+    );
 }
 
 /// A table length under the cap but past the end of the file.
@@ -227,6 +244,10 @@ fn the_real_trace_replays_within_the_same_bounds() {
     let m = measured(&["replay", path.to_str().unwrap()]);
     assert_eq!(m.status, Some(0), "{}", m.stderr);
     assert!(m.wall < MAX_WALL, "took {:?}", m.wall);
-    assert!(m.max_rss_bytes < MAX_RSS_BYTES, "{} MiB", m.max_rss_bytes >> 20);
+    assert!(
+        m.max_rss_bytes < MAX_RSS_BYTES,
+        "{} MiB",
+        m.max_rss_bytes >> 20
+    );
     cleanup(&[&path]);
 }

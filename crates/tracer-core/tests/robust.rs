@@ -322,7 +322,15 @@ fn a_corrupt_depth_indents_at_most_max_indent_levels() {
         ..FunctionTable::default()
     };
     let mut records = Vec::new();
-    write_record(&mut records, 0, RecordKind::Enter, None, Some(u32::MAX), &[], None);
+    write_record(
+        &mut records,
+        0,
+        RecordKind::Enter,
+        None,
+        Some(u32::MAX),
+        &[],
+        None,
+    );
     let layout = RecordLayout::new(&table);
     let mut ring = Ring::new(layout, 10, OverflowPolicy::KeepNewest);
     ring.push(&records).unwrap();
