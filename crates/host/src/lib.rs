@@ -13,11 +13,15 @@
 mod clock;
 mod error;
 pub mod recorder;
+mod render;
 pub mod replay;
 mod run;
+mod writer;
 
+pub use clock::Clock;
 pub use error::HostError;
 pub use recorder::{HasRecorder, RecordSink, Recorder};
-pub use run::{Entry, Outcome, Program, RunOptions, Tracer};
+pub use render::TextSink;
+pub use run::{Entry, Outcome, Program, RunOptions, Tracer, TracerBuilder};
 pub use ruchy_trace_core;
 pub use ruchy_trace_instrument;

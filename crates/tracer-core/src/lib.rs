@@ -27,6 +27,7 @@ pub mod record;
 pub mod ring;
 pub mod rtrace;
 pub mod source;
+pub mod stream;
 pub mod table;
 pub mod value;
 

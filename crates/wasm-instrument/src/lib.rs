@@ -22,6 +22,8 @@ mod dwarf;
 mod error;
 mod lowering;
 mod names;
+mod parallel;
+mod plan;
 mod rewrite;
 pub mod ruchy;
 mod select;
@@ -72,8 +74,23 @@ pub struct Instrumented {
     pub notes: Vec<String>,
 }
 
-/// Instruments `wasm` according to `config`.
+/// Instruments `wasm` according to `config`, using every core.
 pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
+    instrument_with_jobs(wasm, config, 0)
+}
+
+/// Instruments `wasm` according to `config`, validating and rewriting
+/// function bodies on up to `jobs` threads (0: one per core).
+///
+/// The input is validated once: each function body as it is read for the
+/// rewrite. The output is not validated again (that would cost as much as
+/// the rewrite) except in debug builds; the test suites validate every
+/// module they instrument.
+pub fn instrument_with_jobs(
+    wasm: &[u8],
+    config: &Config,
+    jobs: usize,
+) -> Result<Instrumented, Error> {
     let module = analysis::analyze(wasm)?;
     let selection = select::select(&module, config)?;
     let mut table = ruchy_trace_core::FunctionTable {
@@ -88,9 +105,9 @@ pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
     };
     ruchy::relocate(&mut table, &config.ruchy_sources);
     let mut notes = Vec::new();
-    let bytes = rewrite::rewrite(wasm, &module, &selection, &table, &mut notes)?;
-    let mut validator = wasmparser::Validator::new();
-    validator
+    let bytes = rewrite::rewrite(wasm, &module, &selection, &table, jobs, &mut notes)?;
+    #[cfg(debug_assertions)]
+    wasmparser::Validator::new()
         .validate_all(&bytes)
         .map_err(|e| Error::Internal(format!("instrumented module does not validate: {e}")))?;
     Ok(Instrumented {
