@@ -819,7 +819,8 @@ fn profiled_run(wasm: &[u8], n: i64) -> (Vec<String>, u64, Cost) {
 
 /// `ruchy-trace-bench instrument`: each module instrumented by
 /// `ruchy-trace instrument` (every function, the default inline path) and
-/// by `wasm-opt --log-execution`, whole process, round-robin.
+/// by `wasm-opt --all-features --log-execution`, whole process,
+/// round-robin.
 fn instrument(args: &InstrumentArgs) {
     let Some(cli) = cli_binary(&args.cli) else {
         fail("no `ruchy-trace` binary next to this one (cargo build --release -p ruchy-trace), or give --cli");
@@ -870,6 +871,9 @@ fn instrument(args: &InstrumentArgs) {
             row.ours_rss = row.ours_rss.max(ours.peak_rss_kb);
             let peer = measure_child(
                 Command::new("wasm-opt")
+                    // Real modules use bulk memory, sign extension and
+                    // more: Binaryen refuses them unless told.
+                    .arg("--all-features")
                     .arg("--log-execution")
                     .arg(m)
                     .arg("-o")

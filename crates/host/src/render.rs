@@ -245,3 +245,65 @@ impl RecordSink for TextSink {
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Entry, RunOptions, Tracer};
+
+    /// A writer the test reads back after the sink is done with it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The text a sink streams while the guest runs, cut into many small
+    /// pieces rendered on three threads, is byte for byte the text rendered
+    /// afterwards from the ring that kept every event.
+    #[test]
+    fn streamed_text_equals_the_text_rendered_after_the_run() {
+        let wasm = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/fixtures/bench/fib_bench.wasm"),
+        )
+        .unwrap();
+        let program = Tracer::builder()
+            .build()
+            .unwrap()
+            .load(&wasm, &Default::default())
+            .unwrap();
+        let out = Shared::default();
+        let sink = TextSink::new(TextOptions::default(), Box::new(out.clone()), 3);
+        let entry = Entry::Invoke {
+            name: "run".into(),
+            args: vec!["25".into()],
+        };
+        let outcome = program
+            .run_with(&entry, &RunOptions::default(), Some(Box::new(sink)))
+            .unwrap();
+        let trace = &outcome.trace;
+        // The recursion of fib(25) makes 2 * fib(26) - 1 calls, and run(25)
+        // one more: two events each, more than seven pieces' worth.
+        let events = 2 * (2 * 121_393);
+        assert_eq!(trace.stats().kept_events, events);
+        assert!(events > 7 * PIECE_RECORDS);
+        let mut expected = String::new();
+        let mut f = TextFormatter::new(TextOptions::default());
+        f.begin(trace, &mut expected);
+        for e in trace.events() {
+            f.event(trace, &e.unwrap(), &mut expected);
+        }
+        f.end(trace, &trace.stats(), &mut expected);
+        let streamed = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(expected.lines().count() as u64, events + 1);
+        assert_eq!(streamed, expected);
+    }
+}
