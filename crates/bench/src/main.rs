@@ -357,7 +357,7 @@ fn fib(args: &FibArgs) {
     .collect::<Vec<_>>();
     match binaryen_log_execution(&wasm) {
         Ok(bytes) => scenarios.push(Scenario {
-            label: "peer: Binaryen `wasm-opt --log-execution` (entries and loop headers, no values), counting host hook",
+            label: "peer: Binaryen `wasm-opt --log-execution` (entries, loop headers and returns, no values), counting host hook",
             target: "-",
             variant: Variant::Binaryen,
             bytes,
