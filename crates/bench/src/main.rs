@@ -18,7 +18,7 @@
 use clap::{Args, Parser, Subcommand};
 use ruchy_trace::ruchy_trace_core::format::{Formatter, TextFormatter, TextOptions};
 use ruchy_trace::ruchy_trace_core::{OverflowPolicy, Strategy, TraceOptions};
-use ruchy_trace::ruchy_trace_instrument::{self, Config, Filter, Scope};
+use ruchy_trace::ruchy_trace_instrument::{self, Config, Filters, Scope};
 use ruchy_trace::{Clock, Entry, Outcome, Program, RunOptions, Tracer};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -249,10 +249,7 @@ fn config(strategy: Strategy, timestamps: bool, sample: u32, filters: &[&str]) -
             ..TraceOptions::default()
         },
         scope: Scope::All,
-        filters: filters
-            .iter()
-            .map(|f| Filter::parse(f).expect("valid filter"))
-            .collect(),
+        filters: Filters::parse(filters.iter().copied()).expect("valid filters"),
         ..Config::default()
     }
 }

@@ -416,7 +416,19 @@ fn hook<T: HasRecorder>(caller: &mut Caller<'_, T>, params: &[Val]) {
 fn flush<T: HasRecorder>(caller: &mut Caller<'_, T>, end: i32) {
     if let Some(Extern::Memory(memory)) = caller.get_export(record::MEMORY_EXPORT) {
         let (data, state) = memory.data_and_store_mut(caller);
-        state.recorder().take_staging(data, end);
+        let recorder = state.recorder();
+        recorder.take_staging(data, end);
+        // The clock thread ticks every 100 us, and a busy machine may not
+        // run it for longer: a flush is a moment the host runs anyway, so
+        // it brings the clock cell up to date too.
+        let at = record::CLOCK_ADDRESS as usize;
+        if let Some(cell) = data.get_mut(at..at + 4) {
+            let now = micros_since(recorder.epoch);
+            // SAFETY: 4 bytes of the trace memory, which starts page
+            // aligned; the clock thread stores to the same cell atomically.
+            unsafe { std::sync::atomic::AtomicU32::from_ptr(cell.as_mut_ptr().cast::<u32>()) }
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 

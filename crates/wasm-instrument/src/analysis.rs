@@ -41,16 +41,6 @@ pub struct ModuleInfo<'a> {
     pub body_validators: Vec<BodyValidator>,
 }
 
-pub fn check_header(wasm: &[u8]) -> Result<(), Error> {
-    if wasm.len() < 4 || &wasm[..4] != b"\0asm" {
-        return Err(Error::NotWasm);
-    }
-    if Parser::is_component(wasm) {
-        return Err(Error::Component);
-    }
-    Ok(())
-}
-
 impl ModuleInfo<'_> {
     /// The raw name of function `index`, or `func[N]`.
     pub fn function_name(&self, index: u32) -> String {
@@ -70,7 +60,7 @@ pub type BodyValidator =
 /// is rewritten, see [`ModuleInfo::body_validators`]), and learns what the
 /// rewrite needs.
 pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
-    check_header(wasm)?;
+    crate::check_header(wasm)?;
     let mut validator = wasmparser::Validator::new();
     let mut bodies = Vec::new();
     let mut types = None;

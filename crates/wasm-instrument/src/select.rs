@@ -4,7 +4,6 @@ use crate::analysis::ModuleInfo;
 use crate::error::Error;
 use crate::names;
 use std::collections::HashMap;
-use ruchy_trace_core::glob;
 use ruchy_trace_core::{FunctionInfo, ValType};
 
 /// Which functions are candidates before filters apply.
@@ -17,39 +16,6 @@ pub enum Scope {
     Own,
     /// Every defined function.
     All,
-}
-
-/// A name pattern: functions matching an including filter are kept (when
-/// any including filter is given, only those); functions matching an
-/// excluding filter are dropped. Patterns are globs (`*`, `?`) matched
-/// against the shown name, the demangled name and the raw name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    /// Whether matching functions are kept (true) or dropped (false).
-    pub include: bool,
-    /// The glob.
-    pub pattern: String,
-}
-
-impl Filter {
-    /// Parses `GLOB` (include) or `!GLOB` (exclude).
-    pub fn parse(text: &str) -> Result<Filter, Error> {
-        let (include, pattern) = match text.strip_prefix('!') {
-            Some(p) => (false, p),
-            None => (true, text),
-        };
-        if pattern.is_empty() {
-            return Err(Error::BadFilter(text.to_string()));
-        }
-        Ok(Filter {
-            include,
-            pattern: pattern.to_string(),
-        })
-    }
-
-    fn matches(&self, names: &[&str]) -> bool {
-        names.iter().any(|n| glob::matches(&self.pattern, n))
-    }
 }
 
 /// The instrumented functions.
@@ -78,7 +44,6 @@ pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selecti
     let program = module.program.as_ref();
     let mut functions = Vec::new();
     let mut ids = HashMap::new();
-    let includes: Vec<&Filter> = config.filters.iter().filter(|f| f.include).collect();
     for index in module.imported_functions..module.signatures.len() as u32 {
         let raw = module
             .raw_names
@@ -97,14 +62,7 @@ pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selecti
         }
         let name = names::display_name(&demangled, program);
         let all_names = [name.as_str(), demangled.as_str(), raw.as_str()];
-        if !includes.is_empty() && !includes.iter().any(|f| f.matches(&all_names)) {
-            continue;
-        }
-        if config
-            .filters
-            .iter()
-            .any(|f| !f.include && f.matches(&all_names))
-        {
+        if !config.filters.allows(&all_names) {
             continue;
         }
         let sig = &module.signatures[index as usize];
