@@ -42,12 +42,16 @@ mod clock;
 pub mod compile;
 mod error;
 pub mod recorder;
+mod render;
 pub mod replay;
 mod run;
 pub mod serve;
+mod writer;
 
+pub use clock::Clock;
 pub use error::HostError;
 pub use recorder::{HasRecorder, RecordSink, Recorder};
-pub use run::{Entry, Outcome, Program, RunOptions, Tracer};
+pub use render::TextSink;
+pub use run::{Entry, Outcome, Program, RunOptions, Tracer, TracerBuilder};
 pub use ruchy_trace_core;
 pub use ruchy_trace_instrument;

@@ -4,15 +4,18 @@
 //! own `Linker` and `Store` (several instances, its own imports) uses them
 //! directly: put a [`Recorder`] in the store's data, implement
 //! [`HasRecorder`], call [`link`] before instantiating and [`final_flush`]
-//! when the guest stops, then [`Recorder::finish`].
+//! when the guest stops, then [`Recorder::finish`], which ends the run.
 
 use crate::clock::micros_since;
+use crate::error::HostError;
+use crate::writer::{Writer, Written};
+use ruchy_trace_core::decode::RunEnd;
 use std::sync::Arc;
 use std::time::Instant;
 use ruchy_trace_core::record::{self, RecordKind};
 use ruchy_trace_core::capture;
 use ruchy_trace_core::source;
-use ruchy_trace_core::{FunctionTable, Ring, Strategy, ValType, Value};
+use ruchy_trace_core::{FunctionTable, RecordLayout, Ring, Strategy, ValType, Value};
 use wasmtime::{Caller, Extern, Linker, Module, Val};
 
 /// Records gather in chunks of this size before they reach the ring; big
@@ -52,13 +55,13 @@ pub trait RecordSink: Send {
     /// A chunk of whole records.
     fn records(&mut self, chunk: &[u8]) -> std::io::Result<()>;
     /// Called once, after the last record.
-    fn finish(&mut self, end: &ruchy_trace_core::decode::RunEnd, end_us: u64) -> std::io::Result<()>;
+    fn finish(&mut self, end: &RunEnd, end_us: u64) -> std::io::Result<()>;
 }
 
 /// What a store holds for tracing.
 pub struct Recorder {
-    /// Where records end up.
-    pub ring: Ring,
+    /// Record sizes of the table.
+    layout: RecordLayout,
     table: Arc<FunctionTable>,
     /// The chunk being filled.
     current: Vec<u8>,
@@ -68,61 +71,113 @@ pub struct Recorder {
     pub epoch: Instant,
     /// The first malformed thing the guest handed over, if any.
     pub error: Option<ruchy_trace_core::Error>,
-    /// Where records also stream to, if anywhere.
-    pub sink: Option<Box<dyn RecordSink>>,
-    /// The first error the sink reported.
-    pub sink_error: Option<std::io::Error>,
+    /// Where full chunks go.
+    delivery: Delivery,
+}
+
+/// Where the recorder's full chunks go: to the ring (and sink) on this
+/// thread, or to a writer thread that owns them.
+enum Delivery {
+    Here(Written),
+    Thread(Writer),
 }
 
 impl Recorder {
-    /// A recorder for a module instrumented with `table`, filling `ring`.
+    /// A recorder for a module instrumented with `table`, filling `ring`
+    /// on the thread that runs the guest.
     pub fn new(table: Arc<FunctionTable>, ring: Ring, epoch: Instant) -> Recorder {
         let max_record = ring.layout().max_record_size() as usize;
         Recorder {
-            ring,
+            layout: ring.layout().clone(),
             table,
             current: Vec::new(),
             max_record,
             epoch,
             error: None,
-            sink: None,
-            sink_error: None,
+            delivery: Delivery::Here(Written {
+                ring,
+                sink: None,
+                error: None,
+                sink_error: None,
+            }),
         }
     }
 
+    /// Also streams every record to `sink` (a trace file), as chunks fill.
+    /// Set it before [`Recorder::start_writer_thread`]; afterwards the
+    /// writer owns the sink and this does nothing.
+    pub fn set_sink(&mut self, sink: Option<Box<dyn RecordSink>>) {
+        if let Delivery::Here(w) = &mut self.delivery {
+            w.sink = sink;
+        }
+    }
+
+    /// Moves the ring and the sink to a writer thread: from then on, the
+    /// guest's thread only hands whole chunks over.
+    pub fn start_writer_thread(&mut self) {
+        let placeholder = Delivery::Here(Written {
+            ring: Ring::new(self.layout.clone(), 0, Default::default()),
+            sink: None,
+            error: None,
+            sink_error: None,
+        });
+        self.delivery = match std::mem::replace(&mut self.delivery, placeholder) {
+            Delivery::Here(w) if w.error.is_none() && w.sink_error.is_none() => {
+                Delivery::Thread(Writer::start(w.ring, w.sink))
+            }
+            other => other,
+        };
+    }
+
     /// Makes room for `bytes` more in the current chunk, handing a full one
-    /// to the ring.
+    /// over.
     fn reserve(&mut self, bytes: usize) {
         if self.current.len() + bytes <= self.current.capacity() {
             return;
         }
         self.drain_staging();
-        let next = self.ring.take_spare().unwrap_or_else(fresh_chunk);
-        self.current = next;
+        let spare = match &mut self.delivery {
+            Delivery::Here(w) => w.ring.take_spare(),
+            Delivery::Thread(t) => t.spare(),
+        };
+        self.current = spare.unwrap_or_else(fresh_chunk);
         self.current.reserve(bytes);
     }
 
-    /// Hands the chunk being filled to the ring.
+    /// Hands the chunk being filled over.
     pub fn drain_staging(&mut self) {
         let chunk = std::mem::take(&mut self.current);
-        if let (Some(sink), false) = (&mut self.sink, chunk.is_empty()) {
-            if let Err(e) = sink.records(&chunk) {
-                self.sink_error.get_or_insert(e);
-                self.sink = None;
-            }
-        }
-        if let Err(e) = self.ring.push_chunk(chunk) {
-            self.error.get_or_insert(e);
+        match &mut self.delivery {
+            Delivery::Here(w) => w.take(chunk),
+            Delivery::Thread(t) if !chunk.is_empty() => t.send(chunk),
+            Delivery::Thread(_) => {}
         }
     }
 
-    /// Ends recording: what the ring kept, or the first malformed record.
-    pub fn finish(mut self) -> Result<ruchy_trace_core::ring::Recorded, ruchy_trace_core::Error> {
+    /// Ends recording once the guest stopped (after [`final_flush`]): hands
+    /// the last chunk over, tells the sink how the run ended, and returns
+    /// what the ring kept; or the first malformed record the guest handed
+    /// over, or the first error writing to the sink.
+    pub fn finish(
+        mut self,
+        end: &RunEnd,
+        end_us: u64,
+    ) -> Result<ruchy_trace_core::ring::Recorded, HostError> {
         self.drain_staging();
-        if let Some(e) = self.error {
-            return Err(e);
+        let written = match self.delivery {
+            Delivery::Here(w) => w,
+            Delivery::Thread(t) => t.finish(),
+        };
+        if let Some(e) = self.error.or(written.error) {
+            return Err(HostError::Trace(e));
         }
-        self.ring.finish()
+        if let Some(e) = written.sink_error {
+            return Err(HostError::Io(e));
+        }
+        if let Some(mut s) = written.sink {
+            s.finish(end, end_us).map_err(HostError::Io)?;
+        }
+        Ok(written.ring.finish()?)
     }
 
     /// Takes one hook call's parameters: header, depth (sampled entries),
@@ -157,7 +212,7 @@ impl Recorder {
         };
         let mut values = rest.iter();
         let recorded = hook_values(types, &mut values);
-        let snapshot = self.ring.layout().snapshot_of(header).then(|| {
+        let snapshot = self.layout.snapshot_of(header).then(|| {
             let extra = values.next().and_then(Val::i32).map(|a| a as u32);
             self.snapshot(id, kind, &recorded, extra, memory.unwrap_or(&[]))
         });
@@ -319,8 +374,7 @@ fn hook<T>(
     }
     let header = params.first().and_then(Val::i32).unwrap_or(-1) as u32;
     let reads_memory = recorder(caller.data_mut())
-        .ring
-        .layout()
+        .layout
         .snapshot_of(header);
     let memory = if reads_memory {
         caller.get_export(record::GUEST_MEMORY_EXPORT)
@@ -339,7 +393,19 @@ fn hook<T>(
 fn flush<T>(caller: &mut Caller<'_, T>, end: i32, recorder: impl Fn(&mut T) -> &mut Recorder) {
     if let Some(Extern::Memory(memory)) = caller.get_export(record::MEMORY_EXPORT) {
         let (data, state) = memory.data_and_store_mut(caller);
-        recorder(state).take_staging(data, end);
+        let recorder = recorder(state);
+        recorder.take_staging(data, end);
+        // The clock thread ticks every 100 us, and a busy machine may not
+        // run it for longer: a flush is a moment the host runs anyway, so
+        // it brings the clock cell up to date too.
+        let at = record::CLOCK_ADDRESS as usize;
+        if let Some(cell) = data.get_mut(at..at + 4) {
+            let now = micros_since(recorder.epoch);
+            // SAFETY: 4 bytes of the trace memory, which starts page
+            // aligned; the clock thread stores to the same cell atomically.
+            unsafe { std::sync::atomic::AtomicU32::from_ptr(cell.as_mut_ptr().cast::<u32>()) }
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Loading, instantiating and running a traced program.
 
-use crate::clock::{micros_since, Ticker};
+use crate::clock::{micros_since, Clock, Ticker};
 use crate::error::HostError;
 use crate::recorder::{self, HasRecorder, RecordSink, Recorder};
 use std::sync::Arc;
@@ -20,6 +20,64 @@ pub struct Tracer {
     engine: Engine,
     interruptible: bool,
     metered: bool,
+    clock: Clock,
+    jobs: usize,
+}
+
+/// Builds a [`Tracer`]: `Tracer::builder().timeouts(true).fuel(true).build()`.
+#[derive(Debug, Clone, Default)]
+pub struct TracerBuilder {
+    timeouts: bool,
+    fuel: bool,
+    clock: Clock,
+    jobs: usize,
+}
+
+impl TracerBuilder {
+    /// Enables epoch interruption so runs can have a [`RunOptions::timeout`];
+    /// it costs a check on every loop back-edge and function entry, so it
+    /// is off unless asked.
+    pub fn timeouts(mut self, on: bool) -> Self {
+        self.timeouts = on;
+        self
+    }
+
+    /// Makes the engine consume fuel so runs can be limited with
+    /// [`RunOptions::fuel`]; it costs a counter update per basic block, so
+    /// it is off unless asked.
+    pub fn fuel(mut self, on: bool) -> Self {
+        self.fuel = on;
+        self
+    }
+
+    /// How the clock inline records read is kept fresh (default: a
+    /// sleeping ticker, see [`Clock`]).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Threads that validate and rewrite function bodies when a module is
+    /// instrumented (0, the default: one per core).
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    /// Creates the engine.
+    pub fn build(self) -> Result<Tracer, HostError> {
+        let mut config = Config::new();
+        config.epoch_interruption(self.timeouts);
+        config.consume_fuel(self.fuel);
+        let engine = Engine::new(&config).map_err(|e| HostError::Compile(e.to_string()))?;
+        Ok(Tracer {
+            engine,
+            interruptible: self.timeouts,
+            metered: self.fuel,
+            clock: self.clock,
+            jobs: self.jobs,
+        })
+    }
 }
 
 /// An instrumented, compiled module.
@@ -29,6 +87,7 @@ pub struct Program {
     table: Arc<FunctionTable>,
     interruptible: bool,
     metered: bool,
+    clock: Clock,
     /// What instrumenting did that a user should know.
     pub notes: Vec<String>,
     /// The instrumented bytes.
@@ -124,26 +183,23 @@ impl HasRecorder for StoreData {
 }
 
 impl Tracer {
-    /// An engine with wasmtime's default features. `interruptible` enables
-    /// epoch interruption so runs can have a time-out; it costs a check on
-    /// every loop back-edge and function entry, so it is off unless asked.
-    pub fn new(interruptible: bool) -> Result<Tracer, HostError> {
-        Tracer::with_fuel(interruptible, false)
+    /// A builder for a tracer; every option starts off.
+    pub fn builder() -> TracerBuilder {
+        TracerBuilder::default()
     }
 
-    /// Like [`Tracer::new`]; `metered` also makes the engine consume fuel so
-    /// runs can be limited with [`RunOptions::fuel`] (it costs a counter
-    /// update per basic block, so it is off unless asked).
+    /// Shorthand for `Tracer::builder().timeouts(interruptible).build()`.
+    pub fn new(interruptible: bool) -> Result<Tracer, HostError> {
+        Tracer::builder().timeouts(interruptible).build()
+    }
+
+    /// Shorthand for
+    /// `Tracer::builder().timeouts(interruptible).fuel(metered).build()`.
     pub fn with_fuel(interruptible: bool, metered: bool) -> Result<Tracer, HostError> {
-        let mut config = Config::new();
-        config.epoch_interruption(interruptible);
-        config.consume_fuel(metered);
-        let engine = Engine::new(&config).map_err(|e| HostError::Compile(e.to_string()))?;
-        Ok(Tracer {
-            engine,
-            interruptible,
-            metered,
-        })
+        Tracer::builder()
+            .timeouts(interruptible)
+            .fuel(metered)
+            .build()
     }
 
     /// Instruments `wasm` (unless it already carries a ruchy-trace table)
@@ -153,7 +209,7 @@ impl Tracer {
         wasm: &[u8],
         config: &ruchy_trace_instrument::Config,
     ) -> Result<Program, HostError> {
-        let out = ruchy_trace_instrument::prepare(wasm, config)?;
+        let out = ruchy_trace_instrument::prepare_with_jobs(wasm, config, self.jobs)?;
         self.compile(out.bytes, out.table, out.notes)
     }
 
@@ -178,6 +234,7 @@ impl Tracer {
             table: Arc::new(table),
             interruptible: self.interruptible,
             metered: self.metered,
+            clock: self.clock,
             notes,
             bytes,
         })
@@ -258,6 +315,58 @@ impl Program {
         if let Some(s) = &mut sink {
             s.start(&self.table, epoch_unix_us).map_err(HostError::Io)?;
         }
+        let capture = options.capture_output.then(|| {
+            (
+                MemoryOutputPipe::new(CAPTURE_LIMIT),
+                MemoryOutputPipe::new(CAPTURE_LIMIT),
+            )
+        });
+        let mut store = self.store(entry, options, sink, epoch, capture.as_ref())?;
+        let linker = self.linker(entry)?;
+        self.check_entry(entry)?;
+        let (end, results, elapsed) =
+            self.instantiate_and_call(&mut store, &linker, entry, options, epoch)?;
+        let end_us = micros_since(epoch) as u64;
+        let recorded = store.into_data().recorder.finish(&end, end_us)?;
+        let mut trace = Trace::new((*self.table).clone(), recorded, end, epoch_unix_us, Some(end_us));
+        trace.clock_resolution_us = self.clock_resolution_us();
+        let (stdout, stderr) = match capture {
+            Some((out, err)) => (out.contents().to_vec(), err.contents().to_vec()),
+            None => (Vec::new(), Vec::new()),
+        };
+        Ok(Outcome {
+            trace,
+            results,
+            elapsed,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// The resolution of the timestamps this program's records carry, when
+    /// they carry any.
+    fn clock_resolution_us(&self) -> Option<u32> {
+        let options = &self.table.options;
+        if !options.timestamps {
+            None
+        } else if options.strategy == Strategy::Inline && !record::clock_by_call(options) {
+            Some(self.clock.resolution_us())
+        } else {
+            // Read per event from the host's clock.
+            Some(1)
+        }
+    }
+
+    /// A fresh store: the recorder and its ring, the WASI context for
+    /// [`Entry::Wasi`] (its output captured when asked), limits and fuel.
+    fn store(
+        &self,
+        entry: &Entry,
+        options: &RunOptions,
+        sink: Option<Box<dyn RecordSink>>,
+        epoch: Instant,
+        capture: Option<&(MemoryOutputPipe, MemoryOutputPipe)>,
+    ) -> Result<Store<StoreData>, HostError> {
         let layout = RecordLayout::new(&self.table);
         let ring = Ring::new(layout, options.capacity, options.policy);
         let trace_memory = (self.table.options.strategy == Strategy::Inline).then(|| {
@@ -269,16 +378,10 @@ impl Program {
             max_memory: options.max_memory,
             trace_memory,
         };
-        let capture = options.capture_output.then(|| {
-            (
-                MemoryOutputPipe::new(CAPTURE_LIMIT),
-                MemoryOutputPipe::new(CAPTURE_LIMIT),
-            )
-        });
         let wasi = match entry {
             Entry::Wasi { args, env, dirs } => {
                 let mut b = WasiCtxBuilder::new();
-                match &capture {
+                match capture {
                     Some((out, err)) => {
                         b.stdout(out.clone()).stderr(err.clone());
                     }
@@ -298,19 +401,27 @@ impl Program {
             Entry::Invoke { .. } => None,
         };
         let mut recorder = Recorder::new(self.table.clone(), ring, epoch);
-        recorder.sink = sink;
-        let data = StoreData {
-            recorder,
-            wasi,
-            limits,
-        };
-        let mut store = Store::new(&self.engine, data);
+        recorder.set_sink(sink);
+        recorder.start_writer_thread();
+        let mut store = Store::new(
+            &self.engine,
+            StoreData {
+                recorder,
+                wasi,
+                limits,
+            },
+        );
         store.limiter(|d| &mut d.limits);
         if self.metered {
             store
                 .set_fuel(options.fuel.unwrap_or(u64::MAX))
                 .map_err(|e| HostError::Instantiate(e.to_string()))?;
         }
+        Ok(store)
+    }
+
+    /// The trace hooks, and WASI preview 1 for [`Entry::Wasi`].
+    fn linker(&self, entry: &Entry) -> Result<Linker<StoreData>, HostError> {
         let mut linker: Linker<StoreData> = Linker::new(&self.engine);
         recorder::link(&mut linker, &self.module)
             .map_err(|e| HostError::Instantiate(e.to_string()))?;
@@ -320,94 +431,77 @@ impl Program {
             })
             .map_err(|e| HostError::Instantiate(e.to_string()))?;
         }
+        Ok(linker)
+    }
 
+    /// Refuses an [`Entry::Invoke`] of a function the module does not
+    /// export, or of a module that needs WASI.
+    fn check_entry(&self, entry: &Entry) -> Result<(), HostError> {
+        let Entry::Invoke { name, .. } = entry else {
+            return Ok(());
+        };
+        if self
+            .module
+            .get_export(name)
+            .and_then(|e| e.func().cloned())
+            .is_none()
+        {
+            return Err(HostError::MissingExport {
+                name: name.clone(),
+                available: self.function_exports(),
+            });
+        }
+        if let Some(import) = self
+            .module
+            .imports()
+            .find(|i| i.module().starts_with("wasi"))
+        {
+            return Err(HostError::Instantiate(format!(
+                "the module imports `{}::{}`, but --invoke runs without WASI; run its `_start` instead (leave out --invoke)",
+                import.module(),
+                import.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Instantiates the module, switches tracing on or off, calls the entry
+    /// point under the time limit, and takes the records left in the
+    /// staging area however the guest stopped: how it ended, its results,
+    /// and how long the call took.
+    fn instantiate_and_call(
+        &self,
+        store: &mut Store<StoreData>,
+        linker: &Linker<StoreData>,
+        entry: &Entry,
+        options: &RunOptions,
+        epoch: Instant,
+    ) -> Result<(RunEnd, Vec<String>, Duration), HostError> {
         let _watchdog = match (options.timeout, self.interruptible) {
             (Some(limit), true) => {
                 store.set_epoch_deadline(1);
                 Some(Watchdog::start(self.engine.clone(), limit))
-            }
-            (_, false) => {
-                store.set_epoch_deadline(u64::MAX);
-                None
             }
             _ => {
                 store.set_epoch_deadline(u64::MAX);
                 None
             }
         };
-
-        let mut elapsed = Duration::ZERO;
-        if let Entry::Invoke { name, .. } = entry {
-            if self
-                .module
-                .get_export(name)
-                .and_then(|e| e.func().cloned())
-                .is_none()
-            {
-                return Err(HostError::MissingExport {
-                    name: name.clone(),
-                    available: self.function_exports(),
-                });
-            }
-            if let Some(import) = self
-                .module
-                .imports()
-                .find(|i| i.module().starts_with("wasi"))
-            {
-                return Err(HostError::Instantiate(format!(
-                    "the module imports `{}::{}`, but --invoke runs without WASI; run its `_start` instead (leave out --invoke)",
-                    import.module(),
-                    import.name()
-                )));
-            }
-        }
-        let (end, results, instance) = match linker.instantiate(&mut store, &self.module) {
+        let instance = match linker.instantiate(&mut *store, &self.module) {
             Err(e)
                 if e.downcast_ref::<Trap>().is_some() || e.downcast_ref::<I32Exit>().is_some() =>
             {
-                (classify(&e), Vec::new(), None)
+                return Ok((classify(&e), Vec::new(), Duration::ZERO));
             }
             Err(e) => return Err(HostError::Instantiate(format!("{e:#}"))),
-            Ok(instance) => {
-                if let Some(g) = instance.get_global(&mut store, record::ENABLED_EXPORT) {
-                    let _ = g.set(&mut store, Val::I32(options.enabled as i32));
-                }
-                let (end, results, took) = self.call(&mut store, &instance, entry, epoch)?;
-                elapsed = took;
-                (end, results, Some(instance))
-            }
+            Ok(instance) => instance,
         };
-        if let Some(instance) = &instance {
-            recorder::final_flush(&mut store, instance);
+        if let Some(g) = instance.get_global(&mut *store, record::ENABLED_EXPORT) {
+            let _ = g.set(&mut *store, Val::I32(options.enabled as i32));
         }
-        store.data_mut().recorder.drain_staging();
-        let end_us = micros_since(epoch) as u64;
-        let mut data = store.into_data();
-        if let Some(e) = data.recorder.error {
-            return Err(HostError::Trace(e));
-        }
-        if let Some(e) = data.recorder.sink_error.take() {
-            return Err(HostError::Io(e));
-        }
-        if let Some(mut s) = data.recorder.sink.take() {
-            s.finish(&end, end_us).map_err(HostError::Io)?;
-        }
-        let recorded = data.recorder.ring.finish()?;
-        let table = (*self.table).clone();
-        // Relative record timestamps wrap at 32 bits; the end time is only
-        // used to close frames, so take it modulo the same width.
-        let trace = Trace::new(table, recorded, end, epoch_unix_us, Some(end_us));
-        let (stdout, stderr) = match capture {
-            Some((out, err)) => (out.contents().to_vec(), err.contents().to_vec()),
-            None => (Vec::new(), Vec::new()),
-        };
-        Ok(Outcome {
-            trace,
-            results,
-            elapsed,
-            stdout,
-            stderr,
-        })
+        let called = self.call(store, &instance, entry, epoch);
+        recorder::final_flush(store, &instance);
+        called
     }
 
     fn call(
@@ -500,7 +594,7 @@ impl Program {
             unsafe { memory.data_ptr(&*store).add(record::CLOCK_ADDRESS as usize) } as *mut u32;
         // SAFETY: the trace memory has a fixed maximum, so wasmtime never
         // moves it, and the ticker is dropped before the store.
-        Some(unsafe { Ticker::start(cell, epoch) })
+        Some(unsafe { Ticker::start(cell, epoch, self.clock) })
     }
 }
 

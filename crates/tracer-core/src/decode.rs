@@ -3,85 +3,12 @@
 
 use crate::error::Error;
 use crate::event::{CloseReason, Event, EventKind};
-use crate::record::{RawRecord, RecordKind, RecordLayout, Records};
+use crate::record::{RecordKind, RecordLayout, Records};
 use crate::ring::Recorded;
 use crate::table::FunctionTable;
 use alloc::string::String;
-use alloc::vec::Vec;
 
-/// A frame whose entry was seen and whose exit was not (yet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OpenFrame {
-    /// Function id.
-    pub id: u32,
-    /// When it was entered, in microseconds since the trace started.
-    pub entered_us: Option<u64>,
-    /// Its depth.
-    pub depth: u32,
-}
-
-/// What a reader of the record stream knows at a point in it: the open
-/// frames and the clock. Shared by the ring (for records it drops) and the
-/// decoder, so both agree on depths and durations.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StreamState {
-    /// Open frames, outermost first.
-    pub open: Vec<OpenFrame>,
-    /// The last timestamp seen, unwrapped to 64 bits.
-    pub clock_us: u64,
-}
-
-/// Where a record sits once the stack is taken into account.
-#[derive(Debug, Clone, Copy)]
-pub struct Placed {
-    /// Unwrapped timestamp.
-    pub timestamp_us: Option<u64>,
-    /// Call depth.
-    pub depth: u32,
-    /// For exits, time since the matching entry.
-    pub duration_us: Option<u64>,
-}
-
-impl StreamState {
-    /// Advances past one record.
-    #[inline]
-    pub fn apply(&mut self, r: &RawRecord<'_>) -> Placed {
-        let timestamp_us = r.timestamp.map(|t| {
-            self.clock_us += u64::from(t.wrapping_sub(self.clock_us as u32));
-            self.clock_us
-        });
-        match r.kind {
-            RecordKind::Enter => {
-                let depth = r.depth.unwrap_or(self.open.len() as u32);
-                self.open.push(OpenFrame {
-                    id: r.id,
-                    entered_us: timestamp_us,
-                    depth,
-                });
-                Placed {
-                    timestamp_us,
-                    depth,
-                    duration_us: None,
-                }
-            }
-            RecordKind::Exit | RecordKind::TailExit => match self.open.pop() {
-                Some(f) => Placed {
-                    timestamp_us,
-                    depth: f.depth,
-                    duration_us: match (timestamp_us, f.entered_us) {
-                        (Some(t), Some(e)) => Some(t.saturating_sub(e)),
-                        _ => None,
-                    },
-                },
-                None => Placed {
-                    timestamp_us,
-                    depth: 0,
-                    duration_us: None,
-                },
-            },
-        }
-    }
-}
+pub use crate::stream::{OpenFrame, Placed, StreamState};
 
 /// How the traced run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -115,6 +42,9 @@ pub struct Trace {
     /// Microseconds since the trace started at which the run ended, used to
     /// time frames the host closes.
     pub end_us: Option<u64>,
+    /// How fine the record timestamps are, in microseconds, when the host
+    /// that recorded them said.
+    pub clock_resolution_us: Option<u32>,
 }
 
 /// Totals over a trace.
@@ -145,6 +75,7 @@ impl Trace {
             end,
             epoch_unix_us,
             end_us,
+            clock_resolution_us: None,
         }
     }
 

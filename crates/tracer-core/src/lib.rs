@@ -79,6 +79,7 @@ pub mod ring;
 pub mod ruchy;
 pub mod rtrace;
 pub mod source;
+pub mod stream;
 pub mod table;
 pub mod value;
 

@@ -405,3 +405,25 @@ pub fn values<'a>(types: &'a [ValType], mut bytes: &'a [u8]) -> impl Iterator<It
         v
     })
 }
+
+/// Counts the records in `bytes`; errors report offsets plus
+/// `base_offset`. Reads only headers where records have fixed sizes.
+pub fn count_records(layout: &RecordLayout, bytes: &[u8], base_offset: usize) -> Result<u64, Error> {
+    let mut count = 0;
+    let mut pos = 0;
+    if !layout.has_snapshots() {
+        while bytes.len() - pos >= 4 {
+            match layout.size_of(read_u32(bytes, pos)) {
+                Some(size) if bytes.len() - pos >= size => pos += size,
+                _ => break,
+            }
+            count += 1;
+        }
+    }
+    // Records with snapshots, or the one the full reader names the fault of.
+    for r in Records::new(layout, &bytes[pos..], base_offset + pos) {
+        r?;
+        count += 1;
+    }
+    Ok(count)
+}

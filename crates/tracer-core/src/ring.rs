@@ -6,9 +6,9 @@
 //! enforced exactly by [`Ring::finish`]: until then it keeps whole chunks
 //! that are guaranteed to hold at least `capacity` events.
 
-use crate::decode::StreamState;
+use crate::stream::StreamState;
 use crate::error::Error;
-use crate::record::{RecordLayout, Records};
+use crate::record::{count_records, RecordLayout, Records};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -152,18 +152,14 @@ impl Ring {
         self.offset += chunk.len() as u64;
         if self.full || self.capacity == 0 {
             self.full = true;
-            let mut n = 0;
-            let counted =
-                Records::new(&self.layout, &chunk, base).try_for_each(|r| r.map(|_| n += 1));
+            let counted = count_records(&self.layout, &chunk, base);
             self.recycle(chunk);
-            counted?;
-            self.lost += n;
+            self.lost += counted?;
             return Ok(());
         }
         let counted = self.layout.has_snapshots();
         if counted {
-            let mut n = 0;
-            Records::new(&self.layout, &chunk, base).try_for_each(|r| r.map(|_| n += 1))?;
+            let n = count_records(&self.layout, &chunk, base)?;
             self.chunk_events.push_back(n);
             self.retained_events += n;
         }
@@ -187,21 +183,9 @@ impl Ring {
                         self.retained_events -= n;
                     }
                     self.retained_bytes -= front.len() as u64;
-                    let mut dropped = Ok(());
-                    for r in Records::new(&self.layout, &front, 0) {
-                        match r {
-                            Ok(r) => {
-                                self.dropped_state.apply(&r);
-                                self.lost += 1;
-                            }
-                            Err(e) => {
-                                dropped = Err(e);
-                                break;
-                            }
-                        }
-                    }
+                    let dropped = self.dropped_state.skip(&self.layout, &front, 0);
                     self.recycle(front);
-                    dropped?;
+                    self.lost += dropped?;
                 }
             }
             OverflowPolicy::KeepOldest => {
@@ -217,18 +201,36 @@ impl Ring {
 
     /// Trims to exactly `capacity` events and hands the records over.
     pub fn finish(self) -> Result<Recorded, Error> {
-        // End offset of every kept record: (chunk index, byte end).
-        let mut ends: Vec<(usize, usize)> = Vec::new();
+        let mut total = 0;
         let mut base = 0;
-        for (i, c) in self.chunks.iter().enumerate() {
-            let mut it = Records::new(&self.layout, c, base);
-            while let Some(r) = it.next() {
-                r?;
-                ends.push((i, it.position()));
-            }
+        for c in &self.chunks {
+            total += count_records(&self.layout, c, base)?;
             base += c.len();
         }
-        let total = ends.len() as u64;
+        // Where the `n`th record (from 1) ends: (chunk index, byte end).
+        let end_of = |n: usize| -> Result<(usize, usize), Error> {
+            let mut seen = 0;
+            for (i, c) in self.chunks.iter().enumerate() {
+                let mut it = Records::new(&self.layout, c, 0);
+                while let Some(r) = it.next() {
+                    r?;
+                    seen += 1;
+                    if seen == n {
+                        return Ok((i, it.position()));
+                    }
+                }
+            }
+            Err(Error::Invalid {
+                what: "record count",
+                offset: 0,
+            })
+        };
+        let cut = match (total > self.capacity, self.policy) {
+            (false, _) => None,
+            (true, OverflowPolicy::KeepNewest) => Some(end_of((total - self.capacity) as usize)?),
+            (true, OverflowPolicy::KeepOldest) if self.capacity == 0 => None,
+            (true, OverflowPolicy::KeepOldest) => Some(end_of(self.capacity as usize)?),
+        };
         let mut chunks: Vec<Vec<u8>> = self.chunks.into_iter().collect();
         let mut start = self.dropped_state;
         let mut lost = self.lost;
@@ -239,26 +241,21 @@ impl Ring {
             lost += excess as u64;
             match self.policy {
                 OverflowPolicy::KeepNewest => {
-                    let (chunk, cut) = ends[excess - 1];
+                    let (chunk, cut) = cut.expect("found above");
                     for c in &chunks[..chunk] {
-                        for r in Records::new(&self.layout, c, 0) {
-                            start.apply(&r?);
-                        }
+                        start.skip(&self.layout, c, 0)?;
                     }
-                    for r in Records::new(&self.layout, &chunks[chunk][..cut], 0) {
-                        start.apply(&r?);
-                    }
+                    start.skip(&self.layout, &chunks[chunk][..cut], 0)?;
                     chunks.drain(..chunk);
                     first_offset = cut;
                 }
                 OverflowPolicy::KeepOldest => {
-                    let keep = self.capacity as usize;
-                    if keep == 0 {
-                        chunks.clear();
-                    } else {
-                        let (chunk, cut) = ends[keep - 1];
-                        chunks.truncate(chunk + 1);
-                        chunks[chunk].truncate(cut);
+                    match cut {
+                        None => chunks.clear(),
+                        Some((chunk, cut)) => {
+                            chunks.truncate(chunk + 1);
+                            chunks[chunk].truncate(cut);
+                        }
                     }
                     cut_at_end = true;
                 }

@@ -37,13 +37,33 @@ pub struct ModuleInfo<'a> {
     pub sections: HashSet<u8>,
     /// DWARF sections, by name, read before the rewrite moves code.
     pub debug_sections: HashMap<String, &'a [u8]>,
+    /// Per defined function, in order: the validator of its body.
+    pub body_validators: Vec<BodyValidator>,
 }
 
+impl ModuleInfo<'_> {
+    /// The raw name of function `index`, or `func[N]`.
+    pub fn function_name(&self, index: u32) -> String {
+        self.raw_names
+            .get(&index)
+            .cloned()
+            .unwrap_or_else(|| format!("func[{index}]"))
+    }
+}
+
+/// A defined function's validator, taken by whichever thread rewrites the
+/// function's body.
+pub type BodyValidator =
+    std::sync::Mutex<Option<wasmparser::FuncToValidate<wasmparser::ValidatorResources>>>;
+
+/// Validates `wasm` but for its function bodies (each is validated as it
+/// is rewritten, see [`ModuleInfo::body_validators`]), and learns what the
+/// rewrite needs.
 pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
     crate::check_header(wasm)?;
     let mut validator = wasmparser::Validator::new();
-    let types = validator.validate_all(wasm).map_err(Error::invalid)?;
-    let types = types.as_ref();
+    let mut bodies = Vec::new();
+    let mut types = None;
     // Signatures as the module writes them (type references by module
     // index, which re-encode), not as the validator canonicalizes them.
     let mut module_types: Vec<Option<Signature>> = Vec::new();
@@ -68,6 +88,11 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
     let mut instrumented = false;
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(Error::invalid)?;
+        match validator.payload(&payload).map_err(Error::invalid)? {
+            wasmparser::ValidPayload::Func(func, _) => bodies.push(std::sync::Mutex::new(Some(func))),
+            wasmparser::ValidPayload::End(t) => types = Some(t),
+            _ => {}
+        }
         if let Some((id, _)) = payload.as_section() {
             sections.insert(id);
         }
@@ -138,6 +163,8 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
             _ => {}
         }
     }
+    let types = types.ok_or(Error::Internal("the module never ended".into()))?;
+    let types = types.as_ref();
     if instrumented {
         return Err(Error::AlreadyInstrumented);
     }
@@ -165,5 +192,6 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
         exported,
         sections,
         debug_sections,
+        body_validators: bodies,
     })
 }

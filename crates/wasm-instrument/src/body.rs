@@ -8,26 +8,30 @@
 //! reports a tail exit just before it leaves. A trap runs no wasm code at
 //! all: the host closes the frames it leaves open.
 
+use crate::analysis::Signature;
 use crate::error::Error;
-use crate::rewrite::Rewriter;
+use crate::plan::Plan;
 use ruchy_trace_core::record::{self, RecordKind};
-use ruchy_trace_core::{Strategy, ValType};
+use ruchy_trace_core::{FunctionTable, Strategy, ValType};
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{BlockType, Function, Instruction, MemArg};
-use wasmparser::{FunctionBody, Operator};
+use wasmparser::{
+    FuncToValidate, FuncValidator, FuncValidatorAllocations, FunctionBody, Operator,
+    ValidatorResources,
+};
 
 type ReResult<T> = Result<T, reencode::Error<Error>>;
 
-fn unsupported<T>(feature: &str, function: &str) -> ReResult<T> {
+fn unsupported<T>(feature: &str, function: &dyn Fn() -> String) -> ReResult<T> {
     Err(reencode::Error::UserError(Error::Unsupported {
-        feature: format!("{feature} (in function `{function}`)"),
+        feature: format!("{feature} (in function `{}`)", function()),
     }))
 }
 
 /// Control flow the exit reporting cannot follow yet. Exceptions unwind
 /// frames without running their exit code, and so does stack switching;
 /// such modules are refused rather than traced wrongly.
-fn refuse_unsupported(op: &Operator<'_>, function: &str) -> ReResult<()> {
+fn refuse_unsupported(op: &Operator<'_>, function: &dyn Fn() -> String) -> ReResult<()> {
     match op {
         Operator::Try { .. }
         | Operator::Catch { .. }
@@ -48,14 +52,149 @@ fn refuse_unsupported(op: &Operator<'_>, function: &str) -> ReResult<()> {
     }
 }
 
-/// Checks a body that is not instrumented: it must not unwind through
-/// instrumented frames either.
-pub fn check_supported(func: &FunctionBody<'_>, name: String) -> ReResult<()> {
-    let mut reader = func.get_operators_reader()?;
-    while !reader.eof() {
-        refuse_unsupported(&reader.read()?, &name)?;
+/// A function body read once: each operator is validated as it is read,
+/// and the bytes of operators the rewrite keeps are copied as they are,
+/// never decoded into instructions and encoded again.
+pub struct BodyReader<'a> {
+    ops: wasmparser::OperatorsReader<'a>,
+    validator: FuncValidator<ValidatorResources>,
+    /// The whole module: operator offsets are positions in it.
+    wasm: &'a [u8],
+    /// Start of the operator bytes read but not yet copied.
+    pending: usize,
+}
+
+fn invalid<T>(e: wasmparser::BinaryReaderError) -> ReResult<T> {
+    Err(reencode::Error::UserError(Error::invalid(e)))
+}
+
+impl<'a> BodyReader<'a> {
+    /// Starts reading `body` (of the module `wasm`), validating it with
+    /// `func`; returns the reader and the body's locals.
+    pub fn new(
+        wasm: &'a [u8],
+        body: &FunctionBody<'a>,
+        func: FuncToValidate<ValidatorResources>,
+        allocs: FuncValidatorAllocations,
+    ) -> ReResult<(BodyReader<'a>, Vec<(u32, wasmparser::ValType)>)> {
+        let mut validator = func.into_validator(allocs);
+        let mut locals = Vec::new();
+        let mut reader = body.get_locals_reader()?;
+        for _ in 0..reader.get_count() {
+            let offset = reader.original_position();
+            let (count, ty) = reader.read()?;
+            if let Err(e) = validator.define_locals(offset, count, ty) {
+                return invalid(e);
+            }
+            locals.push((count, ty));
+        }
+        let mut binary = reader.get_binary_reader();
+        binary.set_features(*validator.features());
+        let ops = wasmparser::OperatorsReader::new(binary);
+        let pending = ops.original_position();
+        Ok((
+            BodyReader {
+                ops,
+                validator,
+                wasm,
+                pending,
+            },
+            locals,
+        ))
     }
-    Ok(())
+
+    /// Validates operators up to the next one the rewrite must see (see
+    /// [`rewrite_may_change`]) and returns it with its offset; `None` at
+    /// the end of the body. The others are validated without being decoded
+    /// into an [`Operator`], and stay in place to be copied.
+    fn next(&mut self) -> ReResult<Option<(Operator<'a>, usize)>> {
+        while !self.ops.eof() {
+            let offset = self.ops.original_position();
+            if !rewrite_may_change(self.wasm[offset]) {
+                if let Err(e) = self.ops.visit_operator(&mut self.validator.visitor(offset))? {
+                    return invalid(e);
+                }
+                continue;
+            }
+            let (op, offset) = self.ops.read_with_offset()?;
+            if let Err(e) = self.validator.op(offset, &op) {
+                return invalid(e);
+            }
+            return Ok(Some((op, offset)));
+        }
+        Ok(None)
+    }
+
+    /// Copies the kept operators before the one just read (at `offset`),
+    /// which the caller replaces.
+    fn replace(&mut self, offset: usize, f: &mut Function) {
+        f.raw(self.wasm[self.pending..offset].iter().copied());
+        self.pending = self.ops.original_position();
+    }
+
+    /// Copies what is left, checks the body ended where it should, and
+    /// returns the validator's allocations for the next body.
+    fn finish(mut self, f: &mut Function) -> ReResult<FuncValidatorAllocations> {
+        let end = self.ops.original_position();
+        f.raw(self.wasm[self.pending..end].iter().copied());
+        self.ops.finish()?;
+        let ended = self
+            .ops
+            .get_binary_reader()
+            .finish_expression(&self.validator.visitor(end));
+        if let Err(e) = ended {
+            return invalid(e);
+        }
+        Ok(self.validator.into_allocations())
+    }
+}
+
+/// Whether an operator starting with this byte may be rewritten, refused,
+/// or change the block depth: blocks and `end`, exception handling (0x06 to
+/// 0x0a, 0x18, 0x19, 0x1f), `return`, calls, `ref.func`, and stack
+/// switching (0xe0 and up). Prefixed operators (0xfb to 0xfe) name no
+/// function and leave no frame.
+fn rewrite_may_change(opcode: u8) -> bool {
+    matches!(
+        opcode,
+        0x02..=0x04 | 0x06..=0x0b | 0x0f | 0x10 | 0x12 | 0x13 | 0x15 | 0x18 | 0x19 | 0x1f | 0xd2
+            | 0xe0..=0xef
+    )
+}
+
+/// Rewrites a body that is not instrumented: only function indices shift.
+/// It must not unwind through instrumented frames either.
+pub fn plain(
+    plan: &Plan,
+    mut reader: BodyReader<'_>,
+    locals: Vec<(u32, wasmparser::ValType)>,
+    name: impl Fn() -> String,
+) -> ReResult<(Function, FuncValidatorAllocations)> {
+    let mut shift = plan.shift();
+    let locals = locals
+        .into_iter()
+        .map(|(n, t)| Ok((n, shift.val_type(t)?)))
+        .collect::<ReResult<Vec<_>>>()?;
+    let mut f = Function::new(locals);
+    while let Some((op, offset)) = reader.next()? {
+        refuse_unsupported(&op, &name)?;
+        if shifts_function_index(&op) {
+            reader.replace(offset, &mut f);
+            f.instruction(&shift.instruction(op)?);
+        }
+    }
+    let allocs = reader.finish(&mut f)?;
+    Ok((f, allocs))
+}
+
+/// Whether the operator names a function, whose index the added imports
+/// shift. (Types, globals, memories and tables the rewrite adds come after
+/// the module's own, so no other index moves.)
+fn shifts_function_index(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::Call { .. } | Operator::ReturnCall { .. } | Operator::RefFunc { .. }
+    )
 }
 
 /// Locals the probes use, appended after the function's own.
@@ -71,8 +210,9 @@ struct ProbeLocals {
     results: Vec<u32>,
 }
 
-struct Probe<'r, 'a> {
-    rw: &'r Rewriter<'a>,
+struct Probe<'r> {
+    plan: &'r Plan,
+    table: &'r FunctionTable,
     id: u32,
     params: Vec<ValType>,
     results: Vec<ValType>,
@@ -123,9 +263,9 @@ pub fn result_address_param(
     }
 }
 
-impl Probe<'_, '_> {
+impl Probe<'_> {
     fn sampled(&self) -> bool {
-        self.rw.table.options.sample > 1
+        self.table.options.sample > 1
     }
 
     fn traced_value(&self) -> i32 {
@@ -161,15 +301,15 @@ impl Probe<'_, '_> {
             .collect();
         let depth = self.sampled() && kind == RecordKind::Enter;
         let header = record::header(self.id, kind) as i32;
-        let added = &self.rw.added;
-        let options = &self.rw.table.options;
+        let added = &self.plan;
+        let options = &self.table.options;
         let via_hook = options.strategy == Strategy::Hooks
             || (kind == RecordKind::Enter && self.entry_hook)
             || (kind == RecordKind::Exit && self.exit_hook);
         match via_hook {
             true => {
-                let info = &self.rw.table.functions[self.id as usize];
-                let types = hook_types(info, &self.rw.table.types, kind);
+                let info = &self.table.functions[self.id as usize];
+                let types = hook_types(info, &self.table.types, kind);
                 f.instruction(&Instruction::I32Const(header));
                 if depth {
                     f.instruction(&Instruction::GlobalGet(
@@ -191,8 +331,7 @@ impl Probe<'_, '_> {
                 let memory = added.memory.expect("inline modules have a trace memory");
                 let ptr_global = added.ptr.expect("inline modules have a pointer");
                 let p = self.locals.ptr;
-                let limit =
-                    record::STAGING_BASE + options.staging_bytes - self.rw.max_record_size();
+                let limit = self.plan.staging_limit;
                 let arg = |offset: u32, align: u32| MemArg {
                     offset: offset.into(),
                     align,
@@ -252,7 +391,7 @@ impl Probe<'_, '_> {
 
     /// Decides whether this call is traced, and reports the entry if so.
     fn entry(&self, f: &mut Function) {
-        let added = &self.rw.added;
+        let added = &self.plan;
         let traced = self.locals.traced;
         if !self.sampled() {
             f.instruction(&Instruction::GlobalGet(added.enabled));
@@ -275,7 +414,7 @@ impl Probe<'_, '_> {
         f.instruction(&Instruction::LocalGet(scratch));
         f.instruction(&Instruction::I32Eqz);
         f.instruction(&Instruction::If(BlockType::Empty));
-        f.instruction(&Instruction::I32Const(self.rw.table.options.sample as i32));
+        f.instruction(&Instruction::I32Const(self.table.options.sample as i32));
         f.instruction(&Instruction::GlobalSet(countdown));
         f.instruction(&Instruction::I32Const(2));
         f.instruction(&Instruction::LocalSet(traced));
@@ -297,7 +436,7 @@ impl Probe<'_, '_> {
         f.instruction(&Instruction::LocalGet(traced));
         f.instruction(&Instruction::If(BlockType::Empty));
         if self.sampled() {
-            let depth = self.rw.added.depth.expect("sampled modules have a depth");
+            let depth = self.plan.depth.expect("sampled modules have a depth");
             f.instruction(&Instruction::GlobalGet(depth));
             f.instruction(&Instruction::I32Const(-1));
             f.instruction(&Instruction::I32Add);
@@ -315,23 +454,25 @@ impl Probe<'_, '_> {
     }
 }
 
-/// Instruments the body of function `index`, whose record id is `id`.
+/// Instruments one function body: `sig` is its wasm signature, `id` its
+/// record id in `table`, `name` names it in errors.
 pub fn instrument(
-    rw: &mut Rewriter<'_>,
-    index: u32,
+    plan: &Plan,
+    table: &FunctionTable,
+    sig: &Signature,
     id: u32,
-    func: &FunctionBody<'_>,
-) -> ReResult<Function> {
-    let name = rw.function_name(index);
-    let sig = rw.module.signatures[index as usize].clone();
-    let info = &rw.selection.functions[id as usize];
+    mut reader: BodyReader<'_>,
+    body_locals: Vec<(u32, wasmparser::ValType)>,
+    name: impl Fn() -> String,
+) -> ReResult<(Function, FuncValidatorAllocations)> {
+    let info = &table.functions[id as usize];
+    let mut shift = plan.shift();
 
     let mut locals = Vec::new();
     let mut next_local = sig.params.len() as u32;
-    for pair in func.get_locals_reader()? {
-        let (count, ty) = pair?;
+    for (count, ty) in body_locals {
         next_local += count;
-        locals.push((count, rw.val_type(ty)?));
+        locals.push((count, shift.val_type(ty)?));
     }
     let mut fresh = |ty: wasm_encoder::ValType, locals: &mut Vec<(u32, wasm_encoder::ValType)>| {
         locals.push((1, ty));
@@ -343,21 +484,22 @@ pub fn instrument(
     let scratch = fresh(wasm_encoder::ValType::I32, &mut locals);
     let mut results = Vec::new();
     for &t in &sig.results {
-        let t = rw.val_type(t)?;
+        let t = shift.val_type(t)?;
         results.push(fresh(t, &mut locals));
     }
-    let types = &rw.table.types;
+    let types = &table.types;
     let result_param = result_address_param(info, types);
     let result_address = result_param.map(|_| fresh(wasm_encoder::ValType::I32, &mut locals));
     let wrapper = match sig.results.as_slice() {
         [] => BlockType::Empty,
-        [t] => BlockType::Result(rw.val_type(*t)?),
-        many => BlockType::FunctionType(rw.added.block_types[many]),
+        [t] => BlockType::Result(shift.val_type(*t)?),
+        many => BlockType::FunctionType(plan.block_types[many]),
     };
 
     let mut f = Function::new(locals);
     let probe = Probe {
-        rw,
+        plan,
+        table,
         id,
         params: info.params.clone(),
         results: info.results.clone(),
@@ -378,29 +520,29 @@ pub fn instrument(
     probe.entry(&mut f);
     f.instruction(&Instruction::Block(wrapper));
 
-    let mut reader = func.get_operators_reader()?;
     // Blocks open inside the wrapper; `return` branches this far out.
     let mut depth: u32 = 0;
-    while !reader.eof() {
-        let op = reader.read()?;
+    while let Some((op, offset)) = reader.next()? {
         refuse_unsupported(&op, &name)?;
         match op {
             Operator::Return => {
+                reader.replace(offset, &mut f);
                 f.instruction(&Instruction::Br(depth));
             }
             Operator::ReturnCall { .. }
             | Operator::ReturnCallIndirect { .. }
             | Operator::ReturnCallRef { .. } => {
+                reader.replace(offset, &mut f);
                 probe.exit(&mut f, RecordKind::TailExit);
-                f.instruction(&probe.rw_instruction(op)?);
+                f.instruction(&shift.instruction(op)?);
             }
             Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
                 depth += 1;
-                f.instruction(&probe.rw_instruction(op)?);
             }
             Operator::End if depth == 0 => {
                 // The function's own end closes the wrapper; the exit is
                 // reported after it, with the results on the stack.
+                reader.replace(offset, &mut f);
                 f.instruction(&Instruction::End);
                 for &local in probe.locals.results.iter().rev() {
                     f.instruction(&Instruction::LocalSet(local));
@@ -413,43 +555,14 @@ pub fn instrument(
             }
             Operator::End => {
                 depth -= 1;
-                f.instruction(&Instruction::End);
             }
-            other => {
-                f.instruction(&probe.rw_instruction(other)?);
+            ref other if shifts_function_index(other) => {
+                reader.replace(offset, &mut f);
+                f.instruction(&shift.instruction(op)?);
             }
+            _ => {}
         }
     }
-    Ok(f)
-}
-
-impl Probe<'_, '_> {
-    fn rw_instruction<'a>(&self, op: Operator<'a>) -> ReResult<Instruction<'a>> {
-        // Re-encoding needs `&mut` only for its index hooks, which read
-        // nothing but the shift of function indices.
-        let mut shift = IndexShift {
-            imported_functions: self.rw.module.imported_functions,
-            added: self.rw.added.imports.len() as u32,
-        };
-        shift.instruction(op)
-    }
-}
-
-/// The function index remapping alone, for re-encoding instructions while
-/// the rewriter is borrowed.
-struct IndexShift {
-    imported_functions: u32,
-    added: u32,
-}
-
-impl Reencode for IndexShift {
-    type Error = Error;
-
-    fn function_index(&mut self, func: u32) -> ReResult<u32> {
-        Ok(if func < self.imported_functions {
-            func
-        } else {
-            func + self.added
-        })
-    }
+    let allocs = reader.finish(&mut f)?;
+    Ok((f, allocs))
 }

@@ -46,6 +46,8 @@ mod dwarf;
 mod error;
 mod lowering;
 mod names;
+mod parallel;
+mod plan;
 mod rewrite;
 mod select;
 
@@ -103,8 +105,23 @@ pub struct Instrumented {
     pub notes: Vec<String>,
 }
 
-/// Instruments `wasm` according to `config`.
+/// Instruments `wasm` according to `config`, using every core.
 pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
+    instrument_with_jobs(wasm, config, 0)
+}
+
+/// Instruments `wasm` according to `config`, validating and rewriting
+/// function bodies on up to `jobs` threads (0: one per core).
+///
+/// The input is validated once: each function body as it is read for the
+/// rewrite. The output is not validated again (that would cost as much as
+/// the rewrite) except in debug builds; the test suites validate every
+/// module they instrument.
+pub fn instrument_with_jobs(
+    wasm: &[u8],
+    config: &Config,
+    jobs: usize,
+) -> Result<Instrumented, Error> {
     let module = analysis::analyze(wasm)?;
     let selection = select::select(&module, config)?;
     let mut table = ruchy_trace_core::FunctionTable {
@@ -122,9 +139,9 @@ pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
         r.relocate(&mut table.functions);
     }
     let mut notes = Vec::new();
-    let bytes = rewrite::rewrite(wasm, &module, &selection, &table, &mut notes)?;
-    let mut validator = wasmparser::Validator::new();
-    validator
+    let bytes = rewrite::rewrite(wasm, &module, &selection, &table, jobs, &mut notes)?;
+    #[cfg(debug_assertions)]
+    wasmparser::Validator::new()
         .validate_all(&bytes)
         .map_err(|e| Error::Internal(format!("instrumented module does not validate: {e}")))?;
     Ok(Instrumented {
@@ -147,13 +164,19 @@ pub const ALREADY_INSTRUMENTED_NOTE: &str = "module is already instrumented; run
 /// already carries a ruchy-trace table, takes it as it is (and says so in
 /// its notes). Every host loads modules through this.
 pub fn prepare(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
+    prepare_with_jobs(wasm, config, 0)
+}
+
+/// Like [`prepare`], instrumenting on up to `jobs` threads (see
+/// [`instrument_with_jobs`]).
+pub fn prepare_with_jobs(wasm: &[u8], config: &Config, jobs: usize) -> Result<Instrumented, Error> {
     match read_table(wasm)? {
         Some(table) => Ok(Instrumented {
             bytes: wasm.to_vec(),
             table,
             notes: vec![ALREADY_INSTRUMENTED_NOTE.to_string()],
         }),
-        None => instrument(wasm, config),
+        None => instrument_with_jobs(wasm, config, jobs),
     }
 }
 

@@ -5,179 +5,16 @@
 use crate::analysis::ModuleInfo;
 use crate::body;
 use crate::error::Error;
+use crate::plan::Plan;
 use crate::select::Selection;
-use std::collections::HashMap;
-use ruchy_trace_core::record::{self, RecordKind};
-use ruchy_trace_core::{FunctionTable, Strategy, ValType};
-use wasm_encoder::reencode::{self, Reencode, RoundtripReencoder};
+use ruchy_trace_core::record;
+use ruchy_trace_core::FunctionTable;
+use wasm_encoder::reencode::{self, Reencode};
+use wasmparser::FuncValidatorAllocations;
 use wasm_encoder::{
     ConstExpr, CustomSection, EntityType, ExportKind, ExportSection, GlobalSection, GlobalType,
     ImportSection, MemorySection, MemoryType, Module, SectionId, TypeSection,
 };
-
-/// Indices of everything the instrumentation adds, as seen by the new module.
-#[derive(Debug, Default)]
-pub struct Added {
-    /// Imported functions, in order: (name, type index).
-    pub imports: Vec<(String, u32)>,
-    /// Function index of each hook or of `flush`, by import name.
-    pub functions: HashMap<String, u32>,
-    /// New function types, appended after the module's own.
-    pub types: Vec<(Vec<wasm_encoder::ValType>, Vec<wasm_encoder::ValType>)>,
-    /// Block types for wrappers of multi-result functions, by result list.
-    pub block_types: HashMap<Vec<wasmparser::ValType>, u32>,
-    /// The trace memory (inline strategy).
-    pub memory: Option<u32>,
-    /// Whether the guest's memory 0 is exported for hosts to read values.
-    pub guest_memory: bool,
-    pub enabled: u32,
-    pub ptr: Option<u32>,
-    pub countdown: Option<u32>,
-    pub depth: Option<u32>,
-}
-
-fn encoder_type(t: ValType) -> wasm_encoder::ValType {
-    match t {
-        ValType::I32 => wasm_encoder::ValType::I32,
-        ValType::I64 => wasm_encoder::ValType::I64,
-        ValType::F32 => wasm_encoder::ValType::F32,
-        ValType::F64 => wasm_encoder::ValType::F64,
-        ValType::V128 | ValType::Ref => unreachable!("unrecorded types are never passed to hooks"),
-    }
-}
-
-impl Added {
-    fn add_type(
-        &mut self,
-        module: &ModuleInfo<'_>,
-        params: Vec<wasm_encoder::ValType>,
-        results: Vec<wasm_encoder::ValType>,
-    ) -> u32 {
-        if let Some(i) = self
-            .types
-            .iter()
-            .position(|(p, r)| *p == params && *r == results)
-        {
-            return module.type_count + i as u32;
-        }
-        self.types.push((params, results));
-        module.type_count + self.types.len() as u32 - 1
-    }
-
-    fn add_import(
-        &mut self,
-        module: &ModuleInfo<'_>,
-        name: String,
-        params: Vec<wasm_encoder::ValType>,
-        results: Vec<wasm_encoder::ValType>,
-    ) {
-        if self.functions.contains_key(&name) {
-            return;
-        }
-        let ty = self.add_type(module, params, results);
-        self.functions.insert(
-            name.clone(),
-            module.imported_functions + self.imports.len() as u32,
-        );
-        self.imports.push((name, ty));
-    }
-
-    fn plan(
-        module: &ModuleInfo<'_>,
-        selection: &Selection,
-        table: &FunctionTable,
-    ) -> Result<Added, Error> {
-        use wasm_encoder::ValType::I32;
-        let options = &table.options;
-        let sampled = options.sample > 1;
-        let mut added = Added::default();
-        let recorded = |t: &[ValType]| -> Vec<wasm_encoder::ValType> {
-            t.iter()
-                .filter(|t| t.record_size() > 0)
-                .map(|&t| encoder_type(t))
-                .collect()
-        };
-        let types = &table.types;
-        if options.strategy == Strategy::Inline {
-            added.add_import(module, record::FLUSH_IMPORT.into(), vec![I32], vec![I32]);
-            if record::clock_by_call(options) {
-                added.add_import(module, record::NOW_IMPORT.into(), vec![], vec![I32]);
-            }
-        }
-        for f in &selection.functions {
-            let hooks = options.strategy == Strategy::Hooks;
-            if hooks || f.entry_snapshot(types) {
-                let mut params = vec![I32];
-                if sampled {
-                    params.push(I32);
-                }
-                let values = body::hook_types(f, types, RecordKind::Enter);
-                params.extend(recorded(&values));
-                added.add_import(
-                    module,
-                    record::hook_name(RecordKind::Enter, &values),
-                    params,
-                    vec![],
-                );
-            }
-            if hooks || f.exit_snapshot(types) {
-                let values = body::hook_types(f, types, RecordKind::Exit);
-                let mut params = vec![I32];
-                params.extend(recorded(&values));
-                added.add_import(
-                    module,
-                    record::hook_name(RecordKind::Exit, &values),
-                    params,
-                    vec![],
-                );
-            }
-        }
-        if options.strategy == Strategy::Hooks && !selection.functions.is_empty() {
-            added.add_import(
-                module,
-                record::hook_name(RecordKind::TailExit, &[]),
-                vec![I32],
-                vec![],
-            );
-        }
-        if module.memory_count > 0
-            && selection
-                .functions
-                .iter()
-                .any(|f| f.entry_snapshot(types) || f.exit_snapshot(types))
-        {
-            added.guest_memory = true;
-        }
-        for f in &selection.functions {
-            let results = &module.signatures[f.wasm_index as usize].results;
-            if results.len() > 1 && !added.block_types.contains_key(results) {
-                let mut rt = RoundtripReencoder;
-                let encoded = results
-                    .iter()
-                    .map(|&t| rt.val_type(t))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| Error::Internal(e.to_string()))?;
-                let index = added.add_type(module, vec![], encoded);
-                added.block_types.insert(results.clone(), index);
-            }
-        }
-        let mut next_global = module.global_count;
-        let mut global = || {
-            next_global += 1;
-            next_global - 1
-        };
-        added.enabled = global();
-        if options.strategy == Strategy::Inline {
-            added.memory = Some(module.memory_count);
-            added.ptr = Some(global());
-        }
-        if sampled {
-            added.countdown = Some(global());
-            added.depth = Some(global());
-        }
-        Ok(added)
-    }
-}
 
 /// Section order of the binary format, custom sections aside.
 fn rank(id: SectionId) -> u8 {
@@ -199,27 +36,36 @@ fn rank(id: SectionId) -> u8 {
     }
 }
 
-pub struct Rewriter<'a> {
-    pub module: &'a ModuleInfo<'a>,
-    pub selection: &'a Selection,
-    pub table: &'a FunctionTable,
-    pub added: Added,
-    /// Index of the next defined function whose body is re-encoded.
-    next_function: u32,
+struct Rewriter<'a> {
+    /// The input module.
+    wasm: &'a [u8],
+    module: &'a ModuleInfo<'a>,
+    selection: &'a Selection,
+    table: &'a FunctionTable,
+    added: Plan,
+    /// Threads rewriting function bodies.
+    jobs: usize,
+    /// The rewritten code section, encoded apart from the module (see
+    /// [`Rewriter::parse_code_section`]), and where in the output it goes.
+    code: Option<EncodedCode>,
+    code_at: usize,
     /// Sections the hook still has to create because the input lacks them.
     missing: Vec<SectionId>,
     notes: Vec<String>,
     stripped_debug: bool,
 }
 
+/// Rewrites `wasm`, instrumenting `selection`, using up to `jobs` threads
+/// for function bodies.
 pub fn rewrite(
     wasm: &[u8],
     module: &ModuleInfo<'_>,
     selection: &Selection,
     table: &FunctionTable,
+    jobs: usize,
     notes: &mut Vec<String>,
 ) -> Result<Vec<u8>, Error> {
-    let added = Added::plan(module, selection, table)?;
+    let added = Plan::new(module, selection, table)?;
     let mut missing = vec![
         SectionId::Type,
         SectionId::Import,
@@ -231,11 +77,14 @@ pub fn rewrite(
     }
     missing.retain(|s| !module.sections.contains(&(*s as u8)));
     let mut rewriter = Rewriter {
+        wasm,
         module,
         selection,
         table,
         added,
-        next_function: module.imported_functions,
+        jobs,
+        code: None,
+        code_at: 0,
         missing,
         notes: Vec::new(),
         stripped_debug: false,
@@ -249,7 +98,11 @@ pub fn rewrite(
             other => Error::Internal(other.to_string()),
         })?;
     notes.append(&mut rewriter.notes);
-    Ok(out.finish())
+    let out = out.finish();
+    Ok(match rewriter.code.take() {
+        Some(code) => code.splice_into(out, rewriter.code_at),
+        None => out,
+    })
 }
 
 impl Rewriter<'_> {
@@ -328,11 +181,7 @@ impl Reencode for Rewriter<'_> {
     type Error = Error;
 
     fn function_index(&mut self, func: u32) -> ReResult<u32> {
-        Ok(if func < self.module.imported_functions {
-            func
-        } else {
-            func + self.added.imports.len() as u32
-        })
+        Ok(self.added.function_index(func))
     }
 
     fn parse_type_section(
@@ -385,24 +234,71 @@ impl Reencode for Rewriter<'_> {
         Ok(())
     }
 
-    fn parse_function_body(
+    /// Rewrites every body, `jobs` at a time, into an [`EncodedCode`] kept
+    /// aside: the re-encoder then writes an empty code section, which
+    /// [`EncodedCode::splice_into`] replaces. The bodies are never copied
+    /// into an intermediate section, so the output exists once in memory.
+    fn parse_code_section(
         &mut self,
-        code: &mut wasm_encoder::CodeSection,
-        func: wasmparser::FunctionBody<'_>,
+        _code: &mut wasm_encoder::CodeSection,
+        section: wasmparser::CodeSectionReader<'_>,
     ) -> ReResult {
-        let index = self.next_function;
-        self.next_function += 1;
-        match self.selection.ids.get(&index) {
-            Some(&id) => {
-                let f = body::instrument(self, index, id, &func)?;
-                code.function(&f);
-                Ok(())
-            }
-            None => {
-                body::check_supported(&func, self.function_name(index))?;
-                reencode::utils::parse_function_body(self, code, func)
-            }
+        let section_offset = section.range().start;
+        let bodies = section.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let first = self.module.imported_functions;
+        let (plan, table, module, selection) =
+            (&self.added, self.table, self.module, self.selection);
+        let wasm = self.wasm;
+        let missing = |index: u32| {
+            reencode::Error::UserError(Error::Internal(format!(
+                "function {index} has a body but no type"
+            )))
+        };
+        let encode_one = |i: usize,
+                          body: &wasmparser::FunctionBody<'_>,
+                          allocs: FuncValidatorAllocations,
+                          out: &mut Vec<u8>|
+         -> ReResult<FuncValidatorAllocations> {
+            let index = first + i as u32;
+            let name = || module.function_name(index);
+            let validator = module
+                .body_validators
+                .get(i)
+                .and_then(|v| v.lock().unwrap_or_else(|e| e.into_inner()).take())
+                .ok_or_else(|| missing(index))?;
+            let (reader, locals) = body::BodyReader::new(wasm, body, validator, allocs)?;
+            let (f, allocs) = match selection.ids.get(&index) {
+                Some(&id) => {
+                    let sig = module
+                        .signatures
+                        .get(index as usize)
+                        .ok_or_else(|| missing(index))?;
+                    body::instrument(plan, table, sig, id, reader, locals, name)?
+                }
+                None => body::plain(plan, reader, locals, name)?,
+            };
+            wasm_encoder::Encode::encode(&f, out);
+            Ok(allocs)
+        };
+        if bodies.len() != module.body_validators.len() {
+            return Err(reencode::Error::UserError(Error::Invalid {
+                message: "function and code section counts are inconsistent".into(),
+                offset: section_offset,
+            }));
         }
+        let pieces = crate::parallel::map_pieces(&bodies, self.jobs, |range| {
+            let mut out = Vec::new();
+            let mut allocs = FuncValidatorAllocations::default();
+            for i in range {
+                allocs = encode_one(i, &bodies[i], allocs, &mut out)?;
+            }
+            Ok::<_, reencode::Error<Error>>(out)
+        })?;
+        self.code = Some(EncodedCode {
+            count: bodies.len() as u32,
+            pieces,
+        });
+        Ok(())
     }
 
     fn parse_custom_section(
@@ -448,6 +344,9 @@ impl Reencode for Rewriter<'_> {
         _after: Option<SectionId>,
         before: Option<SectionId>,
     ) -> ReResult {
+        if before == Some(SectionId::Code) {
+            self.code_at = module.as_slice().len();
+        }
         let mut due: Vec<SectionId> = self
             .missing
             .iter()
@@ -497,17 +396,46 @@ impl Reencode for Rewriter<'_> {
     }
 }
 
-impl Rewriter<'_> {
-    /// The largest record any instrumented function writes.
-    pub fn max_record_size(&self) -> u32 {
-        ruchy_trace_core::RecordLayout::new(self.table).max_record_size()
-    }
+/// Function bodies encoded in pieces (each piece's bodies one after
+/// another, each with its size), in order.
+struct EncodedCode {
+    count: u32,
+    pieces: Vec<Vec<u8>>,
+}
 
-    pub fn function_name(&self, index: u32) -> String {
-        self.module
-            .raw_names
-            .get(&index)
-            .cloned()
-            .unwrap_or_else(|| format!("func[{index}]"))
+/// What `wasm_encoder` writes for a code section with no bodies.
+const EMPTY_CODE_SECTION: [u8; 3] = [SectionId::Code as u8, 1, 0];
+
+impl EncodedCode {
+    /// `module` with the empty code section at `at` replaced by these
+    /// bodies. Each piece is freed once copied.
+    fn splice_into(self, module: Vec<u8>, at: usize) -> Vec<u8> {
+        debug_assert_eq!(module.get(at..at + 3), Some(&EMPTY_CODE_SECTION[..]));
+        let mut count = Vec::new();
+        leb128_u32(&mut count, self.count);
+        let body_bytes: usize = self.pieces.iter().map(Vec::len).sum();
+        let size = count.len() + body_bytes;
+        let mut out = Vec::with_capacity(module.len() + size + 8);
+        out.extend_from_slice(&module[..at]);
+        out.push(SectionId::Code as u8);
+        leb128_u32(&mut out, size as u32);
+        out.extend_from_slice(&count);
+        for piece in self.pieces {
+            out.extend_from_slice(&piece);
+        }
+        out.extend_from_slice(&module[at + EMPTY_CODE_SECTION.len()..]);
+        out
+    }
+}
+
+fn leb128_u32(out: &mut Vec<u8>, mut v: u32) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
     }
 }

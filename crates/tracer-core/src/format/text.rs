@@ -5,7 +5,9 @@
 //! [1761761183.405438] <- fibonacci() = 1 [0.002ms]
 //! ```
 
-use super::util::{param_name, push_millis, push_secs_micros, push_u64, push_value_text};
+use super::util::{
+    param_name, push_millis, push_padded, push_secs_micros, push_u64, push_value_text,
+};
 use super::Formatter;
 use crate::decode::{RunEnd, Stats, Trace};
 use crate::event::{Event, EventKind};
@@ -115,6 +117,11 @@ pub struct TextFormatter {
     options: TextOptions,
     pieces: Vec<Option<Pieces>>,
     epoch_unix_us: u64,
+    /// `[secs.` of the last timestamp written, and its second: consecutive
+    /// events almost always share the second, so only the microseconds are
+    /// formatted anew.
+    second: Option<u64>,
+    second_text: String,
 }
 
 impl TextFormatter {
@@ -124,6 +131,8 @@ impl TextFormatter {
             options,
             pieces: Vec::new(),
             epoch_unix_us: 0,
+            second: None,
+            second_text: String::new(),
         }
     }
 
@@ -156,8 +165,19 @@ impl Formatter for TextFormatter {
         let epoch = self.epoch_unix_us;
         if options.timestamps {
             if let Some(t) = event.timestamp_us {
-                out.push('[');
-                push_secs_micros(out, epoch.wrapping_add(t));
+                let us = epoch.wrapping_add(t);
+                let second = us / 1_000_000;
+                if self.second == Some(second) {
+                    out.push_str(&self.second_text);
+                    push_padded(out, us % 1_000_000, 6);
+                } else {
+                    let start = out.len();
+                    out.push('[');
+                    push_secs_micros(out, us);
+                    self.second = Some(second);
+                    self.second_text.clear();
+                    self.second_text.push_str(&out[start..out.len() - 6]);
+                }
                 out.push_str("] ");
             }
         }
