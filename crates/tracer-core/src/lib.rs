@@ -35,5 +35,5 @@ pub use error::Error;
 pub use event::{CloseReason, Event, EventKind};
 pub use record::{RecordKind, RecordLayout};
 pub use ring::{OverflowPolicy, Ring};
-pub use table::{FunctionInfo, FunctionTable, Location, Strategy, TraceOptions};
+pub use table::{FunctionInfo, FunctionTable, Import, Location, Strategy, TraceOptions};
 pub use value::{ValType, Value};

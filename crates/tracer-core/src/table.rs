@@ -11,7 +11,10 @@ use alloc::vec::Vec;
 pub const SECTION_NAME: &str = "ruchy-trace";
 
 const MAGIC: &[u8; 4] = b"RTFT";
-const VERSION: u32 = 2;
+/// Version 3 added [`FunctionInfo::import`]; version 2 tables still decode
+/// (with no imports).
+const VERSION: u32 = 3;
+const OLDEST_VERSION: u32 = 2;
 
 /// How the instrumented code hands records to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +84,18 @@ pub struct FunctionInfo {
     /// The source signature, when debug information gave one that matches
     /// the wasm signature; types index [`FunctionTable::types`].
     pub source: Option<SourceSignature>,
+    /// For a wrapper that stands for a call out of the guest: the imported
+    /// function it calls. Its events are import calls, not the program's.
+    pub import: Option<Import>,
+}
+
+/// An imported function, named as the module imports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// The import's module name, e.g. `wasi_snapshot_preview1`.
+    pub module: String,
+    /// The import's field name, e.g. `fd_write`.
+    pub field: String,
 }
 
 impl FunctionInfo {
@@ -183,6 +198,14 @@ impl FunctionTable {
                     }
                 }
             }
+            match &f.import {
+                None => w.u32(0),
+                Some(i) => {
+                    w.u32(1);
+                    w.str(&i.module);
+                    w.str(&i.field);
+                }
+            }
         }
         w.u32(self.types.len() as u32);
         for t in &self.types {
@@ -246,7 +269,7 @@ impl FunctionTable {
             });
         }
         let version = r.u32("function table version")?;
-        if version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion(version));
         }
         let at = r.pos;
@@ -352,6 +375,23 @@ impl FunctionTable {
                     })
                 }
             };
+            let at = r.pos;
+            let import = match version {
+                OLDEST_VERSION => None,
+                _ => match r.u32("import flag")? {
+                    0 => None,
+                    1 => Some(Import {
+                        module: r.str("import module")?,
+                        field: r.str("import field")?,
+                    }),
+                    _ => {
+                        return Err(Error::Invalid {
+                            what: "import flag",
+                            offset: at,
+                        })
+                    }
+                },
+            };
             functions.push(FunctionInfo {
                 wasm_index,
                 raw_name,
@@ -361,6 +401,7 @@ impl FunctionTable {
                 param_names,
                 location,
                 source,
+                import,
             });
         }
         let count = r.u32("type count")?;
@@ -578,6 +619,7 @@ mod tests {
                     }],
                     result: Some((1, ResultLowering::Indirect { param: 3 })),
                 }),
+                import: None,
             }],
             types: vec![
                 SourceType {
@@ -603,6 +645,56 @@ mod tests {
     fn round_trips() {
         let t = sample();
         assert_eq!(FunctionTable::decode(&t.encode()).unwrap(), t);
+    }
+
+    /// An import call's module and field survive encoding.
+    #[test]
+    fn round_trips_an_import() {
+        let mut t = sample();
+        t.functions[0].import = Some(Import {
+            module: "wasi_snapshot_preview1".to_string(),
+            field: "fd_write".to_string(),
+        });
+        assert_eq!(FunctionTable::decode(&t.encode()).unwrap(), t);
+    }
+
+    /// A version 2 table (written before import calls existed: no import
+    /// flag per function) still decodes, with no imports.
+    #[test]
+    fn decodes_version_2() {
+        let t = sample();
+        let mut bytes = t.encode();
+        assert_eq!(bytes[4], 3);
+        bytes[4] = 2;
+        // The sample's only function has no import: its flag is one 0 byte
+        // right before the type count (2) and the first type's name.
+        let flag = bytes.len() - t.types.iter().map(type_bytes).sum::<usize>() - 2;
+        assert_eq!(&bytes[flag..flag + 2], &[0, 2]);
+        bytes.remove(flag);
+        assert_eq!(FunctionTable::decode(&bytes).unwrap(), t);
+    }
+
+    fn type_bytes(t: &SourceType) -> usize {
+        let mut table = FunctionTable::default();
+        table.types.push(t.clone());
+        // Encoded alone after an empty header: subtract the empty table.
+        table.encode().len() - FunctionTable::default().encode().len()
+    }
+
+    /// A version this decoder does not know is refused, not misread.
+    #[test]
+    fn refuses_unknown_versions() {
+        let mut bytes = sample().encode();
+        bytes[4] = 4;
+        assert_eq!(
+            FunctionTable::decode(&bytes),
+            Err(Error::UnsupportedVersion(4))
+        );
+        bytes[4] = 1;
+        assert_eq!(
+            FunctionTable::decode(&bytes),
+            Err(Error::UnsupportedVersion(1))
+        );
     }
 
     #[test]

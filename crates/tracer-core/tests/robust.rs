@@ -76,6 +76,7 @@ fn random_table(rng: &mut Rng) -> FunctionTable {
                     column: 1,
                 }),
                 source: None,
+                import: None,
             })
             .collect(),
         ..FunctionTable::default()

@@ -20,6 +20,7 @@ mod analysis;
 mod body;
 mod dwarf;
 mod error;
+pub mod imports;
 mod lowering;
 mod names;
 mod rewrite;
@@ -46,6 +47,9 @@ pub struct Config {
     /// Ruchy sources of the program: locations in the transpiled `X.rs`
     /// move to `fun NAME` in `X.ruchy`.
     pub ruchy_sources: Vec<ruchy::RuchySource>,
+    /// Trace calls to imported functions too, as import calls (see
+    /// [`imports`]). Name filters apply to them as `MODULE::FIELD`.
+    pub imports: bool,
 }
 
 impl Default for Config {
@@ -56,6 +60,7 @@ impl Default for Config {
             filters: Vec::new(),
             source_values: true,
             ruchy_sources: Vec::new(),
+            imports: false,
         }
     }
 }
@@ -74,8 +79,17 @@ pub struct Instrumented {
 
 /// Instruments `wasm` according to `config`.
 pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
+    let wrapped;
+    let (wasm, wrappers) = if config.imports {
+        analysis::check_header(wasm)?;
+        wrapped = imports::wrap(wasm)?;
+        (&wrapped.bytes[..], &wrapped.wrappers[..])
+    } else {
+        (wasm, &[][..])
+    };
     let module = analysis::analyze(wasm)?;
-    let selection = select::select(&module, config)?;
+    let mut selection = select::select(&module, config, wrappers.len())?;
+    imports::select(&module, config, wrappers, &mut selection)?;
     let mut table = ruchy_trace_core::FunctionTable {
         options: config.options,
         program: module

@@ -47,7 +47,7 @@ impl Filter {
         })
     }
 
-    fn matches(&self, names: &[&str]) -> bool {
+    pub(crate) fn matches(&self, names: &[&str]) -> bool {
         names.iter().any(|n| glob::matches(&self.pattern, n))
     }
 }
@@ -74,12 +74,20 @@ pub fn convert(t: wasmparser::ValType) -> ValType {
     }
 }
 
-pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selection, Error> {
+/// Selects among the module's own functions: the first `wrappers` defined
+/// functions from the end are import wrappers, chosen by
+/// [`crate::imports::select`] instead.
+pub fn select(
+    module: &ModuleInfo<'_>,
+    config: &crate::Config,
+    wrappers: usize,
+) -> Result<Selection, Error> {
     let program = module.program.as_ref();
     let mut functions = Vec::new();
     let mut ids = HashMap::new();
     let includes: Vec<&Filter> = config.filters.iter().filter(|f| f.include).collect();
-    for index in module.imported_functions..module.signatures.len() as u32 {
+    let own_end = (module.signatures.len() - wrappers) as u32;
+    for index in module.imported_functions..own_end {
         let raw = module
             .raw_names
             .get(&index)
@@ -123,6 +131,7 @@ pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selecti
             param_names: Vec::new(),
             location: None,
             source: None,
+            import: None,
         });
     }
     let types = if config.source_values {

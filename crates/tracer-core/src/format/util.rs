@@ -252,6 +252,7 @@ pub(crate) mod testutil {
                 column,
             }),
             source: None,
+            import: None,
         }
     }
 
