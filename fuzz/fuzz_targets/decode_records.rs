@@ -6,7 +6,7 @@
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use ruchy_trace_core::decode::{RunEnd, Trace};
-use ruchy_trace_core::format::{ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions};
+use ruchy_trace_core::format::{render_to_string, ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions};
 use ruchy_trace_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring};
 
 fuzz_target!(|data: &[u8]| {
@@ -29,18 +29,12 @@ fuzz_target!(|data: &[u8]| {
             break;
         }
     }
-    let stats = trace.stats();
     let formatters: [&mut dyn Formatter; 3] = [
         &mut TextFormatter::new(TextOptions::default()),
         &mut JsonFormatter::new(JsonOptions::default()),
         &mut ChromeFormatter::new(),
     ];
     for f in formatters {
-        let mut out = String::new();
-        f.begin(&trace, &mut out);
-        for e in trace.events().map_while(Result::ok) {
-            f.event(&trace, &e, &mut out);
-        }
-        f.end(&trace, &stats, &mut out);
+        let _ = render_to_string(f, &trace);
     }
 });

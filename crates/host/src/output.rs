@@ -1,12 +1,13 @@
 //! Writing a trace in the chosen format to a file or stderr.
 
 use ruchy_trace::ruchy_trace_core;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use ruchy_trace_core::decode::Trace;
+use ruchy_trace_core::profile::Profile;
 use ruchy_trace_core::format::{
-    ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
+    self, ChromeFormatter, Formatter, JsonFormatter, JsonOptions, RenderError, TextFormatter,
+    TextOptions,
 };
 
 /// Output formats.
@@ -34,82 +35,33 @@ pub fn formatter(format: Format, text: TextOptions) -> Box<dyn Formatter> {
     }
 }
 
-/// A flame graph: one box per call path, as wide as its time (or calls,
-/// for untimed traces), callers below callees.
-pub fn flame_svg(p: &ruchy_trace_core::profile::Profile, timed: bool) -> String {
-    use std::fmt::Write as _;
-    const WIDTH: f64 = 1200.0;
-    const ROW: f64 = 18.0;
-    let weight = |n: &ruchy_trace_core::profile::Node| if timed { n.total_us } else { n.calls };
-    fn depth_of(p: &ruchy_trace_core::profile::Profile, node: usize) -> usize {
-        1 + p.nodes[node]
-            .children
-            .values()
-            .map(|&c| depth_of(p, c))
-            .max()
-            .unwrap_or(0)
+/// Whether flame graphs of `p` weigh paths by time: when the trace has
+/// timestamps and its calls took any measurable time at all (else every
+/// path would weigh nothing, and calls are weighed instead).
+pub fn weighs_by_time(p: &Profile, timed: bool) -> bool {
+    timed && p.root_total_us() > 0
+}
+
+/// An interactive flame graph (inferno's SVG: click to zoom, Ctrl+F to
+/// search) of the profile's folded stacks: one box per call path, as wide as
+/// its time, or as its calls for an untimed trace or one whose calls all
+/// took less than a microsecond.
+pub fn flame_svg(p: &Profile, timed: bool, out: &mut dyn Write) -> io::Result<()> {
+    let by_time = weighs_by_time(p, timed);
+    let folded = p.folded(by_time);
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = "ruchy-trace flame graph".into();
+    options.count_name = if by_time { "us" } else { "calls" }.into();
+    if folded.trim().is_empty() {
+        // inferno refuses an empty profile; an empty trace gets an empty
+        // graph that still says what it is.
+        return write!(
+            out,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="40"><text x="10" y="20">{}: no calls</text></svg>"#,
+            options.title
+        );
     }
-    let rows = depth_of(p, 0);
-    let root: u64 = p.nodes[0]
-        .children
-        .values()
-        .map(|&c| weight(&p.nodes[c]))
-        .sum::<u64>()
-        .max(1);
-    let height = rows as f64 * ROW + 40.0;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="monospace" font-size="12">"#
-    );
-    let _ = writeln!(
-        out,
-        r#"<text x="10" y="20">ruchy-trace flame graph ({})</text>"#,
-        if timed { "time" } else { "calls" }
-    );
-    let mut stack = vec![(0usize, 0.0f64, 0usize)];
-    while let Some((node, x, depth)) = stack.pop() {
-        let n = &p.nodes[node];
-        let mut cx = x;
-        for &c in n.children.values() {
-            let child = &p.nodes[c];
-            let w = weight(child) as f64 / root as f64 * (WIDTH - 20.0);
-            let y = height - (depth as f64 + 1.0) * ROW;
-            let name = p
-                .functions
-                .get(child.id as usize)
-                .map_or("?", |f| f.name.as_str());
-            let esc = name
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;");
-            let hue = 20 + (child.id * 37 % 40);
-            let _ = writeln!(
-                out,
-                r#"<g><title>{esc} ({} calls, {} {})</title><rect x="{:.1}" y="{y:.1}" width="{w:.1}" height="{:.1}" fill="hsl({hue},90%,60%)"/>"#,
-                child.calls,
-                weight(child),
-                if timed { "us" } else { "calls" },
-                10.0 + cx,
-                ROW - 1.0
-            );
-            if w > 40.0 {
-                let chars = (w / 7.5) as usize;
-                let label: String = esc.chars().take(chars.saturating_sub(1)).collect();
-                let _ = writeln!(
-                    out,
-                    r#"<text x="{:.1}" y="{:.1}">{label}</text>"#,
-                    12.0 + cx,
-                    y + ROW - 5.0
-                );
-            }
-            out.push_str("</g>\n");
-            stack.push((c, cx, depth + 1));
-            cx += w;
-        }
-    }
-    out.push_str("</svg>\n");
-    out
+    inferno::flamegraph::from_lines(&mut options, folded.lines(), out)
 }
 
 /// Renders `trace` into `out`, streaming.
@@ -120,25 +72,35 @@ pub fn render(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let mut formatter = formatter(format, text);
-    let mut buf = String::with_capacity(1 << 17);
-    formatter.begin(trace, &mut buf);
-    for event in trace.events() {
-        let event = event.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        formatter.event(trace, &event, &mut buf);
-        if buf.len() >= 1 << 16 {
-            out.write_all(buf.as_bytes())?;
-            buf.clear();
-        }
-    }
-    formatter.end(trace, &trace.stats(), &mut buf);
-    out.write_all(buf.as_bytes())?;
+    format::render(formatter.as_mut(), trace, |s| out.write_all(s.as_bytes())).map_err(
+        |e| match e {
+            RenderError::Write(e) => e,
+            RenderError::Decode(e) => io::Error::new(io::ErrorKind::InvalidData, e),
+        },
+    )?;
     out.flush()
 }
 
-/// Writes through a temporary file renamed into place on success, so a
-/// crash never leaves a partial file under the final name. Anything that is
-/// not a regular file (`/dev/null`, a pipe, a terminal) is written directly:
-/// renaming over it would replace it.
+/// Writes to `path` as [`write_file`] does, or to stdout when no path is
+/// given.
+pub fn write_to(
+    path: Option<&Path>,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    match path {
+        Some(path) => write_file(path, fill),
+        None => {
+            let mut w = BufWriter::new(io::stdout().lock());
+            fill(&mut w)?;
+            w.flush()
+        }
+    }
+}
+
+/// Writes through a temporary file beside `path` renamed into place on
+/// success, so a crash never leaves a partial file under the final name.
+/// Anything that is not a regular file (`/dev/null`, a pipe, a terminal) is
+/// written directly: renaming over it would replace it.
 pub fn write_file(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
@@ -148,22 +110,26 @@ pub fn write_file(
         fill(&mut w)?;
         return w.flush();
     }
-    let mut tmp: PathBuf = path.to_path_buf();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    tmp.set_file_name(format!(".{name}.{}.partial", std::process::id()));
-    let result = (|| {
-        let mut w = BufWriter::new(File::create(&tmp)?);
-        fill(&mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()
-    })();
-    match result {
-        Ok(()) => std::fs::rename(&tmp, path),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".partial");
+    // The finished file gets the usual permissions (0666 less the umask),
+    // not the private ones of a temporary file.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let tmp = builder.tempfile_in(dir)?;
+    let mut w = BufWriter::new(tmp);
+    fill(&mut w)?;
+    let tmp = w.into_inner().map_err(|e| e.into_error())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

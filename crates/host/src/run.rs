@@ -153,18 +153,8 @@ impl Tracer {
         wasm: &[u8],
         config: &ruchy_trace_instrument::Config,
     ) -> Result<Program, HostError> {
-        let (bytes, table, notes) = match ruchy_trace_instrument::read_table(wasm)? {
-            Some(table) => (
-                wasm.to_vec(),
-                table,
-                vec!["module is already instrumented; running it as it is".to_string()],
-            ),
-            None => {
-                let out = ruchy_trace_instrument::instrument(wasm, config)?;
-                (out.bytes, out.table, out.notes)
-            }
-        };
-        self.compile(bytes, table, notes)
+        let out = ruchy_trace_instrument::prepare(wasm, config)?;
+        self.compile(out.bytes, out.table, out.notes)
     }
 
     /// Compiles a module as it is, without instrumenting it: for measuring
@@ -207,21 +197,21 @@ fn classify(err: &wasmtime::Error) -> RunEnd {
 }
 
 fn parse_arg(text: &str, ty: &ValType) -> Result<Val, String> {
-    let bad = || format!("argument `{text}` is not a valid {ty}");
-    Ok(match ty {
-        ValType::I32 => Val::I32(
-            text.parse::<i32>()
-                .or_else(|_| text.parse::<u32>().map(|v| v as i32))
-                .map_err(|_| bad())?,
-        ),
-        ValType::I64 => Val::I64(
-            text.parse::<i64>()
-                .or_else(|_| text.parse::<u64>().map(|v| v as i64))
-                .map_err(|_| bad())?,
-        ),
-        ValType::F32 => Val::F32(text.parse::<f32>().map_err(|_| bad())?.to_bits()),
-        ValType::F64 => Val::F64(text.parse::<f64>().map_err(|_| bad())?.to_bits()),
-        other => return Err(format!("cannot pass a {other} from the command line")),
+    use ruchy_trace_core::value::{ValType as T, Value};
+    let ty = match ty {
+        ValType::I32 => T::I32,
+        ValType::I64 => T::I64,
+        ValType::F32 => T::F32,
+        ValType::F64 => T::F64,
+        ValType::V128 => T::V128,
+        ValType::Ref(_) => T::Ref,
+    };
+    Ok(match Value::parse(text, ty).map_err(|e| e.to_string())? {
+        Value::I32(v) => Val::I32(v),
+        Value::I64(v) => Val::I64(v),
+        Value::F32(v) => Val::F32(v.to_bits()),
+        Value::F64(v) => Val::F64(v.to_bits()),
+        Value::Unrecorded(t) => return Err(ruchy_trace_core::value::BadValue::NotText(t).to_string()),
     })
 }
 

@@ -665,9 +665,15 @@ fn record_is_compact_and_report_and_graph_add_up() {
         .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
         .sum();
     assert_eq!(calls, 21891 + 1, "every call is on one path");
+    // An interactive flame graph: an SVG with zoom and search scripts.
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(
-        svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("fibonacci")
+        svg.contains("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("fibonacci"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("function zoom(") && svg.contains("function search(") && svg.contains("id=\"search\""),
+        "no zoom or search"
     );
 }
 
@@ -727,49 +733,15 @@ fn a_damaged_trace_file_replays_up_to_the_damage() {
     );
 }
 
-/// One HTTP/1.1 request to `addr`; the status code and body.
-fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let status = String::from_utf8_lossy(&out[9..12]).parse().unwrap();
-    (status, out[split + 4..].to_vec())
-}
-
 #[test]
 fn serve_serves_the_page_on_loopback_and_says_when_it_cannot_compile() {
-    use std::io::BufRead;
     let www = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../www");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ruchy-trace"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ruchy-trace"));
+    command
         .args(["serve", "--port", "0", "--dir", www.to_str().unwrap()])
-        .env("PATH", "/nonexistent")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
-    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+        .env("PATH", "/nonexistent");
+    let (mut child, addr) = serving(command);
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     let (status, body) = http(&addr, "GET", "/", b"");
     assert_eq!(status, 200);
     assert!(text(&body).contains("<html"), "{}", text(&body));
@@ -788,4 +760,106 @@ fn serve_serves_the_page_on_loopback_and_says_when_it_cannot_compile() {
     assert_eq!(http(&addr, "DELETE", "/", b"").0, 405);
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// The proposal's flag names are aliases of ours: `--trace-filter` filters
+/// like `--filter` and `--trace-output` writes like `-o`, on `run` and on
+/// `replay`.
+#[test]
+fn the_proposals_flag_names_are_accepted() {
+    let wasm = fixture("mutual.wasm");
+    let file = temp("aliases.txt");
+    let out = ruchy_trace(&[
+        "run",
+        "--trace-filter",
+        "is_even",
+        "--trace-output",
+        file.to_str().unwrap(),
+        "--no-timestamps",
+        wasm.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "the trace went to the file: {}", text(&out.stderr));
+    let trace = std::fs::read_to_string(&file).unwrap();
+    assert!(trace.contains("-> is_even("), "{trace}");
+    assert!(!trace.contains("is_odd") && !trace.contains("main"), "{trace}");
+
+    let rtrace = temp("aliases.rtrace");
+    let out = ruchy_trace(&[
+        "record",
+        "--all",
+        wasm.to_str().unwrap(),
+        "--trace-output",
+        rtrace.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let replayed = temp("aliases-replayed.txt");
+    let out = ruchy_trace(&[
+        "replay",
+        rtrace.to_str().unwrap(),
+        "--trace-filter",
+        "is_odd",
+        "--trace-output",
+        replayed.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    let replayed = std::fs::read_to_string(&replayed).unwrap();
+    assert!(replayed.contains("-> is_odd("), "{replayed}");
+    assert!(!replayed.contains("is_even"), "{replayed}");
+}
+
+/// `report` and `graph` write with `-o` exactly what they print without it.
+#[test]
+fn report_and_graph_write_to_output_files() {
+    let rtrace = temp("output-flags.rtrace");
+    let bench = fixture("bench/fib_bench.wasm");
+    let out = ruchy_trace(&[
+        "record",
+        "--invoke",
+        "run",
+        bench.to_str().unwrap(),
+        "-o",
+        rtrace.to_str().unwrap(),
+        "--",
+        "10",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for sub in ["report", "graph"] {
+        let printed = ruchy_trace(&[sub, rtrace.to_str().unwrap()]);
+        assert!(printed.status.success(), "{}", text(&printed.stderr));
+        assert!(text(&printed.stdout).contains("fibonacci"), "{}", text(&printed.stdout));
+        let file = temp(&format!("output-flags.{sub}"));
+        let written = ruchy_trace(&[sub, rtrace.to_str().unwrap(), "--output", file.to_str().unwrap()]);
+        assert!(written.status.success(), "{}", text(&written.stderr));
+        assert!(written.stdout.is_empty(), "{sub}: {}", text(&written.stdout));
+        assert_eq!(std::fs::read(&file).unwrap(), printed.stdout, "{sub}");
+    }
+}
+
+/// `--time-threshold` takes microseconds (`10us`, as documented) and any
+/// humantime duration: a threshold above every call hides them all, one of
+/// zero hides none.
+#[test]
+fn time_thresholds_read_microseconds_and_hide_short_calls() {
+    let rtrace = temp("threshold.rtrace");
+    let out = ruchy_trace(&[
+        "record",
+        fixture("fibonacci.wasm").to_str().unwrap(),
+        "-o",
+        rtrace.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let calls = |threshold: &str| {
+        let r = ruchy_trace(&["replay", rtrace.to_str().unwrap(), "--time-threshold", threshold]);
+        assert!(r.status.success(), "{threshold}: {}", text(&r.stderr));
+        text(&r.stdout).lines().filter(|l| l.contains("-> ")).count()
+    };
+    assert_eq!(calls("0us"), 16, "main and 15 fibonacci calls");
+    assert_eq!(calls("1h 30m"), 0);
+    assert!(calls("10us") <= 16);
+    let bad = ruchy_trace(&["replay", rtrace.to_str().unwrap(), "--time-threshold", "10 parsecs"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = text(&bad.stderr);
+    assert!(err.contains("`10 parsecs` is not a duration like 10us"), "{err}");
 }

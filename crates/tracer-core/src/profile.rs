@@ -31,6 +31,7 @@ impl FunctionStats {
     }
 }
 
+#[derive(Debug)]
 struct Frame {
     id: u32,
     node: usize,
@@ -53,6 +54,7 @@ pub struct Node {
 }
 
 /// Builds the report, the call tree and folded stacks from events.
+#[derive(Debug)]
 pub struct Profile {
     /// Per function id.
     pub functions: Vec<FunctionStats>,

@@ -229,6 +229,7 @@ fn read_u32(bytes: &[u8], at: usize) -> u32 {
 }
 
 /// Iterates over the records in a byte slice. Stops at the first error.
+#[derive(Debug)]
 pub struct Records<'a> {
     layout: &'a RecordLayout,
     bytes: &'a [u8],

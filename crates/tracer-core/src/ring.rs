@@ -23,6 +23,7 @@ pub enum OverflowPolicy {
 }
 
 /// A bounded store of records.
+#[derive(Debug)]
 pub struct Ring {
     layout: RecordLayout,
     capacity: u64,

@@ -51,6 +51,7 @@ fn unzigzag(v: u64) -> i64 {
 }
 
 /// Writes `.rtrace` bytes; the caller sends them wherever it likes.
+#[derive(Debug)]
 pub struct TraceWriter {
     layout: RecordLayout,
     table: FunctionTable,
@@ -171,6 +172,7 @@ pub enum Block {
 }
 
 /// Reads `.rtrace` bytes.
+#[derive(Debug)]
 pub struct TraceReader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -252,6 +254,7 @@ pub fn block_head(head: &[u8; BLOCK_HEAD_BYTES]) -> (u8, usize) {
 
 /// Turns blocks back into records, one at a time, for readers that fetch
 /// blocks themselves (from a file, in bounded memory).
+#[derive(Debug)]
 pub struct BlockDecoder {
     /// The function table.
     pub table: FunctionTable,

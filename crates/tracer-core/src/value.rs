@@ -94,6 +94,33 @@ impl Value {
         }
     }
 
+    /// Parses `text` (surrounding spaces ignored) as a value of type `ty`:
+    /// integers in decimal, signed or unsigned (`4294967295` is the `i32`
+    /// -1), floats as Rust writes them (`1.5`, `-0`, `inf`, `NaN`). This is
+    /// how every host reads arguments given as text.
+    pub fn parse(text: &str, ty: ValType) -> Result<Value, BadValue> {
+        let t = text.trim();
+        let bad = || BadValue::NotA {
+            text: t.into(),
+            ty,
+        };
+        Ok(match ty {
+            ValType::I32 => Value::I32(
+                t.parse::<i32>()
+                    .or_else(|_| t.parse::<u32>().map(|v| v as i32))
+                    .map_err(|_| bad())?,
+            ),
+            ValType::I64 => Value::I64(
+                t.parse::<i64>()
+                    .or_else(|_| t.parse::<u64>().map(|v| v as i64))
+                    .map_err(|_| bad())?,
+            ),
+            ValType::F32 => Value::F32(t.parse::<f32>().map_err(|_| bad())?),
+            ValType::F64 => Value::F64(t.parse::<f64>().map_err(|_| bad())?),
+            ValType::V128 | ValType::Ref => return Err(BadValue::NotText(ty)),
+        })
+    }
+
     /// Reads a value of type `ty` from the front of `bytes` (little endian).
     /// `bytes` must hold at least `ty.record_size()` bytes.
     pub(crate) fn read(ty: ValType, bytes: &[u8]) -> Value {
@@ -106,5 +133,53 @@ impl Value {
             ValType::F64 => Value::F64(f64::from_le_bytes(b8(bytes))),
             ValType::V128 | ValType::Ref => Value::Unrecorded(ty),
         }
+    }
+}
+
+/// Text that [`Value::parse`] cannot read as the type asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadValue {
+    /// The text is not a value of the type.
+    NotA {
+        /// The text, trimmed.
+        text: alloc::string::String,
+        /// The type asked for.
+        ty: ValType,
+    },
+    /// Values of this type have no text form (`v128`, references).
+    NotText(ValType),
+}
+
+impl core::fmt::Display for BadValue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BadValue::NotA { text, ty } => {
+                write!(f, "argument `{text}` is not a valid {}", ty.name())
+            }
+            BadValue::NotText(ty) => write!(f, "a {} argument cannot be given as text", ty.name()),
+        }
+    }
+}
+
+impl core::error::Error for BadValue {}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::{BadValue, ValType, Value};
+    use alloc::string::ToString;
+
+    /// Integers read signed or unsigned, floats as Rust writes them, with
+    /// spaces around ignored; anything else names the text and the type.
+    #[test]
+    fn text_to_values() {
+        assert_eq!(Value::parse(" 30 ", ValType::I64), Ok(Value::I64(30)));
+        assert_eq!(Value::parse("4294967295", ValType::I32), Ok(Value::I32(-1)));
+        assert_eq!(Value::parse("-7", ValType::I32), Ok(Value::I32(-7)));
+        assert_eq!(Value::parse("1.5", ValType::F32), Ok(Value::F32(1.5)));
+        assert_eq!(Value::parse("-0.25", ValType::F64), Ok(Value::F64(-0.25)));
+        let e = Value::parse("x1", ValType::I64).unwrap_err();
+        assert_eq!(e.to_string(), "argument `x1` is not a valid i64");
+        assert_eq!(Value::parse("4294967296", ValType::I32), Err(BadValue::NotA { text: "4294967296".into(), ty: ValType::I32 }));
+        assert_eq!(Value::parse("0", ValType::V128), Err(BadValue::NotText(ValType::V128)));
     }
 }

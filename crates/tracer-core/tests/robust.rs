@@ -5,6 +5,7 @@
 
 use ruchy_trace_core::decode::{RunEnd, Trace};
 use ruchy_trace_core::format::{
+    render_to_string,
     ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
 };
 use ruchy_trace_core::record::write_record;
@@ -146,7 +147,6 @@ fn decode_all(trace: &Trace) -> bool {
         }
     }
     let _ = balance;
-    let stats = trace.stats();
     let formatters: [&mut dyn Formatter; 4] = [
         // Not `indent: true`: a record's depth (sampled modules) is trusted as the
         // indentation, so a corrupt depth of 4e9 allocates 8 GB (reported).
@@ -159,12 +159,7 @@ fn decode_all(trace: &Trace) -> bool {
         &mut ChromeFormatter::new(),
     ];
     for f in formatters {
-        let mut out = String::new();
-        f.begin(trace, &mut out);
-        for e in trace.events().flatten() {
-            f.event(trace, &e, &mut out);
-        }
-        f.end(trace, &stats, &mut out);
+        let _ = render_to_string(f, trace);
     }
     failed
 }

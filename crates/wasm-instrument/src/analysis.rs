@@ -39,18 +39,8 @@ pub struct ModuleInfo<'a> {
     pub debug_sections: HashMap<String, &'a [u8]>,
 }
 
-pub fn check_header(wasm: &[u8]) -> Result<(), Error> {
-    if wasm.len() < 4 || &wasm[..4] != b"\0asm" {
-        return Err(Error::NotWasm);
-    }
-    if Parser::is_component(wasm) {
-        return Err(Error::Component);
-    }
-    Ok(())
-}
-
 pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
-    check_header(wasm)?;
+    crate::check_header(wasm)?;
     let mut validator = wasmparser::Validator::new();
     let types = validator.validate_all(wasm).map_err(Error::invalid)?;
     let types = types.as_ref();

@@ -1,15 +1,19 @@
 //! Why a module could not be instrumented.
 
-use std::fmt;
-
 /// Why a module could not be instrumented.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
+    /// The input is empty.
+    #[error("the input is empty, not a WebAssembly module")]
+    Empty,
     /// The input does not start with the WebAssembly magic number.
+    #[error("not a WebAssembly module (no \\0asm magic number)")]
     NotWasm,
     /// The input is a component, not a core module.
+    #[error("this is a WebAssembly component; ruchy-trace instruments core modules only")]
     Component,
     /// The input is not a valid module.
+    #[error("invalid WebAssembly module: {message} (at byte offset {offset:#x})")]
     Invalid {
         /// The parser's or validator's message.
         message: String,
@@ -17,19 +21,22 @@ pub enum Error {
         offset: usize,
     },
     /// The module uses a feature the rewrite cannot keep correct yet.
+    #[error("cannot instrument this module yet: it uses {feature}")]
     Unsupported {
         /// The feature, in words.
         feature: String,
     },
     /// The module already carries a ruchy-trace function table.
+    #[error("module is already instrumented by ruchy-trace (it has a `ruchy-trace` section); run it directly")]
     AlreadyInstrumented,
     /// The module already uses a name the instrumentation needs.
+    #[error("module already uses the name `{0}` that ruchy-trace needs")]
     NameClash(String),
-    /// A filter pattern is malformed.
-    BadFilter(String),
     /// The module's ruchy-trace table could not be read.
-    BadTable(String),
+    #[error("unreadable ruchy-trace function table")]
+    BadTable(#[source] ruchy_trace_core::Error),
     /// The rewrite produced something wrong: a bug in ruchy-trace.
+    #[error("internal error (please report): {0}")]
     Internal(String),
 }
 
@@ -41,31 +48,3 @@ impl Error {
         }
     }
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::NotWasm => write!(f, "not a WebAssembly module (no \\0asm magic number)"),
-            Error::Component => write!(
-                f,
-                "this is a WebAssembly component; ruchy-trace instruments core modules only"
-            ),
-            Error::Invalid { message, offset } => {
-                write!(f, "invalid WebAssembly module: {message} (at byte offset {offset:#x})")
-            }
-            Error::Unsupported { feature } => {
-                write!(f, "cannot instrument this module yet: it uses {feature}")
-            }
-            Error::AlreadyInstrumented => write!(
-                f,
-                "module is already instrumented by ruchy-trace (it has a `ruchy-trace` section); run it directly"
-            ),
-            Error::NameClash(name) => write!(f, "module already uses the name `{name}` that ruchy-trace needs"),
-            Error::BadFilter(p) => write!(f, "bad filter pattern `{p}`"),
-            Error::BadTable(e) => write!(f, "unreadable ruchy-trace function table: {e}"),
-            Error::Internal(e) => write!(f, "internal error (please report): {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}

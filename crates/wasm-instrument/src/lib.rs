@@ -14,6 +14,30 @@
 //!
 //! See `ruchy_trace_core::record` for the names and the record layout both
 //! strategies share.
+//!
+//! # Example
+//!
+//! ```
+//! use ruchy_trace_instrument::{instrument, prepare, read_table, Config, Filters, Scope};
+//!
+//! let wasm = wat::parse_str(r#"(module
+//!     (func $double (export "double") (param i64) (result i64)
+//!         (i64.add (local.get 0) (local.get 0)))
+//!     (func $helper (export "helper")))"#)?;
+//! let config = Config {
+//!     scope: Scope::All,
+//!     filters: Filters::parse(["!helper"])?,
+//!     ..Config::default()
+//! };
+//! let out = instrument(&wasm, &config)?;
+//! let names: Vec<&str> = out.table.functions.iter().map(|f| f.name.as_str()).collect();
+//! assert_eq!(names, ["double"]);
+//! // The table travels in the module, and a module already instrumented
+//! // is taken as it is.
+//! assert_eq!(read_table(&out.bytes)?, Some(out.table.clone()));
+//! assert_eq!(prepare(&out.bytes, &config)?.bytes, out.bytes);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 mod analysis;
@@ -28,7 +52,8 @@ pub mod ruchy;
 mod select;
 
 pub use error::Error;
-pub use select::{Filter, Scope};
+pub use ruchy_trace_core::filter::{BadFilter, Filter, Filters};
+pub use select::Scope;
 pub use ruchy_trace_core::{FunctionTable, Strategy, TraceOptions};
 
 /// What to instrument and how.
@@ -38,8 +63,8 @@ pub struct Config {
     pub options: TraceOptions,
     /// The program's own functions, or every function.
     pub scope: Scope,
-    /// Name filters applied after the scope, in order (see [`Filter`]).
-    pub filters: Vec<Filter>,
+    /// Name filters applied after the scope (see [`Filters`]).
+    pub filters: Filters,
     /// Read DWARF for source names, types and locations, and decode values
     /// in source terms (strings and structs read from guest memory at the
     /// time of the call, through a host hook). Without it, wasm types only.
@@ -57,7 +82,7 @@ impl Default for Config {
         Config {
             options: TraceOptions::default(),
             scope: Scope::default(),
-            filters: Vec::new(),
+            filters: Filters::default(),
             source_values: true,
             ruchy_sources: Vec::new(),
             imports: false,
@@ -114,17 +139,56 @@ pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
     })
 }
 
+/// The trace's name for a wasmparser value type.
+pub fn val_type(t: wasmparser::ValType) -> ruchy_trace_core::ValType {
+    select::convert(t)
+}
+
+/// What [`prepare`] notes when it takes a module that is already
+/// instrumented as it is.
+pub const ALREADY_INSTRUMENTED_NOTE: &str = "module is already instrumented; running it as it is";
+
+/// Makes `wasm` ready for a tracing host: instruments it, or, when it
+/// already carries a ruchy-trace table, takes it as it is (and says so in
+/// its notes). Every host loads modules through this.
+pub fn prepare(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
+    match read_table(wasm)? {
+        Some(table) => Ok(Instrumented {
+            bytes: wasm.to_vec(),
+            table,
+            notes: vec![ALREADY_INSTRUMENTED_NOTE.to_string()],
+        }),
+        None => instrument(wasm, config),
+    }
+}
+
+/// Checks that `wasm` starts like a core WebAssembly module: not empty,
+/// the `\0asm` magic number, and not a component. Everything past the
+/// header is left to the validator.
+pub fn check_header(wasm: &[u8]) -> Result<(), Error> {
+    if wasm.is_empty() {
+        return Err(Error::Empty);
+    }
+    if wasm.len() < 4 || &wasm[..4] != b"\0asm" {
+        return Err(Error::NotWasm);
+    }
+    if wasmparser::Parser::is_component(wasm) {
+        return Err(Error::Component);
+    }
+    Ok(())
+}
+
 /// Reads the function table an instrumented module carries, or `None` when
 /// the module is not instrumented.
 pub fn read_table(wasm: &[u8]) -> Result<Option<FunctionTable>, Error> {
-    analysis::check_header(wasm)?;
+    check_header(wasm)?;
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(Error::invalid)?;
         if let wasmparser::Payload::CustomSection(c) = payload {
             if c.name() == ruchy_trace_core::table::SECTION_NAME {
                 return ruchy_trace_core::FunctionTable::decode(c.data())
                     .map(Some)
-                    .map_err(|e| Error::BadTable(e.to_string()));
+                    .map_err(Error::BadTable);
             }
         }
     }

@@ -4,7 +4,6 @@ use crate::analysis::ModuleInfo;
 use crate::error::Error;
 use crate::names;
 use std::collections::HashMap;
-use ruchy_trace_core::glob;
 use ruchy_trace_core::{FunctionInfo, ValType};
 
 /// Which functions are candidates before filters apply.
@@ -17,39 +16,6 @@ pub enum Scope {
     Own,
     /// Every defined function.
     All,
-}
-
-/// A name pattern: functions matching an including filter are kept (when
-/// any including filter is given, only those); functions matching an
-/// excluding filter are dropped. Patterns are globs (`*`, `?`) matched
-/// against the shown name, the demangled name and the raw name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    /// Whether matching functions are kept (true) or dropped (false).
-    pub include: bool,
-    /// The glob.
-    pub pattern: String,
-}
-
-impl Filter {
-    /// Parses `GLOB` (include) or `!GLOB` (exclude).
-    pub fn parse(text: &str) -> Result<Filter, Error> {
-        let (include, pattern) = match text.strip_prefix('!') {
-            Some(p) => (false, p),
-            None => (true, text),
-        };
-        if pattern.is_empty() {
-            return Err(Error::BadFilter(text.to_string()));
-        }
-        Ok(Filter {
-            include,
-            pattern: pattern.to_string(),
-        })
-    }
-
-    pub(crate) fn matches(&self, names: &[&str]) -> bool {
-        names.iter().any(|n| glob::matches(&self.pattern, n))
-    }
 }
 
 /// The instrumented functions.
@@ -74,9 +40,9 @@ pub fn convert(t: wasmparser::ValType) -> ValType {
     }
 }
 
-/// Selects among the module's own functions: the first `wrappers` defined
-/// functions from the end are import wrappers, chosen by
-/// [`crate::imports::select`] instead.
+/// Selects among the module's own functions: the last `wrappers` defined
+/// functions are import wrappers, chosen by [`crate::imports::select`]
+/// instead.
 pub fn select(
     module: &ModuleInfo<'_>,
     config: &crate::Config,
@@ -85,7 +51,6 @@ pub fn select(
     let program = module.program.as_ref();
     let mut functions = Vec::new();
     let mut ids = HashMap::new();
-    let includes: Vec<&Filter> = config.filters.iter().filter(|f| f.include).collect();
     let own_end = (module.signatures.len() - wrappers) as u32;
     for index in module.imported_functions..own_end {
         let raw = module
@@ -105,14 +70,7 @@ pub fn select(
         }
         let name = names::display_name(&demangled, program);
         let all_names = [name.as_str(), demangled.as_str(), raw.as_str()];
-        if !includes.is_empty() && !includes.iter().any(|f| f.matches(&all_names)) {
-            continue;
-        }
-        if config
-            .filters
-            .iter()
-            .any(|f| !f.include && f.matches(&all_names))
-        {
+        if !config.filters.allows(&all_names) {
             continue;
         }
         let sig = &module.signatures[index as usize];

@@ -1,6 +1,7 @@
 //! Calling an exported function instead of `_start`: its signature, and
 //! its arguments parsed from text.
 
+use ruchy_trace_core::Value;
 use wasm_bindgen::JsValue;
 use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType};
 
@@ -78,19 +79,17 @@ pub fn js_args(name: &str, params: &[ValType], args: &[String]) -> Result<Vec<Js
         .iter()
         .zip(args)
         .map(|(t, a)| {
-            let bad = || format!("argument `{a}` is not a valid {t}");
-            Ok(match t {
-                ValType::I32 => {
-                    JsValue::from_f64(f64::from(a.trim().parse::<i32>().map_err(|_| bad())?))
-                }
-                ValType::I64 => {
-                    js_sys::BigInt::from(a.trim().parse::<i64>().map_err(|_| bad())?).into()
-                }
-                ValType::F32 | ValType::F64 => {
-                    JsValue::from_f64(a.trim().parse::<f64>().map_err(|_| bad())?)
-                }
-                _ => return Err(format!("cannot pass a {t} from the page")),
-            })
+            Ok(
+                match Value::parse(a, ruchy_trace_instrument::val_type(*t))
+                    .map_err(|e| e.to_string())?
+                {
+                    Value::I32(v) => JsValue::from_f64(f64::from(v)),
+                    Value::I64(v) => js_sys::BigInt::from(v).into(),
+                    Value::F32(v) => JsValue::from_f64(f64::from(v)),
+                    Value::F64(v) => JsValue::from_f64(v),
+                    Value::Unrecorded(_) => return Err(format!("cannot pass a {t} from the page")),
+                },
+            )
         })
         .collect()
 }

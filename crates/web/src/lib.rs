@@ -194,7 +194,7 @@ impl Options {
                 staging_bytes: 1 << 16,
             },
             scope: self.scope,
-            filters: self.filters.clone(),
+            filters: self.filters.iter().cloned().collect(),
             // The page's hooks write plain records; values that must be read
             // from guest memory at call time are not captured here yet.
             source_values: false,
@@ -206,20 +206,7 @@ impl Options {
 /// Checks that `bytes` look like a core WebAssembly module, with a message a
 /// person understands when they do not.
 pub fn check_wasm(bytes: &[u8]) -> Result<(), String> {
-    if bytes.is_empty() {
-        return Err("the file is empty, not a WebAssembly module".into());
-    }
-    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        return Err(
-            "this is not a WebAssembly module: a .wasm file starts with the bytes \\0asm".into(),
-        );
-    }
-    if bytes[4..8] != [1, 0, 0, 0] {
-        return Err(
-            "this is a WebAssembly component or an unsupported version; a core module (version 1) is needed".into()
-        );
-    }
-    Ok(())
+    ruchy_trace_instrument::check_header(bytes).map_err(|e| e.to_string())
 }
 
 /// A module rewritten by [`instrument`].
@@ -256,14 +243,7 @@ fn instrument_with(
     options: &Options,
 ) -> Result<ruchy_trace_instrument::Instrumented, String> {
     check_wasm(bytes)?;
-    if let Some(table) = ruchy_trace_instrument::read_table(bytes).map_err(|e| e.to_string())? {
-        return Ok(ruchy_trace_instrument::Instrumented {
-            bytes: bytes.to_vec(),
-            table,
-            notes: vec!["module is already instrumented; running it as it is".into()],
-        });
-    }
-    ruchy_trace_instrument::instrument(bytes, &options.config())
+    ruchy_trace_instrument::prepare(bytes, &options.config())
         .map_err(|e| format!("cannot instrument this module: {e}"))
 }
 
@@ -292,18 +272,10 @@ pub struct RunResult {
 }
 
 fn render<F: Formatter>(mut f: F, trace: &Trace) -> String {
-    let mut out = String::new();
-    f.begin(trace, &mut out);
-    for e in trace.events() {
-        match e {
-            Ok(e) => f.event(trace, &e, &mut out),
-            Err(err) => {
-                out.push_str(&format!("# error: {err}\n"));
-                break;
-            }
-        }
+    let (mut out, damage) = ruchy_trace_core::format::render_to_string(&mut f, trace);
+    if let Some(err) = damage {
+        out.push_str(&format!("# error: {err}\n"));
     }
-    f.end(trace, &trace.stats(), &mut out);
     out
 }
 

@@ -1,6 +1,7 @@
 //! The per-function table: calls, total time and self time.
 
 use ruchy_trace_core::decode::Trace;
+use ruchy_trace_core::format::push_json_str;
 use ruchy_trace_core::EventKind;
 
 /// Totals of one function over a trace.
@@ -66,19 +67,6 @@ pub fn function_stats(trace: &Trace) -> Vec<FunctionStats> {
     rows.retain(|r| r.calls > 0);
     rows.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.name.cmp(&b.name)));
     rows
-}
-
-fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// Renders rows as a JSON array.

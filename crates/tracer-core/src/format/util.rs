@@ -161,7 +161,7 @@ pub(crate) fn push_value_json(out: &mut String, v: Value, unrecorded: &str) {
 
 /// Appends `s` as a JSON string, quotes included. Quotes and backslashes
 /// are escaped with a backslash, other control characters as `\u00XX`.
-pub(crate) fn push_json_str(out: &mut String, s: &str) {
+pub fn push_json_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     let bytes = s.as_bytes();

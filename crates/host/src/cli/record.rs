@@ -1,0 +1,26 @@
+//! `ruchy-trace record`: run like `run`, streaming the trace to a
+//! `.rtrace` file.
+
+use super::exit::{self, Failure};
+use super::flags::GuestFlags;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `record`'s flags.
+#[derive(Args, Debug)]
+pub struct Opts {
+    #[command(flatten)]
+    guest: GuestFlags,
+    /// The `.rtrace` file to write, as the program runs.
+    #[arg(short = 'o', long = "output", visible_alias = "trace-output", value_name = "FILE")]
+    output: PathBuf,
+}
+
+impl Opts {
+    /// Runs the guest, recording its trace; the status is the guest's.
+    pub fn run(self) -> Result<ExitCode, Failure> {
+        let outcome = super::run::execute(&self.guest, Some(&self.output))?;
+        exit::guest_status(&outcome.trace.end)
+    }
+}
