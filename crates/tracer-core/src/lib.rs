@@ -76,6 +76,7 @@ pub mod rtrace;
 pub mod source;
 pub mod table;
 pub mod value;
+pub mod wasi;
 
 pub use decode::{Decoder, Trace};
 pub use error::Error;

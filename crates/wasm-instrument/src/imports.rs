@@ -14,7 +14,7 @@
 use crate::analysis::ModuleInfo;
 use crate::error::Error;
 use crate::select::{convert, Selection};
-use ruchy_trace_core::{record, FunctionInfo, Import};
+use ruchy_trace_core::{record, wasi, FunctionInfo, Import};
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{CodeSection, Function, FunctionSection, Instruction, Module};
 use wasmparser::{Parser, Payload, TypeRef};
@@ -148,14 +148,9 @@ pub(crate) fn select(
     wrappers: &[Wrapper],
     selection: &mut Selection,
 ) -> Result<(), Error> {
-    let includes: Vec<_> = config.filters.iter().filter(|f| f.include).collect();
     for w in wrappers {
         let name = format!("{}::{}", w.module, w.field);
-        let names = [name.as_str(), w.field.as_str()];
-        if !includes.is_empty() && !includes.iter().any(|f| f.matches(&names)) {
-            continue;
-        }
-        if config.filters.iter().any(|f| !f.include && f.matches(&names)) {
+        if !config.filters.allows(&[name.as_str(), w.field.as_str()]) {
             continue;
         }
         let id = selection.functions.len() as u32;
@@ -172,7 +167,7 @@ pub(crate) fn select(
             name,
             params: sig.params.iter().copied().map(convert).collect(),
             results: sig.results.iter().copied().map(convert).collect(),
-            param_names: Vec::new(),
+            param_names: wasi::param_names(&w.module, &w.field, sig.params.len()),
             location: None,
             source: None,
             import: Some(Import {

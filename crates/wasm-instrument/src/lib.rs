@@ -106,7 +106,7 @@ pub struct Instrumented {
 pub fn instrument(wasm: &[u8], config: &Config) -> Result<Instrumented, Error> {
     let wrapped;
     let (wasm, wrappers) = if config.imports {
-        analysis::check_header(wasm)?;
+        check_header(wasm)?;
         wrapped = imports::wrap(wasm)?;
         (&wrapped.bytes[..], &wrapped.wrappers[..])
     } else {

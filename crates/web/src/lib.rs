@@ -199,6 +199,7 @@ impl Options {
             // from guest memory at call time are not captured here yet.
             source_values: false,
             ruchy_sources: Vec::new(),
+            imports: false,
         }
     }
 }

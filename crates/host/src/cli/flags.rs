@@ -37,6 +37,11 @@ pub struct SelectFlags {
     /// (`fibonacci(n: i64 = 5)`, `greet(name: String = "Ada")`).
     #[arg(long)]
     pub wasm_types: bool,
+    /// Trace calls out of the guest too (imported functions such as WASI's
+    /// `fd_write`), as import calls at the depth where they happen; known
+    /// WASI functions name their parameters and errno results.
+    #[arg(long)]
+    pub imports: bool,
 }
 
 impl SelectFlags {
@@ -57,6 +62,7 @@ impl SelectFlags {
             filters: self.filters.parse()?,
             source_values: !self.wasm_types,
             ruchy_sources: Vec::new(),
+            imports: self.imports,
         })
     }
 }

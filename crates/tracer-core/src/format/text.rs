@@ -10,6 +10,7 @@ use super::Formatter;
 use crate::decode::{RunEnd, Stats, Trace};
 use crate::event::{Event, EventKind};
 use crate::table::FunctionInfo;
+use crate::wasi;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
@@ -109,7 +110,10 @@ impl Pieces {
 /// or `<- name()`, tail exits `<- name() [tail call]`, frames closed by the
 /// host `<- name() [trapped]` (or `exited`, `interrupted`, `lost`), each
 /// followed by ` [0.002ms]` when the call's duration is known. A summary
-/// `# events: K kept, L lost` and how the run ended close the text.
+/// `# events: K kept, L lost` and how the run ended close the text. Calls
+/// out of the guest read `-> module::field(...)`; known WASI functions
+/// (see [`crate::wasi`]) name their parameters, standard streams
+/// (`fd: i32 = 1 <stdout>`) and failing errnos (`= 8 EBADF`).
 #[derive(Debug, Default)]
 pub struct TextFormatter {
     options: TextOptions,
@@ -213,6 +217,11 @@ impl Formatter for TextFormatter {
                         out.push_str(label);
                     }
                     push_value_text(out, v);
+                    if event.function.import.is_some() {
+                        if let Some(note) = wasi::arg_note(event.function, i, &v) {
+                            out.push_str(note);
+                        }
+                    }
                 }
                 out.push(')');
                 out.push_str(&p.location);
@@ -227,6 +236,12 @@ impl Formatter for TextFormatter {
                         out.push_str(" = ");
                         for v in event.values() {
                             push_value_text(out, v);
+                            if event.function.import.is_some() {
+                                if let Some(name) = wasi::result_note(event.function, &v) {
+                                    out.push(' ');
+                                    out.push_str(name);
+                                }
+                            }
                         }
                     }
                     _ => {
