@@ -38,6 +38,7 @@
 //!         param_names: Vec::new(),
 //!         location: None,
 //!         source: None,
+//!         import: None,
 //!     }],
 //!     ..FunctionTable::default()
 //! };
