@@ -4,7 +4,7 @@
 use ruchy_trace::ruchy_trace_core::format::{
     ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
 };
-use ruchy_trace::ruchy_trace_core::{CloseReason, EventKind, Trace, Value};
+use ruchy_trace::ruchy_trace_core::{CloseReason, EventKind, Trace, ValType, Value};
 use ruchy_trace::ruchy_trace_instrument::{Config, Scope, Strategy, TraceOptions};
 use ruchy_trace::{Entry, RunOptions, Tracer};
 
@@ -206,6 +206,36 @@ fn formats_show_import_calls_as_their_own_kind() {
     }
 }
 
+/// An import the WASI table does not know is traced under its
+/// `module::field` name with its wasm signature and no parameter names, so
+/// its values show wasm-typed.
+#[test]
+fn unknown_import_shows_wasm_typed_values() {
+    let wasm = wat::parse_str(
+        r#"(module
+            (import "env" "note" (func $note (param i64) (result f32)))
+            (func (export "run") (result f32) (call $note (i64.const -2))))"#,
+    )
+    .unwrap();
+    let program = Tracer::new(false)
+        .unwrap()
+        .load(
+            &wasm,
+            &Config {
+                scope: Scope::All,
+                ..with_imports(Strategy::Hooks)
+            },
+        )
+        .unwrap();
+    let mut imports = program.table().functions.iter().filter(|f| f.import.is_some());
+    let note = imports.next().unwrap();
+    assert_eq!(note.name, "env::note");
+    assert!(note.param_names.is_empty());
+    assert!(imports.next().is_none());
+    assert_eq!(note.params, [ValType::I64]);
+    assert_eq!(note.results, [ValType::F32]);
+}
+
 /// `proc_exit` called three frames deep ends the run inside the host call:
 /// the host closes the import frame first, then its callers innermost
 /// first, all as exited, on both delivery paths.
@@ -265,4 +295,80 @@ fn proc_exit_inside_nested_frames_closes_them_in_order() {
             .unwrap();
         assert_eq!(proc_exit.values().collect::<Vec<_>>(), [Value::I32(3)]);
     }
+}
+
+fn ruchy_trace(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ruchy-trace"))
+        .args(args)
+        .output()
+        .expect("runs ruchy-trace")
+}
+
+const FIBONACCI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/fibonacci.wasm");
+
+/// `ruchy-trace run --imports` shows the one `fd_write` that prints `5`
+/// inside `main`, decoded, one level deeper; without `--imports` the trace
+/// has no import call at all.
+#[test]
+fn cli_run_with_imports_shows_fd_write_inside_main() {
+    let lines = |args: &[&str]| -> Vec<String> {
+        let out = ruchy_trace(args);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(out.stdout, b"5\n");
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains("fibonacci("))
+            .map(String::from)
+            .collect()
+    };
+    let with = lines(&["run", "--imports", "--no-timestamps", "--indent", FIBONACCI]);
+    assert_eq!(
+        with,
+        [
+            "-> main() <fibonacci.ruchy:8:5>",
+            "  -> wasi_snapshot_preview1::fd_write(fd: i32 = 1 <stdout>, iovs: i32 = 1048296, iovs_len: i32 = 1, nwritten: i32 = 1048292)",
+            "  <- wasi_snapshot_preview1::fd_write() = 0",
+            "<- main()",
+            "# events: 34 kept, 0 lost",
+        ]
+    );
+    let without = lines(&["run", "--no-timestamps", "--indent", FIBONACCI]);
+    assert_eq!(
+        without,
+        [
+            "-> main() <fibonacci.ruchy:8:5>",
+            "<- main()",
+            "# events: 32 kept, 0 lost",
+        ]
+    );
+}
+
+/// A recorded `.rtrace` keeps import calls: replayed as JSON, the
+/// `fd_write` pair is `import_enter` / `import_exit` with its arguments.
+#[test]
+fn cli_record_and_replay_keep_import_calls() {
+    let path = std::env::temp_dir().join(format!("ruchy-trace-imports-{}.rtrace", std::process::id()));
+    let path = path.to_str().unwrap();
+    let out = ruchy_trace(&["record", "--imports", "-o", path, FIBONACCI]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ruchy_trace(&["replay", "--format", "json", path]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(path).ok();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .or_else(|_| serde_json::from_slice(&out.stderr))
+        .unwrap();
+    let imports: Vec<&serde_json::Value> = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "wasi_snapshot_preview1::fd_write")
+        .collect();
+    assert_eq!(imports.len(), 2);
+    assert_eq!(imports[0]["type"], "import_enter");
+    assert_eq!(imports[0]["args"][0]["name"], "fd");
+    assert_eq!(imports[0]["args"][0]["value"], 1);
+    assert_eq!(imports[1]["type"], "import_exit");
+    assert_eq!(imports[1]["returns"][0]["value"], 0);
+    assert_eq!(imports[0]["depth"], imports[1]["depth"]);
 }
