@@ -165,12 +165,13 @@ fn formats_show_import_calls_as_their_own_kind() {
         .find(|l| l.starts_with("-> wasi_snapshot_preview1::fd_write("))
         .expect("fd_write entry line");
     assert!(
-        enter.starts_with(
-            "-> wasi_snapshot_preview1::fd_write(fd: i32 = 1 <stdout>, iovs: i32 = "
-        ),
+        enter.starts_with("-> wasi_snapshot_preview1::fd_write(fd: i32 = 1 <stdout>, iovs: i32 = "),
         "{enter}"
     );
-    assert!(enter.contains(", iovs_len: i32 = 1, nwritten: i32 = "), "{enter}");
+    assert!(
+        enter.contains(", iovs_len: i32 = 1, nwritten: i32 = "),
+        "{enter}"
+    );
     assert!(
         text.lines()
             .any(|l| l.starts_with("<- wasi_snapshot_preview1::fd_write() = 0")),
@@ -227,7 +228,11 @@ fn unknown_import_shows_wasm_typed_values() {
             },
         )
         .unwrap();
-    let mut imports = program.table().functions.iter().filter(|f| f.import.is_some());
+    let mut imports = program
+        .table()
+        .functions
+        .iter()
+        .filter(|f| f.import.is_some());
     let note = imports.next().unwrap();
     assert_eq!(note.name, "env::note");
     assert!(note.param_names.is_empty());
@@ -304,7 +309,10 @@ fn ruchy_trace(args: &[&str]) -> std::process::Output {
         .expect("runs ruchy-trace")
 }
 
-const FIBONACCI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/fibonacci.wasm");
+const FIBONACCI: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/fibonacci.wasm"
+);
 
 /// `ruchy-trace run --imports` shows the one `fd_write` that prints `5`
 /// inside `main`, decoded, one level deeper; without `--imports` the trace
@@ -348,12 +356,23 @@ fn cli_run_with_imports_shows_fd_write_inside_main() {
 /// `fd_write` pair is `import_enter` / `import_exit` with its arguments.
 #[test]
 fn cli_record_and_replay_keep_import_calls() {
-    let path = std::env::temp_dir().join(format!("ruchy-trace-imports-{}.rtrace", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("ruchy-trace-imports-{}.rtrace", std::process::id()));
     let path = path.to_str().unwrap();
     let out = ruchy_trace(&["record", "--imports", "-o", path, FIBONACCI]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = ruchy_trace(&["replay", "--format", "json", path]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_file(path).ok();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout)
         .or_else(|_| serde_json::from_slice(&out.stderr))

@@ -351,8 +351,7 @@ mod tests {
                     let mut ops = body.get_operators_reader().unwrap();
                     let mut mine = Vec::new();
                     while !ops.eof() {
-                        if let wasmparser::Operator::Call { function_index } = ops.read().unwrap()
-                        {
+                        if let wasmparser::Operator::Call { function_index } = ops.read().unwrap() {
                             mine.push(function_index);
                         }
                     }
