@@ -485,6 +485,57 @@ mod tests {
         );
     }
 
+    /// A WASI import call reads like strace: parameter names from the WASI
+    /// table, the stream behind descriptor 1, a failing errno by name; a
+    /// successful errno is the bare `0`.
+    #[test]
+    fn wasi_import_calls() {
+        let mut t = table(false);
+        let field = "fd_write";
+        t.functions.push(crate::table::FunctionInfo {
+            wasm_index: 20,
+            raw_name: "wasi_snapshot_preview1::fd_write".to_string(),
+            name: "wasi_snapshot_preview1::fd_write".to_string(),
+            params: vec![ValType::I32; 4],
+            results: vec![ValType::I32],
+            param_names: crate::wasi::param_names(crate::wasi::MODULE, field, 4),
+            location: None,
+            source: None,
+            import: Some(crate::table::Import {
+                module: crate::wasi::MODULE.to_string(),
+                field: field.to_string(),
+            }),
+        });
+        let w = 4;
+        let args = |fd| vec![Value::I32(fd), Value::I32(16), Value::I32(1), Value::I32(8)];
+        let recs = vec![
+            (MAIN, Enter, 0, vec![]),
+            (w, Enter, 0, args(1)),
+            (w, Exit, 0, vec![Value::I32(0)]),
+            (w, Enter, 0, args(9)),
+            (w, Exit, 0, vec![Value::I32(8)]),
+            (MAIN, Exit, 0, vec![]),
+        ];
+        let out = render(
+            &mut TextFormatter::new(TextOptions {
+                indent: true,
+                timestamps: false,
+            }),
+            &trace(t, &recs, RunEnd::Returned, None),
+        );
+        assert_eq!(
+            lines(&out)[..6],
+            [
+                "-> main()",
+                "  -> wasi_snapshot_preview1::fd_write(fd: i32 = 1 <stdout>, iovs: i32 = 16, iovs_len: i32 = 1, nwritten: i32 = 8)",
+                "  <- wasi_snapshot_preview1::fd_write() = 0",
+                "  -> wasi_snapshot_preview1::fd_write(fd: i32 = 9, iovs: i32 = 16, iovs_len: i32 = 1, nwritten: i32 = 8)",
+                "  <- wasi_snapshot_preview1::fd_write() = 8 EBADF",
+                "<- main()",
+            ]
+        );
+    }
+
     #[test]
     fn tail_calls_and_run_ends() {
         let recs = vec![(MAIN, Enter, 0, vec![]), (MAIN, TailExit, 2500, vec![])];
