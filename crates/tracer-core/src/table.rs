@@ -66,7 +66,9 @@ pub struct Location {
 /// One traced function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionInfo {
-    /// Index of the function in the original module's function index space.
+    /// Index of the function in the original module's function index space
+    /// (for an import call: its wrapper's index, after the module's own
+    /// functions).
     pub wasm_index: u32,
     /// The name as found in the module (mangled, if it was).
     pub raw_name: String,
