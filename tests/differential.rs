@@ -367,14 +367,14 @@ impl Side {
                 &mut self.store.data_mut().recorders[slot],
                 recorder_for(&t.table),
             );
-            let recorded = done
-                .finish()
-                .map_err(|e| format!("records do not decode: {e}"))?;
             let end = if trapped {
                 RunEnd::Trapped("trap".into())
             } else {
                 RunEnd::Returned
             };
+            let recorded = done
+                .finish(&end, 0)
+                .map_err(|e| format!("records do not decode: {e}"))?;
             let trace = Trace::new(t.table.clone(), recorded, end, 0, None);
             let mut events = Vec::new();
             let mut depth = 0i64;

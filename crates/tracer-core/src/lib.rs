@@ -40,6 +40,7 @@
 //!         param_names: Vec::new(),
 //!         location: None,
 //!         source: None,
+//!         import: None,
 //!     }],
 //!     ..FunctionTable::default()
 //! };
@@ -82,11 +83,12 @@ pub mod source;
 pub mod stream;
 pub mod table;
 pub mod value;
+pub mod wasi;
 
 pub use decode::{Decoder, Trace};
 pub use error::Error;
 pub use event::{CloseReason, Event, EventKind};
 pub use record::{RecordKind, RecordLayout};
 pub use ring::{OverflowPolicy, Ring};
-pub use table::{FunctionInfo, FunctionTable, Location, Strategy, TraceOptions};
+pub use table::{FunctionInfo, FunctionTable, Import, Location, Strategy, TraceOptions};
 pub use value::{ValType, Value};

@@ -839,6 +839,7 @@ fun main() {
                 column: 0,
             }),
             source: None,
+            import: None,
         }
     }
 

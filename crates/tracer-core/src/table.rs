@@ -13,7 +13,9 @@ use alloc::vec::Vec;
 pub const SECTION_NAME: &str = "ruchy-trace";
 
 const MAGIC: &[u8; 4] = b"RTFT";
-const VERSION: u32 = 3;
+/// Version 4: value limits (3) and import calls (4) in the table; older
+/// tables are refused, not misread.
+const VERSION: u32 = 4;
 
 /// How the instrumented code hands records to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +67,9 @@ pub struct Location {
 /// One traced function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionInfo {
-    /// Index of the function in the original module's function index space.
+    /// Index of the function in the original module's function index space
+    /// (for an import call: its wrapper's index, after the module's own
+    /// functions).
     pub wasm_index: u32,
     /// The name as found in the module (mangled, if it was).
     pub raw_name: String,
@@ -83,6 +87,18 @@ pub struct FunctionInfo {
     /// The source signature, when debug information gave one that matches
     /// the wasm signature; types index [`FunctionTable::types`].
     pub source: Option<SourceSignature>,
+    /// For a wrapper that stands for a call out of the guest: the imported
+    /// function it calls. Its events are import calls, not the program's.
+    pub import: Option<Import>,
+}
+
+/// An imported function, named as the module imports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// The import's module name, e.g. `wasi_snapshot_preview1`.
+    pub module: String,
+    /// The import's field name, e.g. `fd_write`.
+    pub field: String,
 }
 
 impl FunctionInfo {
@@ -185,6 +201,14 @@ impl FunctionTable {
                             w.u32(param);
                         }
                     }
+                }
+            }
+            match &f.import {
+                None => w.u32(0),
+                Some(i) => {
+                    w.u32(1);
+                    w.str(&i.module);
+                    w.str(&i.field);
                 }
             }
         }
@@ -399,6 +423,20 @@ impl FunctionTable {
                     })
                 }
             };
+            let at = r.pos;
+            let import = match r.u32("import flag")? {
+                    0 => None,
+                    1 => Some(Import {
+                        module: r.str("import module")?,
+                        field: r.str("import field")?,
+                    }),
+                    _ => {
+                        return Err(Error::Invalid {
+                            what: "import flag",
+                            offset: at,
+                        })
+                    }
+            };
             functions.push(FunctionInfo {
                 wasm_index,
                 raw_name,
@@ -408,6 +446,7 @@ impl FunctionTable {
                 param_names,
                 location,
                 source,
+                import,
             });
         }
         let count = r.u32("type count")?;
@@ -673,6 +712,7 @@ mod tests {
                     }],
                     result: Some((1, ResultLowering::Indirect { param: 3 })),
                 }),
+                import: None,
             }],
             limits: Limits {
                 max_string: 100,
@@ -702,6 +742,33 @@ mod tests {
     fn round_trips() {
         let t = sample();
         assert_eq!(FunctionTable::decode(&t.encode()).unwrap(), t);
+    }
+
+    /// An import call's module and field survive encoding.
+    #[test]
+    fn round_trips_an_import() {
+        let mut t = sample();
+        t.functions[0].import = Some(Import {
+            module: "wasi_snapshot_preview1".to_string(),
+            field: "fd_write".to_string(),
+        });
+        assert_eq!(FunctionTable::decode(&t.encode()).unwrap(), t);
+    }
+
+    /// A version this decoder does not know is refused, not misread.
+    #[test]
+    fn refuses_unknown_versions() {
+        let mut bytes = sample().encode();
+        bytes[4] = 5;
+        assert_eq!(
+            FunctionTable::decode(&bytes),
+            Err(Error::UnsupportedVersion(5))
+        );
+        bytes[4] = 3;
+        assert_eq!(
+            FunctionTable::decode(&bytes),
+            Err(Error::UnsupportedVersion(3))
+        );
     }
 
     #[test]

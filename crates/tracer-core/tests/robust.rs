@@ -76,6 +76,7 @@ fn random_table(rng: &mut Rng) -> FunctionTable {
                     column: 1,
                 }),
                 source: None,
+                import: None,
             })
             .collect(),
         ..FunctionTable::default()
@@ -318,6 +319,7 @@ fn a_corrupt_depth_indents_at_most_max_indent_levels() {
             param_names: Vec::new(),
             location: None,
             source: None,
+            import: None,
         }],
         ..FunctionTable::default()
     };

@@ -44,6 +44,7 @@ mod analysis;
 mod body;
 mod dwarf;
 mod error;
+pub mod imports;
 mod lowering;
 mod names;
 mod parallel;
@@ -78,6 +79,9 @@ pub struct Config {
     pub relocators: Vec<Arc<dyn Relocate>>,
     /// How much of each string, sequence and map is read and shown.
     pub limits: Limits,
+    /// Trace calls to imported functions too, as import calls (see
+    /// [`imports`]). Name filters apply to them as `MODULE::FIELD`.
+    pub imports: bool,
 }
 
 impl Default for Config {
@@ -89,6 +93,7 @@ impl Default for Config {
             source_values: true,
             relocators: Vec::new(),
             limits: Limits::default(),
+            imports: false,
         }
     }
 }
@@ -122,8 +127,17 @@ pub fn instrument_with_jobs(
     config: &Config,
     jobs: usize,
 ) -> Result<Instrumented, Error> {
+    let wrapped;
+    let (wasm, wrappers) = if config.imports {
+        check_header(wasm)?;
+        wrapped = imports::wrap(wasm)?;
+        (&wrapped.bytes[..], &wrapped.wrappers[..])
+    } else {
+        (wasm, &[][..])
+    };
     let module = analysis::analyze(wasm)?;
-    let selection = select::select(&module, config)?;
+    let mut selection = select::select(&module, config, wrappers.len())?;
+    imports::select(&module, config, wrappers, &mut selection)?;
     let mut table = ruchy_trace_core::FunctionTable {
         options: config.options,
         program: module

@@ -40,11 +40,19 @@ pub fn convert(t: wasmparser::ValType) -> ValType {
     }
 }
 
-pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selection, Error> {
+/// Selects among the module's own functions: the last `wrappers` defined
+/// functions are import wrappers, chosen by [`crate::imports::select`]
+/// instead.
+pub fn select(
+    module: &ModuleInfo<'_>,
+    config: &crate::Config,
+    wrappers: usize,
+) -> Result<Selection, Error> {
     let program = module.program.as_ref();
     let mut functions = Vec::new();
     let mut ids = HashMap::new();
-    for index in module.imported_functions..module.signatures.len() as u32 {
+    let own_end = (module.signatures.len() - wrappers) as u32;
+    for index in module.imported_functions..own_end {
         let raw = module
             .raw_names
             .get(&index)
@@ -81,6 +89,7 @@ pub fn select(module: &ModuleInfo<'_>, config: &crate::Config) -> Result<Selecti
             param_names: Vec::new(),
             location: None,
             source: None,
+            import: None,
         });
     }
     let types = if config.source_values {

@@ -239,6 +239,7 @@ impl Options {
                 })
                 .collect(),
             limits: Default::default(),
+            imports: false,
         }
     }
 }

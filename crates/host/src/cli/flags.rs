@@ -47,6 +47,11 @@ pub struct SelectFlags {
     /// its `"len"`).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_elements)]
     pub max_elements: u32,
+    /// Trace calls out of the guest too (imported functions such as WASI's
+    /// `fd_write`), as import calls at the depth where they happen; known
+    /// WASI functions name their parameters and errno results.
+    #[arg(long)]
+    pub imports: bool,
 }
 
 impl SelectFlags {
@@ -71,6 +76,7 @@ impl SelectFlags {
                 max_string: self.max_string,
                 max_elements: self.max_elements,
             },
+            imports: self.imports,
         })
     }
 }

@@ -17,7 +17,8 @@
 //! name each argument by its parameter name or, without one, by its type
 //! (`i64`, then `i64#1` for a second one). Exit `args` hold the `result`
 //! (an array for several), `"tail_call": true` or `"closed": "trapped"`
-//! (or `exited`, `interrupted`, `lost`).
+//! (or `exited`, `interrupted`, `lost`). Calls out of the guest (traced
+//! imports) are in category `import` instead of `wasm`.
 //!
 //! The output always balances: an exit whose entry was not emitted (a
 //! keep-newest ring dropped it) is skipped, and entries still open at the
@@ -46,7 +47,13 @@ impl Pieces {
     fn new(f: &FunctionInfo) -> Pieces {
         let mut begin = String::from("{\"name\": ");
         push_json_str(&mut begin, &f.name);
-        begin.push_str(", \"cat\": \"wasm\", \"ph\": \"");
+        // Calls out of the guest get their own category, so viewers can
+        // colour or filter them apart from the program's own calls.
+        begin.push_str(if f.import.is_some() {
+            ", \"cat\": \"import\", \"ph\": \""
+        } else {
+            ", \"cat\": \"wasm\", \"ph\": \""
+        });
         let mut end = begin.clone();
         begin.push_str("B\", \"ts\": ");
         end.push_str("E\", \"ts\": ");

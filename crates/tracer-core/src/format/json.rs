@@ -20,7 +20,9 @@
 //! with one event per line (the line breaks inside events above are for
 //! reading only). Tail exits carry `"tail_call": true` instead of
 //! `returns`, frames closed by the host `"closed": "trapped"` (or
-//! `exited`, `interrupted`, `lost`). Arguments carry `"name"` when the
+//! `exited`, `interrupted`, `lost`). Calls out of the guest (traced
+//! imports, named `module::field`) are `import_enter` and `import_exit`
+//! events with the same fields. Arguments carry `"name"` when the
 //! parameter's name is known. Integers are exact JSON numbers, floats
 //! numbers or, when not finite, the strings `"NaN"`, `"inf"`, `"-inf"`, and
 //! unrecorded values (`v128`, references) `null`. `location`,
@@ -212,10 +214,11 @@ impl Formatter for JsonFormatter {
             self.pieces.resize_with(i + 1, || None);
         }
         let p = self.pieces[i].get_or_insert_with(|| Pieces::new(event.id, event.function));
-        out.push_str(if event.kind == EventKind::Enter {
-            "{\"type\": \"function_enter\", "
-        } else {
-            "{\"type\": \"function_exit\", "
+        out.push_str(match (event.kind, event.function.import.is_some()) {
+            (EventKind::Enter, false) => "{\"type\": \"function_enter\", ",
+            (_, false) => "{\"type\": \"function_exit\", ",
+            (EventKind::Enter, true) => "{\"type\": \"import_enter\", ",
+            (_, true) => "{\"type\": \"import_exit\", ",
         });
         out.push_str(&p.name_id);
         push_u64(out, u64::from(event.depth));

@@ -379,6 +379,7 @@ pub(crate) mod testutil {
                 column,
             }),
             source: None,
+            import: None,
         }
     }
 
