@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Refreshes the Trace tab that `ruchy-trace serve` carries in its binary
 # (crates/host/page/, embedded by crates/host/build.rs) from www/: runs
-# www/build.sh, then copies its output. An example identical to a committed
+# www/build.sh, then copies its output (www/dist). An example identical to a committed
 # fixture is kept as a relative link to it, so the repository holds each
 # fixture once.
 #
@@ -26,11 +26,11 @@ esac
 
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
-# What the page serves: everything in www/ but its build script and dot files.
-(cd "$root/www" && find . -type f ! -name '*.sh' ! -name '.*' -print0) |
+# What the page serves: what www/build.sh put in www/dist.
+(cd "$root/www/dist" && find . -type f -print0) |
   while IFS= read -r -d '' f; do
     mkdir -p "$stage/$(dirname "$f")"
-    cp "$root/www/$f" "$stage/$f"
+    cp "$root/www/dist/$f" "$stage/$f"
   done
 # Examples that are fixtures become links into tests/fixtures.
 (cd "$stage" && find . -type f -name '*.wasm' -print0) |

@@ -1,15 +1,18 @@
-// The Trace tab: loads a Ruchy program compiled to wasm (an example, an
-// opened or dropped file, or the compile endpoint of `ruchy-trace serve`),
-// runs it traced through crates/web, and shows the trace, per-function
-// table, call tree, timeline and the program's output.
+// The Trace tab page: picks a program (a bundled example, an opened or
+// dropped file, a link, or the editor's text compiled by `ruchy-trace
+// serve`) and hands it to the <ruchy-trace-tab> element of the package in
+// pkg/, which runs it in a worker and renders the trace. The page adds the
+// source editor, the run options and the benchmark.
+//
+// Links: `?example=NAME` opens a bundled example, `&run=1` also runs it;
+// `#code=BASE64` carries a wasm module or a Ruchy program (base64url of
+// its bytes).
 
 const $ = (id) => document.getElementById(id);
-const ROW = 18;
-const TREE_LIMIT = 5000;
+const tab = $("tab");
 
-let web = null;
-let current = null; // { name, bytes }
-let result = null;
+let current = null; // { name, bytes, source }
+let hasPackage = false;
 
 function showMessage(text, kind = "error") {
   const m = $("message");
@@ -19,23 +22,22 @@ function showMessage(text, kind = "error") {
 }
 
 function setProgram(name, bytes, source) {
-  current = { name, bytes };
+  current = { name, bytes, source };
   $("source-title").textContent = source === null ? `Source (${name}: no Ruchy source)` : `Source: ${name.replace(/\.wasm$/, ".ruchy")}`;
   if (source !== null) $("editor").value = source;
-  $("run").disabled = !web;
+  $("run").disabled = !hasPackage;
 }
 
 // ---- loading ------------------------------------------------------------
 
 async function loadPackage() {
   try {
-    web = await import("./pkg/ruchy_trace_web.js");
-    await web.default();
+    await import("./pkg/trace-tab.js");
+    hasPackage = true;
   } catch (e) {
-    web = null;
     showMessage(
-      "The tracer's wasm package (pkg/) is missing or failed to load, so nothing can run yet.\n" +
-        "Build it with www/build.sh (needs wasm-bindgen-cli), then reload.\n(" + e.message + ")"
+      "The tracer's package (pkg/) is missing or failed to load, so nothing can run yet.\n" +
+        "Build the page with www/build.sh (needs wasm-bindgen-cli) and serve www/dist, then reload.\n(" + e.message + ")"
     );
   }
 }
@@ -49,26 +51,31 @@ async function loadExamples() {
     names = await r.json();
   } catch (e) {
     box.textContent = "No bundled examples (www/build.sh copies them into examples/).";
-    return;
+    return [];
   }
   for (const name of names) {
     const b = document.createElement("button");
     b.type = "button";
     b.textContent = name;
     b.dataset.example = name;
-    b.addEventListener("click", () => openExample(name, b));
+    b.addEventListener("click", () => openExample(name, true));
     box.appendChild(b);
   }
+  return names;
 }
 
-async function openExample(name, button) {
-  for (const b of document.querySelectorAll("#examples button")) b.classList.toggle("active", b === button);
+function markExample(name) {
+  for (const b of document.querySelectorAll("#examples button")) b.classList.toggle("active", b.dataset.example === name);
+}
+
+async function openExample(name, run) {
+  markExample(name);
   try {
     const [wasm, src] = await Promise.all([fetch(`examples/${name}.wasm`), fetch(`examples/${name}.ruchy`)]);
     if (!wasm.ok) throw new Error(`examples/${name}.wasm: HTTP ${wasm.status}`);
     const source = src.ok ? await src.text() : null;
     setProgram(`${name}.wasm`, new Uint8Array(await wasm.arrayBuffer()), source);
-    await runCurrent();
+    if (run) await runCurrent();
   } catch (e) {
     showMessage(`Cannot load the example ${name}: ${e.message}`);
   }
@@ -76,17 +83,26 @@ async function openExample(name, button) {
 
 async function openFile(file) {
   if (!file) return;
-  for (const b of document.querySelectorAll("#examples button")) b.classList.remove("active");
-  setProgram(file.name, new Uint8Array(await file.arrayBuffer()), null);
+  markExample(null);
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (file.name.endsWith(".rtrace")) {
+    showMessage("");
+    current = null;
+    $("run").disabled = true;
+    await tab.open(bytes, file.name);
+    return;
+  }
+  setProgram(file.name, bytes, null);
   await runCurrent();
 }
 
-async function compile() {
+/** Compiles `source` through `ruchy-trace serve`; the wasm, or null. */
+async function compileSource(source) {
   const status = $("compile-status");
   status.textContent = "compiling…";
   let r;
   try {
-    r = await fetch("api/compile", { method: "POST", headers: { "content-type": "text/plain" }, body: $("editor").value });
+    r = await fetch("api/compile", { method: "POST", headers: { "content-type": "text/plain" }, body: source });
   } catch (e) {
     r = null;
   }
@@ -94,20 +110,86 @@ async function compile() {
   if (!r || r.status === 404 || r.status === 405 || r.status === 501 || (r.ok && !type.includes("wasm"))) {
     status.textContent = "";
     showMessage(
-      "Compile needs the page to be served by `ruchy-trace serve` on a machine with ruchy installed; " +
+      "Compiling needs the page to be served by `ruchy-trace serve` on a machine with ruchy installed; " +
         "this server has no compile endpoint. Pick an example or open a .wasm file instead.",
       "info"
     );
-    return;
+    return null;
   }
   if (!r.ok) {
     status.textContent = "";
     showMessage("The compiler rejected the program:\n" + (await r.text()));
-    return;
+    return null;
   }
   status.textContent = "compiled";
-  setProgram("editor.wasm", new Uint8Array(await r.arrayBuffer()), $("editor").value);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function compile() {
+  const source = $("editor").value;
+  const wasm = await compileSource(source);
+  if (!wasm) return;
+  markExample(null);
+  setProgram("program.wasm", wasm, source);
   await runCurrent();
+}
+
+// ---- links --------------------------------------------------------------
+
+function toBase64Url(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text) {
+  const b = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(b, (c) => c.charCodeAt(0));
+}
+
+async function openLink() {
+  const params = new URLSearchParams(location.search);
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const code = hash.get("code");
+  if (code !== null) {
+    let bytes;
+    try {
+      bytes = fromBase64Url(code);
+    } catch (e) {
+      showMessage("The link's #code= is not base64: " + e.message);
+      return;
+    }
+    if (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) {
+      setProgram("link.wasm", bytes, null);
+      await runCurrent();
+      return;
+    }
+    const source = new TextDecoder().decode(bytes);
+    $("editor").value = source;
+    const wasm = await compileSource(source);
+    if (wasm) {
+      setProgram("program.wasm", wasm, source);
+      await runCurrent();
+    }
+    return;
+  }
+  const example = params.get("example");
+  if (example !== null) {
+    if (!document.querySelector(`#examples button[data-example="${CSS.escape(example)}"]`)) {
+      showMessage(`There is no bundled example called ${example}.`);
+      return;
+    }
+    await openExample(example, params.get("run") === "1");
+  }
+}
+
+function share() {
+  const url = new URL(location.href);
+  url.search = "";
+  url.hash = "code=" + toBase64Url(new TextEncoder().encode($("editor").value));
+  history.replaceState(null, "", url);
+  navigator.clipboard?.writeText(url.href).catch(() => {});
+  $("compile-status").textContent = "link copied";
 }
 
 // ---- running ------------------------------------------------------------
@@ -120,7 +202,6 @@ function options() {
     sample: Math.max(1, Number($("sample").value) || 1),
     capacity: Math.max(1, Number($("capacity").value) || 1),
     enabled: $("enabled").checked,
-    args: [current ? current.name.replace(/\.wasm$/, "") : "program"],
   };
   const entry = $("entry").value.trim().split(/\s+/).filter(Boolean);
   if (entry.length && entry[0] !== "_start") {
@@ -131,171 +212,46 @@ function options() {
 }
 
 async function runCurrent() {
-  if (!web || !current) return;
+  if (!hasPackage || !current) return;
   showMessage("");
-  $("summary").textContent = `running ${current.name}…`;
-  let r;
-  try {
-    r = await web.run(current.bytes, options());
-  } catch (e) {
-    $("summary").textContent = `${current.name}: not run.`;
-    showMessage(`${current.name}: ${e.message || e}`);
-    return;
-  }
-  if (result) result.free();
-  result = r;
   const t = performance.now();
-  render(r);
-  $("summary").dataset.renderMs = (performance.now() - t).toFixed(0);
+  const view = await tab.trace(current.bytes, { name: current.name, source: current.source, options: options() });
+  document.body.dataset.renderMs = (performance.now() - t).toFixed(0);
+  return view;
 }
 
-function render(r) {
-  const lost = r.lost();
-  $("summary").textContent =
-    `${current.name}: ${r.summary()}` + (r.results().length ? ` = ${r.results().join(", ")}` : "") + ` · ${r.kept()} events kept` + (lost ? `, ${lost} lost (ring full)` : "") + ` · ${r.elapsedMs().toFixed(2)} ms`;
-  if (r.end() === "trapped") {
-    showMessage(`${current.name} trapped: ${r.summary().replace(/^trapped: /, "")}. Calls open at the trap are marked [trapped].`, "info");
-  }
-  const notes = r.notes();
-  if (notes.length && r.end() !== "trapped") showMessage("Note: " + notes.join("; "), "info");
-  traceList.set(r.text(true, true).replace(/\n$/, "").split("\n"));
-  renderFunctions(JSON.parse(r.functionStats()));
-  renderOutput(r.stdout(), r.stderr());
-  const calls = JSON.parse(r.callsJson(TREE_LIMIT));
-  renderTree(calls);
-  renderFlame(calls);
-  $("download-json").disabled = false;
-  $("download-chrome").disabled = false;
+/** Selects the definition of the clicked call in the editor. */
+function highlightDefinition({ line, column }) {
+  if (!line || !current || current.source === null || $("editor").value !== current.source) return;
+  const editor = $("editor");
+  const lines = editor.value.split("\n");
+  let start = 0;
+  for (let i = 0; i < line - 1 && i < lines.length; i++) start += lines[i].length + 1;
+  const text = lines[line - 1] || "";
+  editor.focus({ preventScroll: true });
+  editor.setSelectionRange(start, start + text.length);
+  const rowHeight = 18;
+  editor.scrollTop = Math.max(0, (line - 1) * rowHeight - editor.clientHeight / 2);
+  editor.dataset.highlight = `${line}:${column || 1}`;
 }
 
-function fmtUs(us) {
-  return us >= 1000 ? (us / 1000).toFixed(3) + " ms" : us + " µs";
-}
-
-function renderFunctions(rows) {
-  const body = $("functions").tBodies[0];
-  body.textContent = "";
-  for (const row of rows) {
-    const tr = body.insertRow();
-    for (const v of [row.name, row.calls, fmtUs(row.total_us), fmtUs(row.self_us)]) tr.insertCell().textContent = v;
-  }
-}
-
-function renderOutput(stdout, stderr) {
-  const out = $("output");
-  out.textContent = stdout;
-  if (stderr) {
-    const s = document.createElement("span");
-    s.className = "stderr";
-    s.textContent = stderr;
-    out.appendChild(s);
-  }
-}
-
-function renderTree(calls) {
-  const root = $("tree");
-  root.textContent = "";
-  const stack = [root];
-  for (const c of calls) {
-    stack.length = Math.min(stack.length, c.depth + 1);
-    const parent = stack[stack.length - 1] || root;
-    const d = document.createElement("details");
-    d.open = c.depth < 3;
-    const s = document.createElement("summary");
-    const ret = c.ret === null ? " …" : c.ret.startsWith("[") ? " " + c.ret : c.ret === "" ? "" : " = " + c.ret;
-    s.textContent = `${c.name}(${c.args})${ret}`;
-    d.appendChild(s);
-    parent.appendChild(d);
-    stack.push(d);
-  }
-  if (calls.length >= TREE_LIMIT) root.appendChild(document.createTextNode(`… first ${TREE_LIMIT} calls shown`));
-  for (const d of root.querySelectorAll("details")) {
-    if (d.children.length === 1) d.firstChild.classList.add("leaf");
-  }
-}
-
-function renderFlame(calls) {
-  const canvas = $("flame");
-  const w = (canvas.width = canvas.clientWidth || 800);
-  const maxDepth = calls.reduce((m, c) => Math.max(m, c.depth), 0);
-  const h = (canvas.height = Math.max(40, (maxDepth + 1) * 16 + 4));
-  const ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, w, h);
-  if (!calls.length) return;
-  const t0 = calls[0].start;
-  const t1 = calls.reduce((m, c) => Math.max(m, c.end ?? c.start), t0 + 1);
-  const scale = w / Math.max(1, t1 - t0);
-  ctx.font = "11px sans-serif";
-  for (const c of calls) {
-    const x = (c.start - t0) * scale;
-    const cw = Math.max(1, ((c.end ?? t1) - c.start) * scale);
-    const y = c.depth * 16 + 2;
-    ctx.fillStyle = c.ret && c.ret.startsWith("[") ? "#e07070" : `hsl(${(c.name.length * 47) % 360},55%,70%)`;
-    ctx.fillRect(x, y, cw - 0.5, 15);
-    if (cw > 40) {
-      ctx.fillStyle = "#111";
-      ctx.fillText(c.name, x + 2, y + 11, cw - 4);
-    }
-  }
-}
-
-// ---- the virtualized trace list ----------------------------------------
-
-const traceList = (() => {
-  const box = $("trace");
-  const spacer = box.querySelector(".vspacer");
-  const rows = box.querySelector(".vrows");
-  let lines = [];
-  function draw() {
-    const first = Math.max(0, Math.floor(box.scrollTop / ROW) - 5);
-    const count = Math.ceil(box.clientHeight / ROW) + 10;
-    rows.style.transform = `translateY(${first * ROW}px)`;
-    const frag = document.createDocumentFragment();
-    for (let i = first; i < Math.min(lines.length, first + count); i++) {
-      const d = document.createElement("div");
-      const line = lines[i];
-      d.textContent = line;
-      d.className = /\[(trapped|exited|interrupted|lost)\]/.test(line) ? "bad" : line.includes("-> ") ? "enter" : line.includes("<- ") ? "exit" : "";
-      frag.appendChild(d);
-    }
-    rows.replaceChildren(frag);
-  }
-  box.addEventListener("scroll", () => requestAnimationFrame(draw));
-  return {
-    set(newLines) {
-      lines = newLines;
-      spacer.style.height = `${lines.length * ROW}px`;
-      box.scrollTop = 0;
-      box.dataset.rows = String(lines.length);
-      draw();
-    },
-    draw,
-  };
-})();
-
-// ---- downloads and benchmark -------------------------------------------
-
-function download(text, name, type) {
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(new Blob([text], { type }));
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-}
+// ---- benchmark ----------------------------------------------------------
 
 async function bench() {
-  if (!web) return;
   const out = $("bench-result");
   const n = String(Math.max(1, Number($("bench-n").value) || 27));
   out.textContent = "measuring…";
   let bytes;
+  let web;
   try {
+    web = await import("./pkg/ruchy_trace_web.js");
+    await web.default();
     const r = await fetch("examples/bench/fib_bench.wasm");
-    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    if (!r.ok) throw new Error(`examples/bench/fib_bench.wasm: HTTP ${r.status}`);
     bytes = new Uint8Array(await r.arrayBuffer());
   } catch (e) {
     out.textContent = "";
-    showMessage("The benchmark module examples/bench/fib_bench.wasm is missing (www/build.sh copies it): " + e.message);
+    showMessage("The benchmark cannot start: " + e.message);
     return;
   }
   const time = async (opts) => {
@@ -330,9 +286,9 @@ async function bench() {
 $("run").addEventListener("click", runCurrent);
 $("bench").addEventListener("click", bench);
 $("compile").addEventListener("click", compile);
+$("share").addEventListener("click", share);
 $("file").addEventListener("change", (e) => openFile(e.target.files[0]));
-$("download-json").addEventListener("click", () => result && download(result.json(), current.name.replace(/\.wasm$/, "") + ".trace.json", "application/json"));
-$("download-chrome").addEventListener("click", () => result && download(result.chrome(), current.name.replace(/\.wasm$/, "") + ".chrome.json", "application/json"));
+tab.addEventListener("trace-select", (e) => highlightDefinition(e.detail));
 const drop = $("drop");
 document.addEventListener("dragover", (e) => {
   e.preventDefault();
@@ -347,5 +303,7 @@ document.addEventListener("drop", (e) => {
 
 await loadPackage();
 await loadExamples();
-$("bench").disabled = !web;
-document.body.dataset.ready = web ? "yes" : "no-pkg";
+$("bench").disabled = !hasPackage;
+document.body.dataset.ready = hasPackage ? "yes" : "no-pkg";
+document.body.dataset.isolated = String(self.crossOriginIsolated === true);
+if (hasPackage) await openLink();
