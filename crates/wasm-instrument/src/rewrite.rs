@@ -344,9 +344,6 @@ impl Reencode for Rewriter<'_> {
         _after: Option<SectionId>,
         before: Option<SectionId>,
     ) -> ReResult {
-        if before == Some(SectionId::Code) {
-            self.code_at = module.as_slice().len();
-        }
         let mut due: Vec<SectionId> = self
             .missing
             .iter()
@@ -384,6 +381,10 @@ impl Reencode for Rewriter<'_> {
                 }
                 _ => {}
             }
+        }
+        // After the sections added above: they precede the code section.
+        if before == Some(SectionId::Code) {
+            self.code_at = module.as_slice().len();
         }
         if before.is_none() {
             let data = self.table.encode();
