@@ -76,8 +76,10 @@ tally() {
 }
 
 echo "== the native CLI, for the expected traces"
-cargo build --release -p ruchy-trace >"$out_dir/cli-build.log" 2>&1 ||
-  { tail -20 "$out_dir/cli-build.log"; die "cargo build -p ruchy-trace failed"; }
+# The binary `cargo test --release` built: building `-p ruchy-trace` alone
+# would unify wasmtime's features differently and compile it a second time.
+cargo test --release --no-run >"$out_dir/cli-build.log" 2>&1 ||
+  { tail -20 "$out_dir/cli-build.log"; die "cargo test --release --no-run failed"; }
 cli="$target_dir/release/ruchy-trace"
 for src in tests/fixtures/*.ruchy; do
   name="$(basename "$src" .ruchy)"
