@@ -29,20 +29,33 @@ fn main() {
 /// Every file under `dir` (following links, skipping dot files) as its path
 /// relative to `root` with `/` separators, and its absolute path.
 fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) {
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     for entry in entries {
-        let path = entry.unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display())).path();
-        if path.file_name().and_then(|n| n.to_str()).is_none_or(|n| n.starts_with('.')) {
+        let path = entry
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+            .path();
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_none_or(|n| n.starts_with('.'))
+        {
             continue;
         }
         if path.is_dir() {
             walk(root, &path, files);
         } else if path.is_file() {
             let rel = path.strip_prefix(root).expect("under root");
-            let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
             files.push((rel.join("/"), path.to_string_lossy().into_owned()));
         } else {
-            panic!("{} is neither a file nor a folder (a broken link?)", path.display());
+            panic!(
+                "{} is neither a file nor a folder (a broken link?)",
+                path.display()
+            );
         }
     }
 }

@@ -55,7 +55,8 @@ impl Drop for Browser {
 /// Runs the benchmark page in headless Chromium (`$CHROMIUM`, else
 /// `chromium`) on `module`, `reps` round-robin repetitions of `run(n)`.
 pub fn measure(module: &[u8], n: i64, reps: usize, timeout: Duration) -> Result<Measured, String> {
-    let dir = std::env::temp_dir().join(format!("ruchy-trace-bench-browser-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("ruchy-trace-bench-browser-{}", std::process::id()));
     let result = stage(&dir, module).and_then(|()| run_page(&dir, n, reps, timeout));
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -77,7 +78,10 @@ fn stage(dir: &Path, module: &[u8]) -> Result<(), String> {
         }
     }
     if pkg == 0 {
-        return Err("this build embeds no page package (crates/host/page/pkg): run scripts/embed-page.sh".into());
+        return Err(
+            "this build embeds no page package (crates/host/page/pkg): run scripts/embed-page.sh"
+                .into(),
+        );
     }
     write("index.html", PAGE_HTML.as_bytes())?;
     write("bench.js", PAGE_JS.as_bytes())?;
@@ -85,7 +89,8 @@ fn stage(dir: &Path, module: &[u8]) -> Result<(), String> {
 }
 
 fn run_page(dir: &Path, n: i64, reps: usize, timeout: Duration) -> Result<Measured, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let site = Site {
         page: Page::Dir(dir.to_path_buf()),
@@ -140,16 +145,23 @@ fn run_page(dir: &Path, n: i64, reps: usize, timeout: Duration) -> Result<Measur
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = rx.recv_timeout(left).map_err(|_| {
-            format!("the benchmark page did not finish within {} s", timeout.as_secs())
+            format!(
+                "the benchmark page did not finish within {} s",
+                timeout.as_secs()
+            )
         })?;
         let fields: Vec<&str> = line.split('|').collect();
         match fields.as_slice() {
             ["row", key, ms, events, result] => rows.push(Row {
                 key: key.to_string(),
                 time: Duration::from_secs_f64(
-                    ms.parse::<f64>().map_err(|_| format!("bad time in {line:?}"))? / 1e3,
+                    ms.parse::<f64>()
+                        .map_err(|_| format!("bad time in {line:?}"))?
+                        / 1e3,
                 ),
-                events: events.parse().map_err(|_| format!("bad event count in {line:?}"))?,
+                events: events
+                    .parse()
+                    .map_err(|_| format!("bad event count in {line:?}"))?,
                 result: result.to_string(),
             }),
             ["done", isolated, agent] => {

@@ -587,17 +587,29 @@ fn whole_process_rows(args: &FibArgs) {
         c
     };
     let mut rows: Vec<(&str, &str, Command)> = vec![
-        ("uninstrumented (a process that compiles and runs the module)", "-", {
-            let mut c = Command::new(&me);
-            c.arg("plain").arg(&module).arg("run").arg(&n).stdout(Stdio::null());
-            c
-        }),
+        (
+            "uninstrumented (a process that compiles and runs the module)",
+            "-",
+            {
+                let mut c = Command::new(&me);
+                c.arg("plain")
+                    .arg(&module)
+                    .arg("run")
+                    .arg(&n)
+                    .stdout(Stdio::null());
+                c
+            },
+        ),
         (
             "`run --buffer-size 16 -o /dev/null`",
             "<= 3.0x",
             run(&["--buffer-size", "16"], Path::new("/dev/null")),
         ),
-        ("`run -o trace.txt` (text)", "<= 20x, nothing lost", run(&[], &trace_txt)),
+        (
+            "`run -o trace.txt` (text)",
+            "<= 20x, nothing lost",
+            run(&[], &trace_txt),
+        ),
         ("`record -o trace.rtrace`", "<= 4.0x", {
             let mut c = Command::new(&cli);
             c.arg("record")
@@ -752,7 +764,9 @@ fn binaryen_run(logged: &[u8], n: i64) -> (Vec<String>, u64, Cost) {
 fn profiled_run(wasm: &[u8], n: i64) -> (Vec<String>, u64, Cost) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    use wasmtime::{Config as EngineConfig, Engine, GuestProfiler, Linker, Module, Store, UpdateDeadline};
+    use wasmtime::{
+        Config as EngineConfig, Engine, GuestProfiler, Linker, Module, Store, UpdateDeadline,
+    };
     const INTERVAL: Duration = Duration::from_millis(1);
     let mut cfg = EngineConfig::new();
     cfg.epoch_interruption(true);
@@ -889,7 +903,10 @@ fn instrument(args: &InstrumentArgs) {
                     .stderr(Stdio::null()),
             );
             if !peer.success {
-                fail(&format!("wasm-opt --log-execution {} failed (is binaryen installed?)", m.display()));
+                fail(&format!(
+                    "wasm-opt --log-execution {} failed (is binaryen installed?)",
+                    m.display()
+                ));
             }
             row.peer.push(peer.cost);
             row.peer_rss = row.peer_rss.max(peer.peak_rss_kb);

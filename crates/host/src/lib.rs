@@ -52,6 +52,6 @@ pub use clock::Clock;
 pub use error::HostError;
 pub use recorder::{HasRecorder, RecordSink, Recorder};
 pub use render::TextSink;
-pub use run::{Entry, Outcome, Program, RunOptions, Tracer, TracerBuilder};
 pub use ruchy_trace_core;
 pub use ruchy_trace_instrument;
+pub use run::{Entry, Outcome, Program, RunOptions, Tracer, TracerBuilder};

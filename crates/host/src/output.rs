@@ -1,14 +1,14 @@
 //! Writing a trace in the chosen format to a file or stderr.
 
 use ruchy_trace::ruchy_trace_core;
-use std::io::{self, BufWriter, Write};
-use std::path::Path;
 use ruchy_trace_core::decode::Trace;
-use ruchy_trace_core::profile::Profile;
 use ruchy_trace_core::format::{
     self, ChromeFormatter, Formatter, JsonFormatter, JsonOptions, RenderError, TextFormatter,
     TextOptions,
 };
+use ruchy_trace_core::profile::Profile;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -9,13 +9,13 @@
 use crate::clock::micros_since;
 use crate::error::HostError;
 use crate::writer::{Writer, Written};
-use ruchy_trace_core::decode::RunEnd;
-use std::sync::Arc;
-use std::time::Instant;
-use ruchy_trace_core::record::{self, RecordKind};
 use ruchy_trace_core::capture;
+use ruchy_trace_core::decode::RunEnd;
+use ruchy_trace_core::record::{self, RecordKind};
 use ruchy_trace_core::source;
 use ruchy_trace_core::{FunctionTable, RecordLayout, Ring, Strategy, ValType, Value};
+use std::sync::Arc;
+use std::time::Instant;
 use wasmtime::{Caller, Extern, Linker, Module, Val};
 
 /// Records gather in chunks of this size before they reach the ring; big
@@ -356,11 +356,7 @@ pub fn link_to<T: 'static>(
     Ok(())
 }
 
-fn hook<T>(
-    caller: &mut Caller<'_, T>,
-    params: &[Val],
-    recorder: impl Fn(&mut T) -> &mut Recorder,
-) {
+fn hook<T>(caller: &mut Caller<'_, T>, params: &[Val], recorder: impl Fn(&mut T) -> &mut Recorder) {
     if recorder(caller.data_mut()).table.options.strategy == Strategy::Inline {
         // Records staged inline come before this one.
         if let Some(Extern::Global(ptr)) = caller.get_export(record::PTR_EXPORT) {
@@ -373,9 +369,7 @@ fn hook<T>(
         }
     }
     let header = params.first().and_then(Val::i32).unwrap_or(-1) as u32;
-    let reads_memory = recorder(caller.data_mut())
-        .layout
-        .snapshot_of(header);
+    let reads_memory = recorder(caller.data_mut()).layout.snapshot_of(header);
     let memory = if reads_memory {
         caller.get_export(record::GUEST_MEMORY_EXPORT)
     } else {

@@ -2,12 +2,12 @@
 //! piece by piece, so a trace larger than memory replays in bounded memory.
 
 use crate::recorder::RecordSink;
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::Path;
 use ruchy_trace_core::decode::RunEnd;
 use ruchy_trace_core::rtrace::{ReadError, TraceReader, TraceSource, TraceWriter};
 use ruchy_trace_core::FunctionTable;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
 
 /// Streams records into an `.rtrace` file. It is written in place, block by
 /// block: a run that dies leaves a file whose complete blocks replay and

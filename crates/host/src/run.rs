@@ -3,11 +3,11 @@
 use crate::clock::{micros_since, Clock, Ticker};
 use crate::error::HostError;
 use crate::recorder::{self, HasRecorder, RecordSink, Recorder};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ruchy_trace_core::decode::{RunEnd, Trace};
 use ruchy_trace_core::record;
 use ruchy_trace_core::{FunctionTable, OverflowPolicy, RecordLayout, Ring, Strategy};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wasmtime::{
     Config, Engine, Instance, Linker, Module, ResourceLimiter, Store, Trap, Val, ValType,
 };
@@ -268,7 +268,9 @@ fn parse_arg(text: &str, ty: &ValType) -> Result<Val, String> {
         Value::I64(v) => Val::I64(v),
         Value::F32(v) => Val::F32(v.to_bits()),
         Value::F64(v) => Val::F64(v.to_bits()),
-        Value::Unrecorded(t) => return Err(ruchy_trace_core::value::BadValue::NotText(t).to_string()),
+        Value::Unrecorded(t) => {
+            return Err(ruchy_trace_core::value::BadValue::NotText(t).to_string())
+        }
     })
 }
 
@@ -328,7 +330,13 @@ impl Program {
             self.instantiate_and_call(&mut store, &linker, entry, options, epoch)?;
         let end_us = micros_since(epoch) as u64;
         let recorded = store.into_data().recorder.finish(&end, end_us)?;
-        let mut trace = Trace::new((*self.table).clone(), recorded, end, epoch_unix_us, Some(end_us));
+        let mut trace = Trace::new(
+            (*self.table).clone(),
+            recorded,
+            end,
+            epoch_unix_us,
+            Some(end_us),
+        );
         trace.clock_resolution_us = self.clock_resolution_us();
         let (stdout, stderr) = match capture {
             Some((out, err)) => (out.contents().to_vec(), err.contents().to_vec()),

@@ -679,7 +679,9 @@ fn record_is_compact_and_report_and_graph_add_up() {
         "{svg}"
     );
     assert!(
-        svg.contains("function zoom(") && svg.contains("function search(") && svg.contains("id=\"search\""),
+        svg.contains("function zoom(")
+            && svg.contains("function search(")
+            && svg.contains("id=\"search\""),
         "no zoom or search"
     );
 }
@@ -786,10 +788,17 @@ fn the_proposals_flag_names_are_accepted() {
         wasm.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(out.stderr.is_empty(), "the trace went to the file: {}", text(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "the trace went to the file: {}",
+        text(&out.stderr)
+    );
     let trace = std::fs::read_to_string(&file).unwrap();
     assert!(trace.contains("-> is_even("), "{trace}");
-    assert!(!trace.contains("is_odd") && !trace.contains("main"), "{trace}");
+    assert!(
+        !trace.contains("is_odd") && !trace.contains("main"),
+        "{trace}"
+    );
 
     let rtrace = temp("aliases.rtrace");
     let out = ruchy_trace(&[
@@ -824,11 +833,24 @@ fn report_and_graph_write_to_output_files() {
     for sub in ["report", "graph"] {
         let printed = ruchy_trace(&[sub, rtrace.to_str().unwrap()]);
         assert!(printed.status.success(), "{}", text(&printed.stderr));
-        assert!(text(&printed.stdout).contains("fibonacci"), "{}", text(&printed.stdout));
+        assert!(
+            text(&printed.stdout).contains("fibonacci"),
+            "{}",
+            text(&printed.stdout)
+        );
         let file = temp(&format!("output-flags.{sub}"));
-        let written = ruchy_trace(&[sub, rtrace.to_str().unwrap(), "--output", file.to_str().unwrap()]);
+        let written = ruchy_trace(&[
+            sub,
+            rtrace.to_str().unwrap(),
+            "--output",
+            file.to_str().unwrap(),
+        ]);
         assert!(written.status.success(), "{}", text(&written.stderr));
-        assert!(written.stdout.is_empty(), "{sub}: {}", text(&written.stdout));
+        assert!(
+            written.stdout.is_empty(),
+            "{sub}: {}",
+            text(&written.stdout)
+        );
         assert_eq!(std::fs::read(&file).unwrap(), printed.stdout, "{sub}");
     }
 }
@@ -847,15 +869,31 @@ fn time_thresholds_read_microseconds_and_hide_short_calls() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let calls = |threshold: &str| {
-        let r = ruchy_trace(&["replay", rtrace.to_str().unwrap(), "--time-threshold", threshold]);
+        let r = ruchy_trace(&[
+            "replay",
+            rtrace.to_str().unwrap(),
+            "--time-threshold",
+            threshold,
+        ]);
         assert!(r.status.success(), "{threshold}: {}", text(&r.stderr));
-        text(&r.stdout).lines().filter(|l| l.contains("-> ")).count()
+        text(&r.stdout)
+            .lines()
+            .filter(|l| l.contains("-> "))
+            .count()
     };
     assert_eq!(calls("0us"), 16, "main and 15 fibonacci calls");
     assert_eq!(calls("1h 30m"), 0);
     assert!(calls("10us") <= 16);
-    let bad = ruchy_trace(&["replay", rtrace.to_str().unwrap(), "--time-threshold", "10 parsecs"]);
+    let bad = ruchy_trace(&[
+        "replay",
+        rtrace.to_str().unwrap(),
+        "--time-threshold",
+        "10 parsecs",
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     let err = text(&bad.stderr);
-    assert!(err.contains("`10 parsecs` is not a duration like 10us"), "{err}");
+    assert!(
+        err.contains("`10 parsecs` is not a duration like 10us"),
+        "{err}"
+    );
 }

@@ -28,7 +28,10 @@ const NAMES: &[(&str, &str)] = &[
 /// Documented commands that are not run, and why.
 const NOT_RUN: &[(&str, &str)] = &[
     // The test script is what runs this test.
-    ("bash scripts/test.sh", "runs the whole suite, this test included"),
+    (
+        "bash scripts/test.sh",
+        "runs the whole suite, this test included",
+    ),
     // Compiling Ruchy needs the ruchy compiler, which tests never need.
     ("ruchy-trace run prog.ruchy", "needs the Ruchy compiler"),
 ];
@@ -122,7 +125,11 @@ fn run_documented(dir: &Path, line: &str) -> Output {
     }
     // `[-- ARGS]` is the syntax of optional guest arguments: none given.
     if let Some(at) = args.iter().position(|a| a == "[--") {
-        assert_eq!(args.get(at + 1).map(String::as_str), Some("ARGS]"), "{line}");
+        assert_eq!(
+            args.get(at + 1).map(String::as_str),
+            Some("ARGS]"),
+            "{line}"
+        );
         args.drain(at..at + 2);
     }
     for a in &mut args {
@@ -190,7 +197,10 @@ fn every_documented_command_runs() {
     let help = help_examples();
     // Both sources were read: the README has its usage block, and every
     // subcommand's help has one example.
-    assert!(readme.iter().any(|c| c.starts_with("ruchy-trace record")), "{readme:?}");
+    assert!(
+        readme.iter().any(|c| c.starts_with("ruchy-trace record")),
+        "{readme:?}"
+    );
     assert_eq!(help.len(), subcommands().len(), "{help:?}");
     let not_run: BTreeSet<&str> = NOT_RUN.iter().map(|(c, _)| *c).collect();
     let mut ran = BTreeSet::new();
@@ -205,7 +215,11 @@ fn every_documented_command_runs() {
         }
         let out = run_documented(&dir, line);
         let err = text(&out.stderr);
-        assert!(out.status.success(), "`{line}` failed ({}): {err}", out.status);
+        assert!(
+            out.status.success(),
+            "`{line}` failed ({}): {err}",
+            out.status
+        );
         assert!(!err.contains("error"), "`{line}`: {err}");
         for file in outputs(line) {
             let len = std::fs::metadata(dir.join(&file)).map(|m| m.len());
@@ -245,7 +259,11 @@ fn the_readme_trace_is_what_the_first_command_prints() {
     // `[1795824041.757696] -> main() ...` without its timestamp, and an
     // exit without its `[0.464ms]` time.
     let strip = |l: &str| -> String {
-        let l = if l.starts_with('[') { &l[l.find("] ").map_or(0, |i| i + 2)..] } else { l };
+        let l = if l.starts_with('[') {
+            &l[l.find("] ").map_or(0, |i| i + 2)..]
+        } else {
+            l
+        };
         match l.rfind(" [") {
             Some(at) if l.ends_with("ms]") => l[..at].to_string(),
             _ => l.to_string(),
@@ -254,6 +272,9 @@ fn the_readme_trace_is_what_the_first_command_prints() {
     let printed: Vec<String> = text(&out.stderr).lines().map(strip).collect();
     for line in shown {
         let want = strip(line);
-        assert!(printed.contains(&want), "README shows `{want}`; printed: {printed:?}");
+        assert!(
+            printed.contains(&want),
+            "README shows `{want}`; printed: {printed:?}"
+        );
     }
 }

@@ -161,7 +161,11 @@ fn exchange(port: u16, head: &str, body: &[u8]) -> Reply {
 }
 
 fn get(port: u16, path: &str) -> Reply {
-    exchange(port, &format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}"), b"")
+    exchange(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}"),
+        b"",
+    )
 }
 
 fn post_compile(port: u16, extra_headers: &str, program: &str) -> Reply {
@@ -176,7 +180,10 @@ const PROGRAM: &str = "fun main() { println(1) }\n";
 
 fn assert_isolated(r: &Reply) {
     assert_eq!(r.header("cross-origin-opener-policy"), Some("same-origin"));
-    assert_eq!(r.header("cross-origin-embedder-policy"), Some("require-corp"));
+    assert_eq!(
+        r.header("cross-origin-embedder-policy"),
+        Some("require-corp")
+    );
 }
 
 /// Started from a folder with no page in it, the server answers `/` with
@@ -187,8 +194,15 @@ fn serves_the_embedded_page_from_any_folder_cross_origin_isolated() {
     let server = start(FakeRuchy::Absent, &[]);
     let index = get(server.port, "/");
     assert_eq!(index.status, 200, "{}", index.text());
-    assert_eq!(index.header("content-type"), Some("text/html; charset=utf-8"));
-    assert!(index.text().contains("<title>ruchy-trace"), "{}", index.text());
+    assert_eq!(
+        index.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        index.text().contains("<title>ruchy-trace"),
+        "{}",
+        index.text()
+    );
     assert_isolated(&index);
 
     let wasm = get(server.port, "/pkg/ruchy_trace_web_bg.wasm");
@@ -207,10 +221,17 @@ fn serves_the_embedded_page_from_any_folder_cross_origin_isolated() {
 #[test]
 fn cross_origin_compile_is_refused_without_running_the_compiler() {
     let server = start(FakeRuchy::Fails, &[]);
-    for origin in ["http://evil.example", "null", &format!("https://127.0.0.1:{}", server.port)] {
+    for origin in [
+        "http://evil.example",
+        "null",
+        &format!("https://127.0.0.1:{}", server.port),
+    ] {
         let r = exchange(
             server.port,
-            &format!("POST /api/compile HTTP/1.1\r\nhost: 127.0.0.1:{}\r\norigin: {origin}", server.port),
+            &format!(
+                "POST /api/compile HTTP/1.1\r\nhost: 127.0.0.1:{}\r\norigin: {origin}",
+                server.port
+            ),
             PROGRAM.as_bytes(),
         );
         assert_eq!(r.status, 403, "origin {origin}: {}", r.text());
@@ -232,7 +253,11 @@ fn wrong_host_is_refused() {
     ] {
         let page = exchange(port, &format!("GET / HTTP/1.1\r\n{host}"), b"");
         assert_eq!(page.status, 403, "{host}: {}", page.text());
-        let compile = exchange(port, &format!("POST /api/compile HTTP/1.1\r\n{host}"), PROGRAM.as_bytes());
+        let compile = exchange(
+            port,
+            &format!("POST /api/compile HTTP/1.1\r\n{host}"),
+            PROGRAM.as_bytes(),
+        );
         assert_eq!(compile.status, 403, "{host}: {}", compile.text());
         assert!(compile.text().contains("Host"), "{}", compile.text());
     }
@@ -267,7 +292,11 @@ fn compile_errors_come_back_as_422() {
     let server = start(FakeRuchy::Fails, &[]);
     let r = post_compile(server.port, "", PROGRAM);
     assert_eq!(r.status, 422, "{}", r.text());
-    assert!(r.text().contains("fake transpile rejects line 1"), "{}", r.text());
+    assert!(
+        r.text().contains("fake transpile rejects line 1"),
+        "{}",
+        r.text()
+    );
     assert_isolated(&r);
     assert_eq!(server.compiler_runs().len(), 1);
 }
@@ -300,8 +329,16 @@ fn a_compile_past_the_timeout_is_stopped_and_cleaned_up() {
     while proc_dir.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!proc_dir.exists(), "the compiler (pid {}) still runs", runs[0]);
-    let left: Vec<_> = std::fs::read_dir(server.tmp()).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(
+        !proc_dir.exists(),
+        "the compiler (pid {}) still runs",
+        runs[0]
+    );
+    let left: Vec<_> = std::fs::read_dir(server.tmp())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert!(left.is_empty(), "build folders left: {left:?}");
     assert!(server.bin().join("ruchy").exists());
 }
@@ -314,15 +351,26 @@ fn a_request_head_that_never_ends_is_cut_off() {
     let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
     let t = Instant::now();
-    write!(s, "GET / HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nx-slow: ", server.port).unwrap();
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nx-slow: ",
+        server.port
+    )
+    .unwrap();
     let mut rest = Vec::new();
     let read = s.read_to_end(&mut rest);
     let took = t.elapsed();
-    assert!(read.is_ok(), "the server kept the connection open: {read:?}");
+    assert!(
+        read.is_ok(),
+        "the server kept the connection open: {read:?}"
+    );
     assert!(
         took >= Duration::from_secs(9) && took < Duration::from_secs(30),
         "closed after {took:?}"
     );
     let reply = String::from_utf8_lossy(&rest);
-    assert!(reply.is_empty() || reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 408"),
+        "{reply}"
+    );
 }

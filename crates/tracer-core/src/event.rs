@@ -160,9 +160,7 @@ impl<'a> Event<'a> {
                         let mut memory = Snapshot::decode(self.snapshot.get(4..).unwrap_or(&[]))
                             .unwrap_or_default();
                         match addr {
-                            Some(addr) => {
-                                read(ty, Place::Memory(addr), &mut memory)
-                            }
+                            Some(addr) => read(ty, Place::Memory(addr), &mut memory),
                             None => SourceValue::Opaque(
                                 types
                                     .get(ty as usize)

@@ -126,6 +126,9 @@ mod tests {
     #[test]
     fn empty_patterns_are_refused() {
         assert_eq!(Filter::parse("!"), Err(BadFilter("!".into())));
-        assert_eq!(Filter::parse("").unwrap_err().to_string(), "bad filter pattern ``");
+        assert_eq!(
+            Filter::parse("").unwrap_err().to_string(),
+            "bad filter pattern ``"
+        );
     }
 }

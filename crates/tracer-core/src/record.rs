@@ -408,7 +408,11 @@ pub fn values<'a>(types: &'a [ValType], mut bytes: &'a [u8]) -> impl Iterator<It
 
 /// Counts the records in `bytes`; errors report offsets plus
 /// `base_offset`. Reads only headers where records have fixed sizes.
-pub fn count_records(layout: &RecordLayout, bytes: &[u8], base_offset: usize) -> Result<u64, Error> {
+pub fn count_records(
+    layout: &RecordLayout,
+    bytes: &[u8],
+    base_offset: usize,
+) -> Result<u64, Error> {
     let mut count = 0;
     let mut pos = 0;
     if !layout.has_snapshots() {

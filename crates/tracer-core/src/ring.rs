@@ -6,9 +6,9 @@
 //! enforced exactly by [`Ring::finish`]: until then it keeps whole chunks
 //! that are guaranteed to hold at least `capacity` events.
 
-use crate::stream::StreamState;
 use crate::error::Error;
 use crate::record::{count_records, RecordLayout, Records};
+use crate::stream::StreamState;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 

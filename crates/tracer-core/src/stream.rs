@@ -81,7 +81,6 @@ impl StreamState {
     }
 }
 
-
 impl StreamState {
     /// Advances past every record of `bytes` (errors report offsets plus
     /// `base_offset`) and returns how many there were.

@@ -425,17 +425,17 @@ impl FunctionTable {
             };
             let at = r.pos;
             let import = match r.u32("import flag")? {
-                    0 => None,
-                    1 => Some(Import {
-                        module: r.str("import module")?,
-                        field: r.str("import field")?,
-                    }),
-                    _ => {
-                        return Err(Error::Invalid {
-                            what: "import flag",
-                            offset: at,
-                        })
-                    }
+                0 => None,
+                1 => Some(Import {
+                    module: r.str("import module")?,
+                    field: r.str("import field")?,
+                }),
+                _ => {
+                    return Err(Error::Invalid {
+                        what: "import flag",
+                        offset: at,
+                    })
+                }
             };
             functions.push(FunctionInfo {
                 wasm_index,

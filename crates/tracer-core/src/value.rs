@@ -100,10 +100,7 @@ impl Value {
     /// how every host reads arguments given as text.
     pub fn parse(text: &str, ty: ValType) -> Result<Value, BadValue> {
         let t = text.trim();
-        let bad = || BadValue::NotA {
-            text: t.into(),
-            ty,
-        };
+        let bad = || BadValue::NotA { text: t.into(), ty };
         Ok(match ty {
             ValType::I32 => Value::I32(
                 t.parse::<i32>()
@@ -179,7 +176,16 @@ mod parse_tests {
         assert_eq!(Value::parse("-0.25", ValType::F64), Ok(Value::F64(-0.25)));
         let e = Value::parse("x1", ValType::I64).unwrap_err();
         assert_eq!(e.to_string(), "argument `x1` is not a valid i64");
-        assert_eq!(Value::parse("4294967296", ValType::I32), Err(BadValue::NotA { text: "4294967296".into(), ty: ValType::I32 }));
-        assert_eq!(Value::parse("0", ValType::V128), Err(BadValue::NotText(ValType::V128)));
+        assert_eq!(
+            Value::parse("4294967296", ValType::I32),
+            Err(BadValue::NotA {
+                text: "4294967296".into(),
+                ty: ValType::I32
+            })
+        );
+        assert_eq!(
+            Value::parse("0", ValType::V128),
+            Err(BadValue::NotText(ValType::V128))
+        );
     }
 }

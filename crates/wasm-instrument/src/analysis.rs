@@ -3,8 +3,8 @@
 
 use crate::error::Error;
 use crate::names;
-use std::collections::{HashMap, HashSet};
 use ruchy_trace_core::record;
+use std::collections::{HashMap, HashSet};
 use wasmparser::{KnownCustom, Name, Parser, Payload, ValType};
 
 /// A function's signature.
@@ -89,7 +89,9 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(Error::invalid)?;
         match validator.payload(&payload).map_err(Error::invalid)? {
-            wasmparser::ValidPayload::Func(func, _) => bodies.push(std::sync::Mutex::new(Some(func))),
+            wasmparser::ValidPayload::Func(func, _) => {
+                bodies.push(std::sync::Mutex::new(Some(func)))
+            }
             wasmparser::ValidPayload::End(t) => types = Some(t),
             _ => {}
         }

@@ -111,7 +111,10 @@ impl<'a> BodyReader<'a> {
         while !self.ops.eof() {
             let offset = self.ops.original_position();
             if !rewrite_may_change(self.wasm[offset]) {
-                if let Err(e) = self.ops.visit_operator(&mut self.validator.visitor(offset))? {
+                if let Err(e) = self
+                    .ops
+                    .visit_operator(&mut self.validator.visitor(offset))?
+                {
                     return invalid(e);
                 }
                 continue;

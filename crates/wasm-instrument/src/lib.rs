@@ -56,8 +56,8 @@ pub use error::Error;
 pub use ruchy_trace_core::filter::{BadFilter, Filter, Filters};
 pub use ruchy_trace_core::relocate::Relocate;
 pub use ruchy_trace_core::source::Limits;
-pub use select::Scope;
 pub use ruchy_trace_core::{FunctionTable, Strategy, TraceOptions};
+pub use select::Scope;
 use std::sync::Arc;
 
 /// What to instrument and how.

@@ -38,8 +38,7 @@ where
         .map(|p| p * items.len() / pieces..(p + 1) * items.len() / pieces)
         .collect();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<R, E>>>> =
-        Mutex::new((0..pieces).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<R, E>>>> = Mutex::new((0..pieces).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {

@@ -104,7 +104,8 @@ impl Plan {
         let max_record = RecordLayout::new(table).max_record_size();
         let mut plan = Plan {
             imported_functions: module.imported_functions,
-            staging_limit: (record::STAGING_BASE + options.staging_bytes).saturating_sub(max_record),
+            staging_limit: (record::STAGING_BASE + options.staging_bytes)
+                .saturating_sub(max_record),
             ..Plan::default()
         };
         let recorded = |t: &[ValType]| -> Vec<wasm_encoder::ValType> {

@@ -10,11 +10,11 @@ use crate::select::Selection;
 use ruchy_trace_core::record;
 use ruchy_trace_core::FunctionTable;
 use wasm_encoder::reencode::{self, Reencode};
-use wasmparser::FuncValidatorAllocations;
 use wasm_encoder::{
     ConstExpr, CustomSection, EntityType, ExportKind, ExportSection, GlobalSection, GlobalType,
     ImportSection, MemorySection, MemoryType, Module, SectionId, TypeSection,
 };
+use wasmparser::FuncValidatorAllocations;
 
 /// Section order of the binary format, custom sections aside.
 fn rank(id: SectionId) -> u8 {

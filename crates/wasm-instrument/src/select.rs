@@ -3,8 +3,8 @@
 use crate::analysis::ModuleInfo;
 use crate::error::Error;
 use crate::names;
-use std::collections::HashMap;
 use ruchy_trace_core::{FunctionInfo, ValType};
+use std::collections::HashMap;
 
 /// Which functions are candidates before filters apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -128,16 +128,14 @@ fn attach_debug_info(
             });
         }
         let sig = &module.signatures[f.wasm_index as usize];
-        if let Some(source) =
-            crate::lowering::lower(
-                &debug.types,
-                &d.params,
-                d.result,
-                d.closure,
-                &sig.params,
-                &sig.results,
-            )
-        {
+        if let Some(source) = crate::lowering::lower(
+            &debug.types,
+            &d.params,
+            d.result,
+            d.closure,
+            &sig.params,
+            &sig.results,
+        ) {
             f.param_names = source.params.iter().map(|p| p.name.clone()).collect();
             f.source = Some(source);
         }

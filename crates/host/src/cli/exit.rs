@@ -123,9 +123,6 @@ pub fn guest_status(end: &RunEnd) -> Result<ExitCode, Failure> {
         RunEnd::Returned => Ok(ExitCode::SUCCESS),
         RunEnd::Exited(code) => Ok(ExitCode::from(*code as u8)),
         RunEnd::Trapped(msg) => Err(Failure::new(TRAP, format!("guest trapped: {msg}"))),
-        RunEnd::Interrupted(msg) => Err(Failure::new(
-            TIMEOUT,
-            format!("guest interrupted: {msg}"),
-        )),
+        RunEnd::Interrupted(msg) => Err(Failure::new(TIMEOUT, format!("guest interrupted: {msg}"))),
     }
 }

@@ -119,14 +119,18 @@ fn load_program(path: &Path) -> Result<(Vec<u8>, Vec<RuchySource>), Failure> {
         })
     };
     if path.extension().is_some_and(|e| e == "ruchy") {
-        let mut text = source(path)
-            .ok_or_else(|| Failure::new(exit::NO_INPUT, format!("cannot read {}", path.display())))?;
+        let mut text = source(path).ok_or_else(|| {
+            Failure::new(exit::NO_INPUT, format!("cannot read {}", path.display()))
+        })?;
         let compiled = compile::compile_program(path).map_err(|e| exit::compile_failed(path, e))?;
         text.transpiled = Some(compiled.transpiled);
         return Ok((compiled.wasm, vec![text]));
     }
     let wasm = std::fs::read(path).map_err(|e| Failure::no_input(path, e))?;
-    Ok((wasm, source(&path.with_extension("ruchy")).into_iter().collect()))
+    Ok((
+        wasm,
+        source(&path.with_extension("ruchy")).into_iter().collect(),
+    ))
 }
 
 /// Writes `text` to `path` (through a temporary file renamed into place),

@@ -13,7 +13,12 @@ pub struct Opts {
     #[command(flatten)]
     guest: GuestFlags,
     /// The `.rtrace` file to write, as the program runs.
-    #[arg(short = 'o', long = "output", visible_alias = "trace-output", value_name = "FILE")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        visible_alias = "trace-output",
+        value_name = "FILE"
+    )]
     output: PathBuf,
 }
 

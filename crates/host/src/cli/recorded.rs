@@ -13,7 +13,9 @@ pub fn replay_file(path: &Path, visitor: &mut dyn Visitor) -> Result<Replayed, F
     let file = std::fs::File::open(path).map_err(|e| Failure::no_input(path, e))?;
     replay::replay(file, visitor).map_err(|e| match e {
         ReplayError::Io(e) => Failure::no_input(path, e),
-        ReplayError::Format(e) => Failure::new(exit::BAD_MODULE, format!("{}: {e}", path.display())),
+        ReplayError::Format(e) => {
+            Failure::new(exit::BAD_MODULE, format!("{}: {e}", path.display()))
+        }
     })
 }
 

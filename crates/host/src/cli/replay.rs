@@ -29,7 +29,12 @@ pub struct Opts {
     #[arg(long = "time-threshold", value_name = "DURATION", value_parser = parse_duration)]
     time_threshold: Option<Duration>,
     /// Where to write (default: stdout).
-    #[arg(short = 'o', long = "output", visible_alias = "trace-output", value_name = "FILE")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        visible_alias = "trace-output",
+        value_name = "FILE"
+    )]
     output: Option<PathBuf>,
     #[command(flatten)]
     format: FormatFlags,
@@ -137,7 +142,10 @@ struct Printer<'a> {
 impl Printer<'_> {
     fn flush(&mut self, all: bool) {
         let out = &mut self.out;
-        if let Err(e) = self.rendering.flush(all, &mut |s| out.write_all(s.as_bytes())) {
+        if let Err(e) = self
+            .rendering
+            .flush(all, &mut |s| out.write_all(s.as_bytes()))
+        {
             self.error.get_or_insert(e);
         }
     }

@@ -17,7 +17,12 @@ pub struct Opts {
     guest: GuestFlags,
     /// Where to write the trace (default: stderr). Written to a temporary
     /// file renamed into place, so a crash never leaves a partial trace.
-    #[arg(short = 'o', long = "output", visible_alias = "trace-output", value_name = "FILE")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        visible_alias = "trace-output",
+        value_name = "FILE"
+    )]
     output: Option<PathBuf>,
     #[command(flatten)]
     format: FormatFlags,
@@ -33,10 +38,10 @@ impl Opts {
         let text = self.format.text();
         let format = self.format.format;
         let written = match &self.output {
-            Some(path) => output::write_file(path, |w| {
-                output::render(&outcome.trace, format, text, w)
-            })
-            .map_err(|e| format!("cannot write the trace to {}: {e}", path.display())),
+            Some(path) => {
+                output::write_file(path, |w| output::render(&outcome.trace, format, text, w))
+                    .map_err(|e| format!("cannot write the trace to {}: {e}", path.display()))
+            }
             None => {
                 let stderr = std::io::stderr();
                 let mut lock = std::io::BufWriter::new(stderr.lock());

@@ -146,7 +146,10 @@ pub fn serve(listener: TcpListener, site: Site) -> std::io::Result<()> {
     })
 }
 
-async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     if let Err(refusal) = origin::check(req.headers(), state.port) {
         return Ok(text(StatusCode::FORBIDDEN, refusal.message()));
     }
@@ -185,7 +188,12 @@ async fn compile(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>>
     }
     let body = Limited::new(req.into_body(), limits.body_bytes).collect();
     let body = match tokio::time::timeout(limits.body_timeout, body).await {
-        Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "the program did not arrive in time"),
+        Err(_) => {
+            return text(
+                StatusCode::REQUEST_TIMEOUT,
+                "the program did not arrive in time",
+            )
+        }
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             return text(StatusCode::PAYLOAD_TOO_LARGE, "program too large")
         }
@@ -196,7 +204,10 @@ async fn compile(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>>
         return text(StatusCode::BAD_REQUEST, "the program is not UTF-8 text");
     };
     if !state.site.compile {
-        return text(StatusCode::NOT_IMPLEMENTED, "this server does not compile programs");
+        return text(
+            StatusCode::NOT_IMPLEMENTED,
+            "this server does not compile programs",
+        );
     }
     let Ok(_one_at_a_time) = state.compiles.acquire().await else {
         return text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
@@ -208,8 +219,14 @@ async fn compile(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>>
     match tokio::time::timeout(timeout + Duration::from_secs(5), run).await {
         Ok(Ok(Ok(wasm))) => respond(StatusCode::OK, "application/wasm", Bytes::from(wasm)),
         Ok(Ok(Err(e))) => text(status(&e), &chain(&e)),
-        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("the compile failed: {e}")),
-        Err(_) => text(StatusCode::GATEWAY_TIMEOUT, "the compile did not stop at its time limit"),
+        Ok(Err(e)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("the compile failed: {e}"),
+        ),
+        Err(_) => text(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the compile did not stop at its time limit",
+        ),
     }
 }
 
@@ -228,9 +245,21 @@ fn respond(status: StatusCode, kind: &'static str, body: Bytes) -> Response<Full
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    h.insert("cross-origin-embedder-policy", HeaderValue::from_static("require-corp"));
-    h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-embedder-policy",
+        HeaderValue::from_static("require-corp"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     r
 }

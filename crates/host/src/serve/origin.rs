@@ -73,13 +73,43 @@ mod tests {
     #[test]
     fn only_this_servers_host_and_origin_pass() {
         assert_eq!(check(&headers(Some("127.0.0.1:8080"), None), 8080), Ok(()));
-        assert_eq!(check(&headers(Some("LOCALHOST:8080"), Some("http://localhost:8080")), 8080), Ok(()));
+        assert_eq!(
+            check(
+                &headers(Some("LOCALHOST:8080"), Some("http://localhost:8080")),
+                8080
+            ),
+            Ok(())
+        );
         assert_eq!(check(&headers(None, None), 8080), Err(Refusal::Host));
-        assert_eq!(check(&headers(Some("127.0.0.1"), None), 8080), Err(Refusal::Host));
-        assert_eq!(check(&headers(Some("127.0.0.1:8081"), None), 8080), Err(Refusal::Host));
-        assert_eq!(check(&headers(Some("evil.example:8080"), None), 8080), Err(Refusal::Host));
-        assert_eq!(check(&headers(Some("127.0.0.1:8080"), Some("null")), 8080), Err(Refusal::Origin));
-        assert_eq!(check(&headers(Some("127.0.0.1:8080"), Some("https://127.0.0.1:8080")), 8080), Err(Refusal::Origin));
-        assert_eq!(check(&headers(Some("127.0.0.1:8080"), Some("http://evil.example")), 8080), Err(Refusal::Origin));
+        assert_eq!(
+            check(&headers(Some("127.0.0.1"), None), 8080),
+            Err(Refusal::Host)
+        );
+        assert_eq!(
+            check(&headers(Some("127.0.0.1:8081"), None), 8080),
+            Err(Refusal::Host)
+        );
+        assert_eq!(
+            check(&headers(Some("evil.example:8080"), None), 8080),
+            Err(Refusal::Host)
+        );
+        assert_eq!(
+            check(&headers(Some("127.0.0.1:8080"), Some("null")), 8080),
+            Err(Refusal::Origin)
+        );
+        assert_eq!(
+            check(
+                &headers(Some("127.0.0.1:8080"), Some("https://127.0.0.1:8080")),
+                8080
+            ),
+            Err(Refusal::Origin)
+        );
+        assert_eq!(
+            check(
+                &headers(Some("127.0.0.1:8080"), Some("http://evil.example")),
+                8080
+            ),
+            Err(Refusal::Origin)
+        );
     }
 }

@@ -543,4 +543,3 @@ fn push_type_info(out: &mut String, types: &[SourceType], ty: u32) {
     }
     out.push('}');
 }
-

@@ -571,7 +571,10 @@ mod tests {
             items: vec![V::Int(2), V::Int(3)],
             len: 94,
         };
-        assert_eq!(json(&seq), r#"{"items": [2, 3], "len": 94, "truncated": true}"#);
+        assert_eq!(
+            json(&seq),
+            r#"{"items": [2, 3], "len": 94, "truncated": true}"#
+        );
         let whole = V::Seq {
             items: vec![V::Int(2)],
             len: 1,
@@ -581,9 +584,18 @@ mod tests {
             text: "ab".into(),
             len: 10,
         };
-        assert_eq!(json(&text), r#"{"text": "ab", "len": 10, "truncated": true}"#);
+        assert_eq!(
+            json(&text),
+            r#"{"text": "ab", "len": 10, "truncated": true}"#
+        );
         let map = V::Map {
-            entries: vec![(V::Str { text: "a".into(), len: 1 }, V::Int(1))],
+            entries: vec![(
+                V::Str {
+                    text: "a".into(),
+                    len: 1,
+                },
+                V::Int(1),
+            )],
             len: 3,
         };
         assert_eq!(
@@ -607,5 +619,4 @@ mod tests {
         );
         assert_eq!(json(&V::Tuple(vec![V::Int(1), V::Bool(true)])), "[1, true]");
     }
-
 }
