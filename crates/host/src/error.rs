@@ -39,3 +39,16 @@ fn exports_list(available: &[String]) -> String {
         format!("exported functions: {}", available.join(", "))
     }
 }
+
+/// An error and its causes, `outer: inner: innermost`: what the CLI prints
+/// and what `serve` answers with.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

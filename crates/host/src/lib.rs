@@ -49,7 +49,7 @@ pub mod serve;
 mod writer;
 
 pub use clock::Clock;
-pub use error::HostError;
+pub use error::{chain as error_chain, HostError};
 pub use recorder::{HasRecorder, RecordSink, Recorder};
 pub use render::TextSink;
 pub use ruchy_trace_core;

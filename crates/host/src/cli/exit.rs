@@ -106,14 +106,7 @@ pub fn compile_failed(path: &Path, e: CompileError) -> Failure {
 
 /// An error and its causes on one line, `outer: inner: innermost`.
 pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text.replace('\n', " ")
+    ruchy_trace::error_chain(e).replace('\n', " ")
 }
 
 /// The status for how the guest ended: its own exit status, or a failure

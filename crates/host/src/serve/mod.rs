@@ -40,18 +40,6 @@ fn status(e: &CompileError) -> StatusCode {
     }
 }
 
-/// The error and its causes, `: `-separated, for the response body.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
-
 /// Bounds on what one client can make the server hold or wait for.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -218,7 +206,7 @@ async fn compile(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>>
     let run = tokio::task::spawn_blocking(move || compile::compile_text(&source, Some(timeout)));
     match tokio::time::timeout(timeout + Duration::from_secs(5), run).await {
         Ok(Ok(Ok(wasm))) => respond(StatusCode::OK, "application/wasm", Bytes::from(wasm)),
-        Ok(Ok(Err(e))) => text(status(&e), &chain(&e)),
+        Ok(Ok(Err(e))) => text(status(&e), &crate::error::chain(&e)),
         Ok(Err(e)) => text(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("the compile failed: {e}"),
