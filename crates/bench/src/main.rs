@@ -16,10 +16,11 @@
 //!   `scripts/fetch-npm-modules.sh`).
 
 use clap::{Args, Parser, Subcommand};
-use ruchy_trace::ruchy_trace_core::format::{Formatter, TextFormatter, TextOptions};
+use ruchy_trace::ruchy_trace_core::format::{render, TextFormatter, TextOptions};
 use ruchy_trace::ruchy_trace_core::{OverflowPolicy, Strategy, TraceOptions};
 use ruchy_trace::ruchy_trace_instrument::{self, Config, Filters, Scope};
 use ruchy_trace::{Clock, Entry, Outcome, Program, RunOptions, Tracer};
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -532,18 +533,12 @@ fn rendering_row(full: &Outcome) {
     for _ in 0..3 {
         let (_, cost) = measure(|| {
             let mut f = TextFormatter::new(TextOptions::default());
-            let mut out = String::with_capacity(1 << 17);
             let mut total = 0usize;
-            f.begin(&full.trace, &mut out);
-            for e in full.trace.events() {
-                f.event(&full.trace, &e.expect("decodes"), &mut out);
-                if out.len() > 1 << 16 {
-                    total += out.len();
-                    out.clear();
-                }
-            }
-            f.end(&full.trace, &stats, &mut out);
-            total += out.len();
+            render(&mut f, &full.trace, |s| {
+                total += s.len();
+                Ok::<(), Infallible>(())
+            })
+            .expect("the bench's own trace decodes");
             std::hint::black_box(total);
         });
         costs.push(cost);

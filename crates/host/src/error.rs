@@ -7,12 +7,35 @@ pub enum HostError {
     /// The module could not be instrumented.
     #[error(transparent)]
     Instrument(#[from] ruchy_trace_instrument::Error),
+    /// wasmtime could not be configured.
+    #[error("cannot configure wasmtime")]
+    Engine(#[source] wasmtime::Error),
     /// wasmtime refused to compile the module.
-    #[error("wasmtime cannot compile the module: {0}")]
-    Compile(String),
+    #[error("wasmtime cannot compile the module")]
+    Compile(#[source] wasmtime::Error),
     /// The module could not be instantiated (e.g. an import nothing provides).
-    #[error("cannot instantiate the module: {0}")]
-    Instantiate(String),
+    #[error("cannot instantiate the module")]
+    Instantiate(#[source] wasmtime::Error),
+    /// A directory given to the guest could not be opened.
+    #[error("cannot grant the guest the directory {host}")]
+    Preopen {
+        /// The directory on this machine.
+        host: String,
+        /// Why it could not be opened.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// `--invoke` of a module that needs WASI, which an invoked export runs
+    /// without.
+    #[error(
+        "the module imports `{module}::{name}`, but --invoke runs without WASI; run its `_start` instead (leave out --invoke)"
+    )]
+    NeedsWasi {
+        /// The import's module, `wasi_snapshot_preview1` or similar.
+        module: String,
+        /// The imported function.
+        name: String,
+    },
     /// The export to call does not exist or is not a function.
     #[error("the module has no exported function `{name}` ({})", exports_list(.available))]
     MissingExport {

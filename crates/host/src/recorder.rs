@@ -75,6 +75,17 @@ pub struct Recorder {
     delivery: Delivery,
 }
 
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("functions", &self.table.functions.len())
+            .field("pending_bytes", &self.current.len())
+            .field("epoch", &self.epoch)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where the recorder's full chunks go: to the ring (and sink) on this
 /// thread, or to a writer thread that owns them.
 enum Delivery {

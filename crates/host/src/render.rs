@@ -45,6 +45,15 @@ pub struct TextSink {
     running: Option<Running>,
 }
 
+impl std::fmt::Debug for TextSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextSink")
+            .field("jobs", &self.jobs)
+            .field("started", &self.running.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The threads of a started sink.
 struct Running {
     template: Trace,

@@ -17,6 +17,14 @@ pub struct TraceFile {
     writer: Option<TraceWriter>,
 }
 
+impl std::fmt::Debug for TraceFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceFile")
+            .field("started", &self.writer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl TraceFile {
     /// Creates (or truncates) the file.
     pub fn create(path: &Path) -> io::Result<TraceFile> {
@@ -87,30 +95,14 @@ impl<R: Read + Seek> TraceSource for FileSource<R> {
 }
 
 /// Why a trace file could not be replayed at all.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// It could not be read.
+    #[error(transparent)]
     Io(io::Error),
     /// Its header or table is damaged.
+    #[error(transparent)]
     Format(ruchy_trace_core::Error),
-}
-
-impl std::fmt::Display for ReplayError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReplayError::Io(e) => e.fmt(f),
-            ReplayError::Format(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for ReplayError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ReplayError::Io(e) => Some(e),
-            ReplayError::Format(e) => Some(e),
-        }
-    }
 }
 
 impl From<ReadError<io::Error>> for ReplayError {

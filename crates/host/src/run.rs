@@ -24,6 +24,17 @@ pub struct Tracer {
     jobs: usize,
 }
 
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer")
+            .field("interruptible", &self.interruptible)
+            .field("metered", &self.metered)
+            .field("clock", &self.clock)
+            .field("jobs", &self.jobs)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Builds a [`Tracer`]: `Tracer::builder().timeouts(true).fuel(true).build()`.
 #[derive(Debug, Clone, Default)]
 pub struct TracerBuilder {
@@ -69,7 +80,7 @@ impl TracerBuilder {
         let mut config = Config::new();
         config.epoch_interruption(self.timeouts);
         config.consume_fuel(self.fuel);
-        let engine = Engine::new(&config).map_err(|e| HostError::Compile(e.to_string()))?;
+        let engine = Engine::new(&config).map_err(HostError::Engine)?;
         Ok(Tracer {
             engine,
             interruptible: self.timeouts,
@@ -92,6 +103,17 @@ pub struct Program {
     pub notes: Vec<String>,
     /// The instrumented bytes.
     pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program")
+            .field("functions", &self.table.functions.len())
+            .field("clock", &self.clock)
+            .field("notes", &self.notes)
+            .field("bytes", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What to call.
@@ -154,6 +176,7 @@ impl Default for RunOptions {
 }
 
 /// How a run ended, with its trace.
+#[derive(Debug)]
 pub struct Outcome {
     /// The decoded trace; `trace.end` says how the guest ended.
     pub trace: Trace,
@@ -226,8 +249,7 @@ impl Tracer {
         table: FunctionTable,
         notes: Vec<String>,
     ) -> Result<Program, HostError> {
-        let module =
-            Module::new(&self.engine, &bytes).map_err(|e| HostError::Compile(format!("{e:#}")))?;
+        let module = Module::new(&self.engine, &bytes).map_err(HostError::Compile)?;
         Ok(Program {
             engine: self.engine.clone(),
             module,
@@ -400,8 +422,9 @@ impl Program {
                 b.args(args).envs(env);
                 for (host, guest) in dirs {
                     b.preopened_dir(host, guest, FsPerms::ReadWrite)
-                        .map_err(|e| {
-                            HostError::Instantiate(format!("cannot grant directory {host}: {e}"))
+                        .map_err(|source| HostError::Preopen {
+                            host: host.clone(),
+                            source,
                         })?;
                 }
                 Some(b.build_p1())
@@ -423,7 +446,7 @@ impl Program {
         if self.metered {
             store
                 .set_fuel(options.fuel.unwrap_or(u64::MAX))
-                .map_err(|e| HostError::Instantiate(e.to_string()))?;
+                .map_err(HostError::Instantiate)?;
         }
         Ok(store)
     }
@@ -431,13 +454,12 @@ impl Program {
     /// The trace hooks, and WASI preview 1 for [`Entry::Wasi`].
     fn linker(&self, entry: &Entry) -> Result<Linker<StoreData>, HostError> {
         let mut linker: Linker<StoreData> = Linker::new(&self.engine);
-        recorder::link(&mut linker, &self.module)
-            .map_err(|e| HostError::Instantiate(e.to_string()))?;
+        recorder::link(&mut linker, &self.module).map_err(HostError::Instantiate)?;
         if matches!(entry, Entry::Wasi { .. }) {
             wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |d: &mut StoreData| {
                 d.wasi.as_mut().expect("WASI context")
             })
-            .map_err(|e| HostError::Instantiate(e.to_string()))?;
+            .map_err(HostError::Instantiate)?;
         }
         Ok(linker)
     }
@@ -464,11 +486,10 @@ impl Program {
             .imports()
             .find(|i| i.module().starts_with("wasi"))
         {
-            return Err(HostError::Instantiate(format!(
-                "the module imports `{}::{}`, but --invoke runs without WASI; run its `_start` instead (leave out --invoke)",
-                import.module(),
-                import.name()
-            )));
+            return Err(HostError::NeedsWasi {
+                module: import.module().to_string(),
+                name: import.name().to_string(),
+            });
         }
         Ok(())
     }
@@ -501,7 +522,7 @@ impl Program {
             {
                 return Ok((classify(&e), Vec::new(), Duration::ZERO));
             }
-            Err(e) => return Err(HostError::Instantiate(format!("{e:#}"))),
+            Err(e) => return Err(HostError::Instantiate(e)),
             Ok(instance) => instance,
         };
         if let Some(g) = instance.get_global(&mut *store, record::ENABLED_EXPORT) {

@@ -132,6 +132,15 @@ pub struct Decoder<'a> {
     closing: bool,
 }
 
+impl core::fmt::Debug for Decoder<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("consumed", &self.consumed)
+            .field("closing", &self.closing)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> Iterator for Decoder<'a> {
     type Item = Result<Event<'a>, Error>;
 

@@ -63,6 +63,7 @@
 //! ```
 #![no_std]
 #![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
 
 extern crate alloc;
 

@@ -398,6 +398,14 @@ pub struct Recording<M> {
     pub snapshot: Snapshot,
 }
 
+impl<M> core::fmt::Debug for Recording<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Recording")
+            .field("snapshot", &self.snapshot)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<M: Memory> Memory for Recording<M> {
     fn read(&mut self, addr: u32, len: u32) -> Option<&[u8]> {
         let bytes = self.inner.read(addr, len)?.to_vec();

@@ -21,6 +21,9 @@
 //! The `<ruchy-trace-tab>` element (`js/trace-tab.js`) wraps all of this in
 //! a Web Worker and renders the trace, call tree, table and timeline.
 
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use ruchy_trace_core::decode::{RunEnd, Trace};
 use ruchy_trace_core::format::{

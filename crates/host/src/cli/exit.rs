@@ -82,9 +82,16 @@ impl Failure {
 impl From<HostError> for Failure {
     fn from(e: HostError) -> Failure {
         let code = match &e {
-            HostError::Trace(_) => INTERNAL,
+            HostError::Trace(_) | HostError::Engine(_) => INTERNAL,
             HostError::Instrument(ruchy_trace_instrument::Error::Internal(_)) => INTERNAL,
-            _ => BAD_MODULE,
+            HostError::Preopen { .. } => NO_INPUT,
+            HostError::Io(_) => IO,
+            HostError::Instrument(_)
+            | HostError::Compile(_)
+            | HostError::Instantiate(_)
+            | HostError::NeedsWasi { .. }
+            | HostError::MissingExport { .. }
+            | HostError::BadArguments(_) => BAD_MODULE,
         };
         Failure::new(code, chain(&e))
     }

@@ -72,6 +72,7 @@ impl Default for Limits {
 }
 
 /// What the server serves: the page, an optional compiler, the bounds.
+#[derive(Debug)]
 pub struct Site {
     /// Where GET requests are answered from.
     pub page: Page,
