@@ -7,7 +7,7 @@
 //! that are guaranteed to hold at least `capacity` events.
 
 use crate::error::Error;
-use crate::record::{count_records, RecordLayout, Records};
+use crate::record::{count_records, pass_records, RecordLayout};
 use crate::stream::StreamState;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -30,9 +30,12 @@ pub struct Ring {
     policy: OverflowPolicy,
     chunks: VecDeque<Vec<u8>>,
     retained_bytes: u64,
-    /// Events per retained chunk, counted only when records vary in size
-    /// (snapshots), where bytes no longer bound the event count.
-    chunk_events: VecDeque<u64>,
+    /// Events per retained chunk, where counted: always when records vary
+    /// in size (snapshots), where bytes no longer bound the event count;
+    /// otherwise when the chunk is likely to be kept (see
+    /// [`Ring::push_chunk`]), so [`Ring::finish`] need not walk it.
+    chunk_events: VecDeque<Option<u64>>,
+    /// Events in the retained chunks, when records vary in size.
     retained_events: u64,
     /// Decoder state after every record dropped from the front.
     dropped_state: StreamState,
@@ -158,10 +161,18 @@ impl Ring {
             return Ok(());
         }
         let counted = self.layout.has_snapshots();
+        // A chunk smaller than the ring's bound is counted now, on the
+        // thread that takes chunks while the guest runs, so finishing the
+        // ring need not walk it. A chunk that alone fills the ring is left
+        // uncounted: the next chunk would drop it, and dropping walks it.
+        let n = if counted || (chunk.len() as u64) < self.guaranteed_bytes() {
+            Some(count_records(&self.layout, &chunk, base)?)
+        } else {
+            None
+        };
+        self.chunk_events.push_back(n);
         if counted {
-            let n = count_records(&self.layout, &chunk, base)?;
-            self.chunk_events.push_back(n);
-            self.retained_events += n;
+            self.retained_events += n.unwrap_or(0);
         }
         self.retained_bytes += chunk.len() as u64;
         self.chunks.push_back(chunk);
@@ -170,7 +181,7 @@ impl Ring {
         // oldest chunk.
         let enough_without_front = |r: &Ring| {
             if counted {
-                r.retained_events - r.chunk_events[0] >= r.capacity
+                r.retained_events - r.chunk_events[0].unwrap_or(0) >= r.capacity
             } else {
                 r.retained_bytes - r.chunks[0].len() as u64 >= need
             }
@@ -179,7 +190,7 @@ impl Ring {
             OverflowPolicy::KeepNewest => {
                 while self.chunks.len() > 1 && enough_without_front(self) {
                     let front = self.chunks.pop_front().unwrap_or_default();
-                    if let Some(n) = self.chunk_events.pop_front() {
+                    if let (Some(Some(n)), true) = (self.chunk_events.pop_front(), counted) {
                         self.retained_events -= n;
                     }
                     self.retained_bytes -= front.len() as u64;
@@ -203,22 +214,24 @@ impl Ring {
     pub fn finish(self) -> Result<Recorded, Error> {
         let mut total = 0;
         let mut base = 0;
-        for c in &self.chunks {
-            total += count_records(&self.layout, c, base)?;
+        for (c, counted) in self.chunks.iter().zip(&self.chunk_events) {
+            total += match counted {
+                Some(n) => *n,
+                None => count_records(&self.layout, c, base)?,
+            };
             base += c.len();
         }
         // Where the `n`th record (from 1) ends: (chunk index, byte end).
         let end_of = |n: usize| -> Result<(usize, usize), Error> {
             let mut seen = 0;
+            let mut base = 0;
             for (i, c) in self.chunks.iter().enumerate() {
-                let mut it = Records::new(&self.layout, c, 0);
-                while let Some(r) = it.next() {
-                    r?;
-                    seen += 1;
-                    if seen == n {
-                        return Ok((i, it.position()));
-                    }
+                let (passed, end) = pass_records(&self.layout, c, base, (n - seen) as u64)?;
+                seen += passed as usize;
+                if seen == n {
+                    return Ok((i, end));
                 }
+                base += c.len();
             }
             Err(Error::Invalid {
                 what: "record count",
