@@ -22,7 +22,7 @@ mkdir -p "$out_dir" "$cli_dir"
 
 # Exact numbers of passing checks per suite.
 expect_wasm_bindgen=15
-expect_page=32
+expect_page=34
 expect_package=8
 
 die() {
@@ -106,7 +106,7 @@ tally "${PIPESTATUS[0]}" "$out_dir/wasm-bindgen-test.log" '^test result: ' "$exp
 echo "== building the page (www/dist)"
 if WWW_OUT="$root/www/dist" www/build.sh; then
   echo "== page test"
-  (cd crates/web/e2e && python3 page_test.py --www "$root/www/dist" --cli "$cli_dir" --out "$out_dir") | tee "$out_dir/page-test.log"
+  (cd crates/web/e2e && python3 page_test.py --www "$root/www/dist" --cli "$cli_dir" --serve "$cli" --out "$out_dir") | tee "$out_dir/page-test.log"
   tally "${PIPESTATUS[0]}" "$out_dir/page-test.log" '^page: ' "$expect_page" "page test"
   echo "== package test (npm pack)"
   (cd crates/web/e2e && python3 package_test.py --package "$root/www/dist/pkg" --out "$out_dir") | tee "$out_dir/package-test.log"

@@ -23,7 +23,10 @@ Chromium through chromedriver, and checks that:
 - bad input (text, a component, a trap, an endless loop stopped with Stop)
   gets one readable message and the page keeps working.
 
-Usage: page_test.py --www DIR --cli DIR [--out DIR] [--fixtures DIR]
+- `ruchy-trace serve` itself (--serve BINARY, the page built into it)
+  runs the structs example cross-origin isolated; its screenshot is kept.
+
+Usage: page_test.py --www DIR --cli DIR [--serve BINARY] [--out DIR] [--fixtures DIR]
   --cli holds what ci/browser-tests.sh wrote with the native CLI:
   NAME.txt (trace of each example), corpus/NAME.txt (of each corpus
   program in CORPUS), values.txt, fib_bench.rtrace (fib(20) recorded) and
@@ -35,6 +38,7 @@ import base64
 import json
 import os
 import re
+import subprocess
 import sys
 
 from harness import READ_TRACE, TAB, Checks, WebDriver, compile_stand_in, serve
@@ -125,6 +129,30 @@ def open_and_run(wd, url, what):
     return wait_done(wd, what)
 
 
+def serve_structs(wd, opts, check):
+    """`ruchy-trace serve` from an empty folder, with the page built into
+    the binary: the structs example runs, values read, isolated."""
+    folder = os.path.join(wd.profile, "elsewhere")
+    os.makedirs(folder, exist_ok=True)
+    server = subprocess.Popen([os.path.abspath(opts.serve), "serve", "--port", "0"], cwd=folder,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = server.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        if not check("ruchy-trace serve starts and says where", m is not None, line):
+            return
+        state = open_and_run(wd, m.group(0) + "?example=structs&run=1", "structs through ruchy-trace serve")
+        lines = wd.js_async(READ_TRACE)["lines"]
+        isolated = wd.js("return document.body.dataset.isolated")
+        want = "-> manhattan(p: Point = Point { x: 3, y: -4 }) <structs.ruchy:6:5>"
+        wd.screenshot(os.path.join(opts.out, "serve-structs.png"))
+        check("ruchy-trace serve runs ?example=structs&run=1, isolated, with the struct read",
+              state == "done" and isolated == "true" and any(l.strip().endswith(want) for l in lines), (state, isolated, lines[:4]))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.abspath(os.path.join(here, "..", "..", ".."))
@@ -132,6 +160,7 @@ def main():
     ap.add_argument("--www", default=os.path.join(root, "www", "dist"))
     ap.add_argument("--cli", required=True)
     ap.add_argument("--out", default=".")
+    ap.add_argument("--serve", help="a ruchy-trace binary whose `serve` to screenshot")
     ap.add_argument("--fixtures", default=os.path.join(root, "tests", "fixtures"))
     opts = ap.parse_args()
     www = os.path.abspath(opts.www)
@@ -322,6 +351,8 @@ step();
         print(f"1M events: {timing['ms']:.1f} ms per jump-and-render")
         wd.screenshot(os.path.join(opts.out, "page-1m.png"))
         check("the virtualized list renders anywhere in 1M events", "fibonacci" in timing["text"] and timing["ms"] < 500, timing)
+        if opts.serve:
+            serve_structs(wd, opts, check)
     except Exception as e:  # a failed step is a failed check
         check("page test ran to the end", False, str(e))
     finally:

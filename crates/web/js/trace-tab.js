@@ -42,7 +42,7 @@ button:disabled { opacity: .5; cursor: default; }
 .vrows .bad { color: #c53030; }
 .vrows .loc { color: #a0aec0; }
 .vrows .sel { background: #fefcbf; }
-.panes { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 16px; }
+.panes { display: grid; grid-template-columns: minmax(0, 3fr) minmax(10em, 1.4fr); gap: 16px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: right; padding: 2px 8px; border-bottom: 1px solid #e2e8f0; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
