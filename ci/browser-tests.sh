@@ -21,8 +21,8 @@ rm -rf "$cli_dir"
 mkdir -p "$out_dir" "$cli_dir"
 
 # Exact numbers of passing checks per suite.
-expect_wasm_bindgen=13
-expect_page=28
+expect_wasm_bindgen=15
+expect_page=34
 expect_package=8
 
 die() {
@@ -81,13 +81,17 @@ echo "== the native CLI, for the expected traces"
 cargo test --release --no-run >"$out_dir/cli-build.log" 2>&1 ||
   { tail -20 "$out_dir/cli-build.log"; die "cargo test --release --no-run failed"; }
 cli="$target_dir/release/ruchy-trace"
-for src in tests/fixtures/*.ruchy; do
+# The page traces calls out to its WASI shim by default: --imports.
+mkdir -p "$cli_dir/corpus"
+for src in tests/fixtures/*.ruchy tests/fixtures/corpus/{closure_let,methods_impl,top_level}.ruchy; do
   name="$(basename "$src" .ruchy)"
-  [ -e "tests/fixtures/$name.wasm" ] || continue
-  "$cli" run --no-timestamps -o "$cli_dir/$name.txt" "tests/fixtures/$name.wasm" >/dev/null 2>&1
-  [ -s "$cli_dir/$name.txt" ] || die "ruchy-trace run wrote no trace for $name"
+  dir="$(dirname "$src")"
+  [ -e "$dir/$name.wasm" ] || continue
+  trace="$cli_dir/${dir#tests/fixtures}/$name.txt"
+  "$cli" run --imports --no-timestamps -o "$trace" "$dir/$name.wasm" >/dev/null 2>&1
+  [ -s "$trace" ] || die "ruchy-trace run wrote no trace for $src"
 done
-"$cli" run --invoke run --no-timestamps --filter '!*abs*' -o "$cli_dir/values.txt" \
+"$cli" run --imports --invoke run --no-timestamps --filter '!*abs*' -o "$cli_dir/values.txt" \
   tests/fixtures/values/values.wasm -- 3 >/dev/null || die "ruchy-trace run failed on values.wasm"
 "$cli" record --hooks --invoke run --all -o "$cli_dir/fib_bench.rtrace" tests/fixtures/bench/fib_bench.wasm -- 20 >/dev/null ||
   die "ruchy-trace record failed"
@@ -102,7 +106,7 @@ tally "${PIPESTATUS[0]}" "$out_dir/wasm-bindgen-test.log" '^test result: ' "$exp
 echo "== building the page (www/dist)"
 if WWW_OUT="$root/www/dist" www/build.sh; then
   echo "== page test"
-  (cd crates/web/e2e && python3 page_test.py --www "$root/www/dist" --cli "$cli_dir" --out "$out_dir") | tee "$out_dir/page-test.log"
+  (cd crates/web/e2e && python3 page_test.py --www "$root/www/dist" --cli "$cli_dir" --serve "$cli" --out "$out_dir") | tee "$out_dir/page-test.log"
   tally "${PIPESTATUS[0]}" "$out_dir/page-test.log" '^page: ' "$expect_page" "page test"
   echo "== package test (npm pack)"
   (cd crates/web/e2e && python3 package_test.py --package "$root/www/dist/pkg" --out "$out_dir") | tee "$out_dir/package-test.log"

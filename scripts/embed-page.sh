@@ -33,7 +33,7 @@ trap 'rm -rf "$stage"' EXIT
     cp "$root/www/dist/$f" "$stage/$f"
   done
 # Examples that are fixtures become links into tests/fixtures.
-(cd "$stage" && find . -type f -name '*.wasm' -print0) |
+(cd "$stage" && find . -type f \( -name '*.wasm' -o -name '*.ruchy' -o -name '*.rs' \) -print0) |
   while IFS= read -r -d '' f; do
     f="${f#./}"
     for fixture in "$root/tests/fixtures/$(basename "$f")" "$root/tests/fixtures/bench/$(basename "$f")"; do

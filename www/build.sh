@@ -2,9 +2,10 @@
 # Builds the page into one directory, www/dist (or $WWW_OUT): the page
 # itself, the Trace tab package in pkg/ (crates/web/build-package.sh) and
 # the bundled examples in examples/ (the test fixtures with their Ruchy
-# sources). Any static file server can serve that directory, and
-# `ruchy-trace serve` embeds it. Needs the wasm32-unknown-unknown target
-# and wasm-bindgen-cli of the version in Cargo.lock.
+# sources and the Rust they were transpiled to). Any static file server
+# can serve that directory, and `ruchy-trace serve` embeds it. Needs the
+# wasm32-unknown-unknown target and wasm-bindgen-cli of the version in
+# Cargo.lock.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -22,6 +23,9 @@ for wasm in "$root"/tests/fixtures/*.wasm; do
   src="$root/tests/fixtures/$name.ruchy"
   [ -e "$src" ] || continue
   cp "$wasm" "$src" "$out/examples/"
+  # The transpiled Rust, as the CLI reads it beside the module.
+  rs="$root/tests/fixtures/$name.rs"
+  if [ -e "$rs" ]; then cp "$rs" "$out/examples/"; fi
   names+=("\"$name\"")
 done
 if [ -e "$root/tests/fixtures/bench/fib_bench.wasm" ]; then

@@ -190,7 +190,10 @@ fn label(key: &str) -> (&'static str, &'static str) {
             "Chromium: full tracing through JS hooks, a clock read per event (portable path)",
             "-",
         ),
-        "sample-1000" => ("Chromium: --trace-sample 1000, no timestamps (inline)", "-"),
+        "sample-1000" => (
+            "Chromium: --trace-sample 1000, timestamps (inline; performance.now() per traced event)",
+            "-",
+        ),
         _ => ("Chromium: unknown scenario", "-"),
     }
 }

@@ -139,7 +139,12 @@ class WebDriver:
         self.s("POST", f"/element/{self.find(css)}/click", {})
 
     def upload(self, css, path):
-        self.s("POST", f"/element/{self.find(css)}/value", {"text": path})
+        """Picks the files at `path` (several separated by newlines) in a
+        file input, replacing what it held: chromedriver adds to the
+        selection of a `multiple` input otherwise."""
+        el = self.find(css)
+        self.js("arguments[0].value = '';", {"element-6066-11e4-a52e-4f735466cecb": el})
+        self.s("POST", f"/element/{el}/value", {"text": path})
 
     def wait(self, script, timeout=60, what="condition"):
         end = time.time() + timeout

@@ -6,8 +6,12 @@ Serves the built page on 127.0.0.1 cross-origin isolated (COOP/COEP, as
 `ruchy-trace serve` does) and once more without those headers, drives
 Chromium through chromedriver, and checks that:
 - every bundled example traces to the same lines `ruchy-trace run
-  --no-timestamps` wrote for it (apart from times, durations and
-  indentation), and so does values.wasm with its <unreadable> pointer;
+  --imports --no-timestamps` wrote for it (apart from times, durations and
+  indentation), the page's WASI shim calls (`fd_write`) included, and so
+  does values.wasm with its <unreadable> pointer;
+- corpus programs opened with the `.ruchy` and `.rs` beside them show the
+  names and locations the CLI relocates to the Ruchy source (a closure by
+  its `let`, methods as `Type::method`, a script's synthesized `main`);
 - the function table shows the numbers `ruchy-trace report` printed for
   the same recorded .rtrace file, to the microsecond;
 - links run (`?example=strings&run=1`, `#code=` with a wasm module, and
@@ -19,10 +23,14 @@ Chromium through chromedriver, and checks that:
 - bad input (text, a component, a trap, an endless loop stopped with Stop)
   gets one readable message and the page keeps working.
 
-Usage: page_test.py --www DIR --cli DIR [--out DIR] [--fixtures DIR]
+- `ruchy-trace serve` itself (--serve BINARY, the page built into it)
+  runs the structs example cross-origin isolated; its screenshot is kept.
+
+Usage: page_test.py --www DIR --cli DIR [--serve BINARY] [--out DIR] [--fixtures DIR]
   --cli holds what ci/browser-tests.sh wrote with the native CLI:
-  NAME.txt (trace of each example), values.txt, fib_bench.rtrace (fib(20)
-  recorded) and fib_bench.report.txt.
+  NAME.txt (trace of each example), corpus/NAME.txt (of each corpus
+  program in CORPUS), values.txt, fib_bench.rtrace (fib(20) recorded) and
+  fib_bench.report.txt.
 Prints one line per check and `page: N passed, M failed`.
 """
 import argparse
@@ -30,9 +38,14 @@ import base64
 import json
 import os
 import re
+import subprocess
 import sys
 
 from harness import READ_TRACE, TAB, Checks, WebDriver, compile_stand_in, serve
+
+# Corpus programs whose names the page must relocate as the CLI does, and
+# a call each must show under its Ruchy name.
+CORPUS = {"closure_let": "-> add(a: i64 = 5, b: i64 = 10)", "methods_impl": "-> Counter::new(", "top_level": "-> main()"}
 
 TIME = re.compile(r"^\+\d+\.\d{3} ms\s*")
 DURATION = re.compile(r" \[\d+\.\d+ms\]$")
@@ -105,10 +118,39 @@ def tab_message(wd):
     return wd.js(TAB + "const m = $('message'); return m.hidden ? '' : m.textContent")
 
 
+def cli_lines(path):
+    with open(path) as f:
+        return comparable(f.read().rstrip("\n").split("\n"))
+
+
 def open_and_run(wd, url, what):
     wd.open(url)
     wd.wait("return document.body.dataset.ready", what="page to load")
     return wait_done(wd, what)
+
+
+def serve_structs(wd, opts, check):
+    """`ruchy-trace serve` from an empty folder, with the page built into
+    the binary: the structs example runs, values read, isolated."""
+    folder = os.path.join(wd.profile, "elsewhere")
+    os.makedirs(folder, exist_ok=True)
+    server = subprocess.Popen([os.path.abspath(opts.serve), "serve", "--port", "0"], cwd=folder,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = server.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        if not check("ruchy-trace serve starts and says where", m is not None, line):
+            return
+        state = open_and_run(wd, m.group(0) + "?example=structs&run=1", "structs through ruchy-trace serve")
+        lines = wd.js_async(READ_TRACE)["lines"]
+        isolated = wd.js("return document.body.dataset.isolated")
+        want = "-> manhattan(p: Point = Point { x: 3, y: -4 }) <structs.ruchy:6:5>"
+        wd.screenshot(os.path.join(opts.out, "serve-structs.png"))
+        check("ruchy-trace serve runs ?example=structs&run=1, isolated, with the struct read",
+              state == "done" and isolated == "true" and any(l.strip().endswith(want) for l in lines), (state, isolated, lines[:4]))
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def main():
@@ -118,6 +160,7 @@ def main():
     ap.add_argument("--www", default=os.path.join(root, "www", "dist"))
     ap.add_argument("--cli", required=True)
     ap.add_argument("--out", default=".")
+    ap.add_argument("--serve", help="a ruchy-trace binary whose `serve` to screenshot")
     ap.add_argument("--fixtures", default=os.path.join(root, "tests", "fixtures"))
     opts = ap.parse_args()
     www = os.path.abspath(opts.www)
@@ -152,11 +195,30 @@ def main():
             state = open_and_run(wd, f"{base}/?example={name}&run=1", f"{name} example")
             trace = wd.js_async(READ_TRACE)
             page = comparable(normalize_page(trace["lines"]))
-            with open(os.path.join(opts.cli, f"{name}.txt")) as f:
-                cli = comparable(f.read().rstrip("\n").split("\n"))
+            cli = cli_lines(os.path.join(opts.cli, f"{name}.txt"))
             check(f"{name}: the page's trace is the CLI's, line for line ({len(cli)} lines)", page == cli, first_difference(page, cli))
             if name == "structs":
                 wd.screenshot(os.path.join(opts.out, "page-structs.png"))
+            if name == "fibonacci":
+                # The WASI shim's calls: in the trace, the call tree and the timeline.
+                writes = [l for l in page if l.startswith("-> wasi_snapshot_preview1::fd_write(") and "1 <stdout>" in l]
+                out = wd.js(TAB + "return [[...$('tree').querySelectorAll('summary')].filter(s => s.textContent.includes('fd_write(')).length, "
+                            "tab.bars.filter(b => b.name.endsWith('fd_write')).length, $('output').textContent]")
+                check("fibonacci: its fd_write call is in the tab's trace, call tree and timeline, and printed 5",
+                      len(writes) == 1 and out[0] == 1 and out[1] == 1 and out[2] == "5\n", (writes, out))
+
+        # Corpus programs opened with their .ruchy and .rs: Ruchy names.
+        for name, call in CORPUS.items():
+            wd.open(base + "/")
+            wd.wait("return document.body.dataset.ready", what="page to load")
+            clear_state(wd)
+            wd.upload("#file", "\n".join(os.path.join(opts.fixtures, "corpus", f"{name}.{ext}") for ext in ("wasm", "ruchy", "rs")))
+            wait_state_change(wd, f"corpus {name}")
+            page = comparable(normalize_page(wd.js_async(READ_TRACE)["lines"]))
+            cli = cli_lines(os.path.join(opts.cli, "corpus", f"{name}.txt"))
+            named = [l for l in page if l.startswith(call) and f"<{name}.ruchy:" in l]
+            check(f"corpus {name}: `{call}` at {name}.ruchy, every line as the CLI prints it ({len(cli)} lines)",
+                  page == cli and len(named) >= 1, (named, first_difference(page, cli)))
 
         # values.wasm: a pointer into nowhere, through an invoked export.
         wd.open(base + "/")
@@ -166,8 +228,7 @@ def main():
         wd.upload("#file", os.path.join(opts.fixtures, "values", "values.wasm"))
         wait_state_change(wd, "values.wasm run")
         page = comparable(normalize_page(wd.js_async(READ_TRACE)["lines"]))
-        with open(os.path.join(opts.cli, "values.txt")) as f:
-            cli = comparable(f.read().rstrip("\n").split("\n"))
+        cli = cli_lines(os.path.join(opts.cli, "values.txt"))
         check("values: <unreadable 0x7ffffff0> and the rest as the CLI prints them",
               page == cli and any("<unreadable 0x7ffffff0>" in l for l in page), first_difference(page, cli))
 
@@ -290,6 +351,8 @@ step();
         print(f"1M events: {timing['ms']:.1f} ms per jump-and-render")
         wd.screenshot(os.path.join(opts.out, "page-1m.png"))
         check("the virtualized list renders anywhere in 1M events", "fibonacci" in timing["text"] and timing["ms"] < 500, timing)
+        if opts.serve:
+            serve_structs(wd, opts, check)
     except Exception as e:  # a failed step is a failed check
         check("page test ran to the end", False, str(e))
     finally:

@@ -63,9 +63,37 @@ fn value_of(t: ValType, v: Option<JsValue>) -> Value {
     }
 }
 
+/// A value a hook received after the recorded ones: an `i32` (a number) or
+/// an `i64` (a BigInt).
+fn extra_value(v: &JsValue) -> Option<Value> {
+    match v.as_f64() {
+        Some(x) => Some(Value::I32(x as i32)),
+        None => i64::try_from(v.clone()).ok().map(Value::I64),
+    }
+}
+
+/// The snapshot bytes of one hook call's record, read by the core's walker
+/// from `memory`: `extra` are the values the hook received after the
+/// recorded ones.
+fn snapshot_of_hook(
+    table: &FunctionTable,
+    id: u32,
+    kind: RecordKind,
+    values: &[Value],
+    extra: &[Value],
+    memory: JsMemory,
+) -> Vec<u8> {
+    let result_address = match extra.first() {
+        Some(Value::I32(a)) => Some(*a as u32),
+        _ => None,
+    };
+    capture::snapshot_of_call(table, id, kind, values, result_address, memory)
+}
+
 /// Appends the record of one hook call to `out`: `params` are the hook's
 /// parameters as the guest passed them (header, depth of a sampled entry,
-/// values, and for an exit returned through memory, its address);
+/// values, then what the hook takes besides: for an exit returned through
+/// memory, its address);
 /// `clock` the trace clock in µs, when the trace has timestamps, read after
 /// the memory as the native host does, so reading is never timed as the
 /// guest's; `memory` the guest memory, when the module exports it.
@@ -112,20 +140,12 @@ pub fn hook_record(
             }
         })
         .collect();
+    // What the hook received after the recorded values: an sret exit's
+    // result address.
+    let extra: Vec<Value> = rest.filter_map(|v| extra_value(&v)).collect();
     let snapshot = layout.snapshot_of(header).then(|| {
-        let result_address = rest
-            .next()
-            .and_then(|a| a.as_f64())
-            .map(|a| a as i32 as u32);
         let view = memory.unwrap_or_else(|| Uint8Array::new_with_length(0));
-        capture::snapshot_of_call(
-            table,
-            id,
-            kind,
-            &values,
-            result_address,
-            JsMemory::new(view),
-        )
+        snapshot_of_hook(table, id, kind, &values, &extra, JsMemory::new(view))
     });
     let timestamp = clock.map(|now| {
         now.call0(&JsValue::NULL)

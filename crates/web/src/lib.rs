@@ -89,6 +89,12 @@ pub struct Options {
     pub source: Option<String>,
     /// The file name shown for it (`sourceName`, default `program.ruchy`).
     pub source_name: String,
+    /// The Rust the Ruchy program was transpiled to (`transpiled`), which
+    /// tells its closures apart as the CLI's `X.rs` beside `X.wasm` does.
+    pub transpiled: Option<String>,
+    /// Trace the module's calls out to its imports too (`traceImports`), as
+    /// `--imports` does: the WASI shim's calls, decoded like strace.
+    pub trace_imports: bool,
     /// Record wasm values only (`wasmTypes`), as `--wasm-types` does.
     pub wasm_types: bool,
     /// More imports the module may ask for, `{module: {name: function}}`
@@ -114,6 +120,8 @@ impl Default for Options {
             invoke_args: Vec::new(),
             source: None,
             source_name: "program.ruchy".to_string(),
+            transpiled: None,
+            trace_imports: false,
             wasm_types: false,
             imports: None,
         }
@@ -211,6 +219,12 @@ impl Options {
         if let Some(v) = field(obj, "sourceName") {
             o.source_name = v.as_string().ok_or("sourceName must be a string")?;
         }
+        if let Some(v) = field(obj, "transpiled") {
+            o.transpiled = Some(v.as_string().ok_or("transpiled must be a string")?);
+        }
+        if let Some(v) = field(obj, "traceImports") {
+            o.trace_imports = v.is_truthy();
+        }
         o.imports = field(obj, "imports").filter(JsValue::is_object);
         if let Some(v) = field(obj, "wasmTypes") {
             o.wasm_types = v.is_truthy();
@@ -236,13 +250,13 @@ impl Options {
                     ruchy_trace_core::ruchy::RuchySource {
                         file: self.source_name.clone(),
                         text: text.clone(),
-                        transpiled: None,
+                        transpiled: self.transpiled.clone(),
                     }
                     .shared()
                 })
                 .collect(),
             limits: Default::default(),
-            imports: false,
+            imports: self.trace_imports,
         }
     }
 }
@@ -502,7 +516,9 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
         let ring = ring.clone();
         let error = error.clone();
         Closure::<dyn FnMut(Uint8Array)>::new(move |chunk: Uint8Array| {
-            if let Err(e) = ring.borrow_mut().push(&chunk.to_vec()) {
+            let mut ring = ring.borrow_mut();
+            let buffer = copy_chunk(&chunk, ring.take_spare().unwrap_or_default());
+            if let Err(e) = ring.push_chunk(buffer) {
                 error.borrow_mut().get_or_insert(e.to_string());
             }
         })
@@ -533,7 +549,6 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
             },
         )
     };
-    let epoch_unix_us = (js_sys::Date::now() * 1000.0) as u64;
     let spec = spec(&options, &RecordLayout::new(&table), &table, &module)
         .map_err(|e| JsError::new(&e))?;
     let promise = run_module(&module, &spec, &sink, &capture).map_err(js_error)?;
@@ -558,6 +573,10 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
         _ => RunEnd::Returned,
     };
     let end_us = get("endUs").and_then(|v| v.as_f64()).map(|v| v as u64);
+    // The clock starts just before the guest's entry; its origin in Unix time.
+    let epoch_unix_us = get("epochUs")
+        .and_then(|v| v.as_f64())
+        .unwrap_or_else(|| js_sys::Date::now() * 1000.0) as u64;
     let ring = Rc::try_unwrap(ring)
         .map_err(|_| JsError::new("internal: ring still shared"))?
         .into_inner();
@@ -583,6 +602,22 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
         notes,
         instrumented,
     })
+}
+
+/// `chunk`'s bytes in `buffer` (emptied first): one copy, straight from the
+/// guest's memory into ours, the only one a record makes on its way to the
+/// ring.
+fn copy_chunk(chunk: &Uint8Array, mut buffer: Vec<u8>) -> Vec<u8> {
+    let len = chunk.length() as usize;
+    buffer.clear();
+    buffer.reserve(len);
+    let copied = chunk
+        .copy_to_uninit(&mut buffer.spare_capacity_mut()[..len])
+        .len();
+    // SAFETY: `copy_to_uninit` initialized the first `copied` (= `len`)
+    // bytes of the spare capacity.
+    unsafe { buffer.set_len(copied) };
+    buffer
 }
 
 fn js_error(e: JsValue) -> JsError {

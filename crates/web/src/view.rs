@@ -186,7 +186,8 @@ pub fn profile(trace: &Trace) -> Profile {
 }
 
 /// The function table and the per-function report as JSON:
-/// `{"functions": [{"name", "file", "line", "column"}] (by id),
+/// `{"functions": [{"name", "file", "line", "column", "import"}] (by id;
+/// `import` is true for a call out to an import, `--imports`),
 /// "report": [{"id", "calls", "total_us", "self_us", "avg_us", "min_us",
 /// "max_us"}] (called functions, longest total first, as `ruchy-trace
 /// report` sorts them), "root_total_us", "timed"}`.
@@ -203,6 +204,9 @@ pub fn functions_json(trace: &Trace) -> String {
             out.push_str(",\"file\":");
             push_json_str(&mut out, &l.file);
             let _ = write!(out, ",\"line\":{},\"column\":{}", l.line, l.column);
+        }
+        if f.import.is_some() {
+            out.push_str(",\"import\":true");
         }
         out.push('}');
     }

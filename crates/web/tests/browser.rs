@@ -317,3 +317,50 @@ async fn an_exception_from_a_host_import_closes_the_frames_it_unwinds() {
     assert!(lines[4].starts_with("<- outer() [trapped]"), "{text}");
     assert!(lines[5].starts_with("<- run() [trapped]"), "{text}");
 }
+
+#[wasm_bindgen_test]
+async fn a_sampled_module_with_timestamps_reads_the_page_clock() {
+    // Sampled inline code reads the clock through the `now` import.
+    let r = run_ok(
+        FIB_BENCH,
+        r#"{"invoke": "run", "invokeArgs": ["20"], "scope": "all", "strategy": "inline", "sample": 100, "timestamps": true}"#,
+    )
+    .await;
+    assert_eq!(r.results(), vec!["6765".to_string()]);
+    let calls = r.calls("fibonacci");
+    assert!((200.0..=230.0).contains(&calls), "{calls} sampled calls");
+    let text = r.text(false, true);
+    let stamped = text
+        .lines()
+        .filter(|l| l.starts_with('[') && l.contains("fibonacci("))
+        .count();
+    assert_eq!(stamped as f64, 2.0 * calls, "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn calls_out_to_the_wasi_shim_are_traced_on_both_paths() {
+    for strategy in ["hooks", "inline"] {
+        let r = run_ok(
+            FIBONACCI,
+            &format!(r#"{{"strategy": "{strategy}", "traceImports": true}}"#),
+        )
+        .await;
+        assert_eq!(r.stdout(), "5\n");
+        assert_eq!(
+            r.calls("wasi_snapshot_preview1::fd_write"),
+            1.0,
+            "{strategy}"
+        );
+        let text = r.text(true, false);
+        let write = first_line_with(&text, "-> wasi_snapshot_preview1::fd_write(");
+        assert!(write.contains("1 <stdout>"), "{strategy}: {text}");
+        // At the depth where it happens: inside main, after the fibonacci calls.
+        assert!(write.starts_with("  ->"), "{strategy}: {text}");
+        assert!(
+            text.contains("<- wasi_snapshot_preview1::fd_write() = 0"),
+            "{strategy}: {text}"
+        );
+        let without = run_ok(FIBONACCI, &format!(r#"{{"strategy": "{strategy}"}}"#)).await;
+        assert_eq!(without.calls("wasi_snapshot_preview1::fd_write"), 0.0);
+    }
+}
