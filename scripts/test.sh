@@ -12,6 +12,9 @@ echo "== tracer-core builds without std, and the instrumenter builds for the bro
 cargo build -p ruchy-trace-core --target wasm32-unknown-unknown
 cargo build -p ruchy-trace-instrument --target wasm32-unknown-unknown
 
+echo "== the library crates package and build as they would be published"
+cargo publish --dry-run --allow-dirty -p ruchy-trace-core -p ruchy-trace-instrument -p ruchy-trace-web
+
 echo "== native tests (release: the same build the CLI and the benchmark use)"
 cargo test --release
 

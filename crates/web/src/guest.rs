@@ -15,6 +15,7 @@ use wasm_bindgen::JsValue;
 
 /// The guest's linear memory, seen through a JS `Uint8Array` over its
 /// buffer; each read copies just the bytes asked for.
+#[derive(Debug)]
 pub struct JsMemory {
     view: Uint8Array,
     len: u32,

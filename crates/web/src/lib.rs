@@ -269,6 +269,7 @@ pub fn check_wasm(bytes: &[u8]) -> Result<(), String> {
 
 /// A module rewritten by [`instrument`].
 #[wasm_bindgen]
+#[derive(Debug)]
 pub struct Instrumented {
     bytes: Vec<u8>,
     table: FunctionTable,
@@ -319,6 +320,7 @@ pub fn instrument(bytes: &[u8], options: JsValue) -> Result<Instrumented, JsErro
 
 /// A finished run: its trace, its output and how it ended.
 #[wasm_bindgen]
+#[derive(Debug)]
 pub struct RunResult {
     trace: Trace,
     stdout: String,
