@@ -26,6 +26,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod browser;
+mod imports;
 
 const FIB_MODULE: &str = "tests/fixtures/bench/fib_bench.wasm";
 const RUCHY_MODULE: &str = "tests/fixtures/fibonacci.wasm";
@@ -455,6 +456,7 @@ fn fib(args: &FibArgs) {
     instrument_fixture_rows(args.reps);
     rendering_row(&full);
     println!();
+    imports::print_rows(args.reps);
     whole_process_rows(args);
 }
 

@@ -224,8 +224,8 @@ impl Recorder {
         let mut values = rest.iter();
         let recorded = hook_values(types, &mut values);
         let snapshot = self.layout.snapshot_of(header).then(|| {
-            let extra = values.next().and_then(Val::i32).map(|a| a as u32);
-            self.snapshot(id, kind, &recorded, extra, memory.unwrap_or(&[]))
+            let extra: Vec<Value> = values.filter_map(extra_value).collect();
+            self.snapshot(id, kind, &recorded, &extra, memory.unwrap_or(&[]))
         });
         let timestamp = self
             .table
@@ -251,17 +251,10 @@ impl Recorder {
         id: u32,
         kind: RecordKind,
         values: &[Value],
-        result_address: Option<u32>,
+        extra: &[Value],
         memory: &[u8],
     ) -> Vec<u8> {
-        capture::snapshot_of_call(
-            &self.table,
-            id,
-            kind,
-            values,
-            result_address,
-            GuestMemory(memory),
-        )
+        capture::snapshot_of_hook(&self.table, id, kind, values, extra, GuestMemory(memory))
     }
 
     /// Copies the staging area `[STAGING_BASE, end)` of the trace memory.
@@ -297,6 +290,16 @@ pub fn hook_values<'a>(
             }
         })
         .collect()
+}
+
+/// A value a hook received after the recorded ones (a result address, a
+/// WASI call's arguments at its exit).
+fn extra_value(v: &Val) -> Option<Value> {
+    match v {
+        Val::I32(v) => Some(Value::I32(*v)),
+        Val::I64(v) => Some(Value::I64(*v)),
+        _ => None,
+    }
 }
 
 /// Guest memory as the value reader sees it.

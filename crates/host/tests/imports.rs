@@ -1,11 +1,13 @@
 //! Calls out of the guest, traced as import calls through the wrappers the
 //! import pre-pass adds (`Config::imports`).
 
+use ruchy_trace::ruchy_trace_core::decode::RunEnd;
 use ruchy_trace::ruchy_trace_core::format::{
     ChromeFormatter, Formatter, JsonFormatter, JsonOptions, TextFormatter, TextOptions,
 };
+use ruchy_trace::ruchy_trace_core::wasi::{self, WasiValue};
 use ruchy_trace::ruchy_trace_core::{CloseReason, EventKind, Trace, ValType, Value};
-use ruchy_trace::ruchy_trace_instrument::{Config, Scope, Strategy, TraceOptions};
+use ruchy_trace::ruchy_trace_instrument::{Config, Limits, Scope, Strategy, TraceOptions};
 use ruchy_trace::{Entry, RunOptions, Tracer};
 
 /// One event, reduced to what the tests compare.
@@ -147,8 +149,8 @@ fn fd_write_calls_sit_inside_main_and_leave_own_events_unchanged() {
 }
 
 /// Import calls are their own kind of event in every format: text shows
-/// `module::field` with WASI's parameter names and the stream `fd` names,
-/// JSON `import_enter` and
+/// `module::field` with WASI's decoded values (fibonacci's one write:
+/// `"5\n"` to stdout, 2 bytes written), JSON `import_enter` and
 /// `import_exit`, Chrome category `import`.
 #[test]
 fn formats_show_import_calls_as_their_own_kind() {
@@ -160,22 +162,22 @@ fn formats_show_import_calls_as_their_own_kind() {
         }),
         &trace,
     );
-    let enter = text
+    // Without durations, which vary.
+    let writes: Vec<&str> = text
         .lines()
-        .find(|l| l.starts_with("-> wasi_snapshot_preview1::fd_write("))
-        .expect("fd_write entry line");
-    assert!(
-        enter.starts_with("-> wasi_snapshot_preview1::fd_write(fd: i32 = 1 <stdout>, iovs: i32 = "),
-        "{enter}"
-    );
-    assert!(
-        enter.contains(", iovs_len: i32 = 1, nwritten: i32 = "),
-        "{enter}"
-    );
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("<- wasi_snapshot_preview1::fd_write() = 0")),
-        "{text}"
+        .filter(|l| l.contains(" wasi_snapshot_preview1::fd_write("))
+        .map(|l| {
+            l.strip_suffix("ms]")
+                .and_then(|l| l.rsplit_once(" ["))
+                .map_or(l, |(line, _)| line)
+        })
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            r#"-> wasi_snapshot_preview1::fd_write(fd: 1 <stdout>, iovs: ["5\n"])"#,
+            "<- wasi_snapshot_preview1::fd_write() = 0 (nwritten: 2)",
+        ]
     );
     let json: serde_json::Value = serde_json::from_str(&render(
         &mut JsonFormatter::new(JsonOptions::default()),
@@ -315,7 +317,8 @@ const FIBONACCI: &str = concat!(
 );
 
 /// `ruchy-trace run --imports` shows the one `fd_write` that prints `5`
-/// inside `main`, decoded, one level deeper; without `--imports` the trace
+/// inside `main`, one level deeper, with the bytes it wrote and the count
+/// the host wrote back; without `--imports` the trace
 /// has no import call at all.
 #[test]
 fn cli_run_with_imports_shows_fd_write_inside_main() {
@@ -335,8 +338,8 @@ fn cli_run_with_imports_shows_fd_write_inside_main() {
         with,
         [
             "-> main() <fibonacci.ruchy:8:5>",
-            "  -> wasi_snapshot_preview1::fd_write(fd: i32 = 1 <stdout>, iovs: i32 = 1048296, iovs_len: i32 = 1, nwritten: i32 = 1048292)",
-            "  <- wasi_snapshot_preview1::fd_write() = 0",
+            r#"  -> wasi_snapshot_preview1::fd_write(fd: 1 <stdout>, iovs: ["5\n"])"#,
+            "  <- wasi_snapshot_preview1::fd_write() = 0 (nwritten: 2)",
             "<- main()",
             "# events: 34 kept, 0 lost",
         ]
@@ -352,8 +355,10 @@ fn cli_run_with_imports_shows_fd_write_inside_main() {
     );
 }
 
-/// A recorded `.rtrace` keeps import calls: replayed as JSON, the
-/// `fd_write` pair is `import_enter` / `import_exit` with its arguments.
+/// A recorded `.rtrace` keeps import calls and what was read at the time
+/// of the call: replayed as JSON, the `fd_write` pair is `import_enter`
+/// with the bytes written / `import_exit` with the errno's name and
+/// `nwritten`.
 #[test]
 fn cli_record_and_replay_keep_import_calls() {
     let path =
@@ -385,9 +390,199 @@ fn cli_record_and_replay_keep_import_calls() {
         .collect();
     assert_eq!(imports.len(), 2);
     assert_eq!(imports[0]["type"], "import_enter");
-    assert_eq!(imports[0]["args"][0]["name"], "fd");
-    assert_eq!(imports[0]["args"][0]["value"], 1);
+    assert_eq!(
+        imports[0]["args"],
+        serde_json::json!([
+            {"name": "fd", "value": 1, "stream": "stdout"},
+            {"name": "iovs", "value": ["5\n"]},
+        ])
+    );
     assert_eq!(imports[1]["type"], "import_exit");
     assert_eq!(imports[1]["returns"][0]["value"], 0);
+    assert_eq!(imports[1]["returns"][0]["errno"], "SUCCESS");
+    assert_eq!(
+        imports[1]["outputs"],
+        serde_json::json!([{"name": "nwritten", "value": 2}])
+    );
     assert_eq!(imports[0]["depth"], imports[1]["depth"]);
+}
+
+/// The bytes every traced `fd_write` to `fd` wrote, in trace order: the
+/// buffers decoded at entry, cut to the `nwritten` its exit read back.
+fn written(trace: &Trace, fd: i64) -> (Vec<u8>, usize) {
+    let mut out = Vec::new();
+    let mut calls = 0;
+    let mut pending: Option<(i64, Vec<u8>)> = None;
+    for e in trace.events().map(Result::unwrap) {
+        let Some(call) = wasi::decode(&e, trace.table.limits) else {
+            continue;
+        };
+        if call.function.name != "fd_write" {
+            continue;
+        }
+        let value = |name: &str| {
+            call.args
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| a.value.clone())
+        };
+        match e.kind {
+            EventKind::Enter => {
+                let Some(WasiValue::Fd(f)) = value("fd") else {
+                    panic!("fd_write without fd: {call:?}")
+                };
+                let Some(iovs @ WasiValue::List { .. }) = value("iovs") else {
+                    panic!("fd_write without iovs: {call:?}")
+                };
+                assert!(!iovs.is_cut(), "cut although the limits are large");
+                let WasiValue::List { items, .. } = iovs else {
+                    unreachable!()
+                };
+                let mut bytes = Vec::new();
+                for item in items {
+                    let WasiValue::Bytes { data, .. } = item else {
+                        panic!("unreadable iovec: {item:?}")
+                    };
+                    bytes.extend_from_slice(&data);
+                }
+                assert!(pending.replace((f, bytes)).is_none(), "nested fd_write");
+            }
+            _ => {
+                let (f, bytes) = pending.take().expect("fd_write exit without entry");
+                assert_eq!(call.errno, Some(0), "fd_write failed");
+                let Some(WasiValue::UInt(n)) = value("nwritten") else {
+                    panic!("fd_write exit without nwritten: {call:?}")
+                };
+                if f == fd {
+                    out.extend_from_slice(&bytes[..n as usize]);
+                    calls += 1;
+                }
+            }
+        }
+    }
+    (out, calls)
+}
+
+/// Every fixture (the eight programs of `tests/fixtures/` and the 48 of
+/// its corpus), run with import tracing on the inline and the hook path:
+/// the bytes of its traced `fd_write` calls to descriptor 1, concatenated
+/// in trace order and cut to each call's `nwritten`, are exactly what the
+/// guest wrote to stdout, and those to descriptor 2 exactly its stderr:
+/// 112 runs, every one printing, 192 `fd_write` calls in all.
+#[test]
+fn every_fixture_fd_write_bytes_equal_its_stdout_and_stderr() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
+    let mut modules: Vec<std::path::PathBuf> = ["", "/corpus"]
+        .iter()
+        .flat_map(|sub| std::fs::read_dir(format!("{dir}{sub}")).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    modules.sort();
+    assert_eq!(modules.len(), 56, "fixtures: {modules:?}");
+    let limits = Limits {
+        max_string: 1 << 20,
+        max_elements: 1 << 10,
+    };
+    let (mut runs, mut printing, mut calls) = (0, 0, 0);
+    for path in &modules {
+        let wasm = std::fs::read(path).unwrap();
+        for strategy in [Strategy::Inline, Strategy::Hooks] {
+            let config = Config {
+                limits,
+                ..with_imports(strategy)
+            };
+            let (trace, stdout, stderr) = run_capturing(&wasm, &config);
+            let name = format!("{} {strategy:?}", path.display());
+            let (out, n) = written(&trace, 1);
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&stdout),
+                "{name}: stdout"
+            );
+            assert_eq!(out, stdout, "{name}: stdout bytes");
+            let (err, m) = written(&trace, 2);
+            assert_eq!(err, stderr, "{name}: stderr bytes");
+            runs += 1;
+            printing += usize::from(n + m > 0);
+            calls += n + m;
+        }
+    }
+    eprintln!("{runs} runs, {printing} printing, {calls} fd_write calls compared");
+    assert_eq!(runs, 112);
+    // Every fixture prints: a program without output would compare nothing.
+    assert_eq!(printing, 112);
+    assert_eq!(calls, 192, "fd_write calls compared");
+}
+
+fn run_capturing(wasm: &[u8], config: &Config) -> (Trace, Vec<u8>, Vec<u8>) {
+    let program = Tracer::new(false).unwrap().load(wasm, config).unwrap();
+    let outcome = program
+        .run(
+            &wasi(),
+            &RunOptions {
+                capture_output: true,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap();
+    (outcome.trace, outcome.stdout, outcome.stderr)
+}
+
+/// `proc_exit(7)` called from the bottom of a 300-deep recursion ends the
+/// run inside the host call: the import's frame is closed first, then
+/// every one of the 301 recursive frames innermost first, then `_start`,
+/// all as exited, with `proc_exit(code: 7)` decoded, on both delivery
+/// paths; the run ends with status 7.
+#[test]
+fn proc_exit_from_deep_recursion_closes_every_frame_innermost_first() {
+    let wasm = wat::parse_str(
+        r#"(module
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (memory (export "memory") 1)
+            (func $down (param i32)
+                (if (i32.eqz (local.get 0))
+                    (then (call $exit (i32.const 7)))
+                    (else (call $down (i32.sub (local.get 0) (i32.const 1))))))
+            (func (export "_start") (call $down (i32.const 300))))"#,
+    )
+    .unwrap();
+    for strategy in [Strategy::Inline, Strategy::Hooks] {
+        let config = Config {
+            scope: Scope::All,
+            ..with_imports(strategy)
+        };
+        let (trace, _) = run(&wasm, &config);
+        assert_eq!(trace.end, RunEnd::Exited(7), "{strategy:?}");
+        let seen: Vec<(EventKind, String, u32)> = events(&trace)
+            .into_iter()
+            .map(|e| (e.kind, e.name, e.depth))
+            .collect();
+        let exited = EventKind::Closed(CloseReason::Exited);
+        let down = seen[1].1.clone();
+        let exit = "wasi_snapshot_preview1::proc_exit".to_string();
+        let mut expected = vec![(EventKind::Enter, "_start".to_string(), 0)];
+        expected.extend((1..=301).map(|d| (EventKind::Enter, down.clone(), d)));
+        expected.push((EventKind::Enter, exit.clone(), 302));
+        expected.push((exited, exit, 302));
+        expected.extend((1..=301).rev().map(|d| (exited, down.clone(), d)));
+        expected.push((exited, "_start".to_string(), 0));
+        assert_eq!(seen.len(), 606, "{strategy:?}");
+        assert_eq!(seen, expected, "{strategy:?}");
+        let text = render(
+            &mut TextFormatter::new(TextOptions {
+                indent: false,
+                timestamps: false,
+            }),
+            &trace,
+        );
+        let exit: Vec<&str> = text.lines().filter(|l| l.contains("proc_exit(")).collect();
+        assert_eq!(exit.len(), 2, "{strategy:?}: {text}");
+        assert_eq!(exit[0], "-> wasi_snapshot_preview1::proc_exit(code: 7)");
+        assert!(
+            exit[1].starts_with("<- wasi_snapshot_preview1::proc_exit() [exited]"),
+            "{strategy:?}: {}",
+            exit[1]
+        );
+    }
 }

@@ -4,21 +4,68 @@
 //! (a `String`, a struct passed by address, an sret result) carries a
 //! [`Snapshot`] of the bytes the value walker read at call time. Every host
 //! takes it here, through its own view of the guest memory, so the native
-//! host and the browser host read exactly the same bytes.
+//! host and the browser host read exactly the same bytes. Calls of known
+//! WASI functions are read by [`crate::wasi`]'s table.
 
 use crate::record::RecordKind;
 use crate::source::{self, Lowering, Memory, Place, Recording, ResultLowering, Snapshot};
 use crate::table::FunctionTable;
 use crate::value::Value;
+use crate::wasi;
 use alloc::vec::Vec;
+
+/// The snapshot bytes of one hook call's record of function `id`:
+/// `values` are the record's wasm values, `extra` the values the hook
+/// received after them (an sret function's result address; a WASI call's
+/// arguments, at its exit). Hosts call this for every record the layout
+/// says carries a snapshot.
+pub fn snapshot_of_hook<M: Memory>(
+    table: &FunctionTable,
+    id: u32,
+    kind: RecordKind,
+    values: &[Value],
+    extra: &[Value],
+    memory: M,
+) -> Vec<u8> {
+    let wasi = table
+        .functions
+        .get(id as usize)
+        .filter(|f| wasi::known(f).is_some());
+    if let Some(f) = wasi {
+        return wasi::snapshot_of_call(f, kind, values, extra, memory, table.limits)
+            .unwrap_or_default();
+    }
+    let result_address = match extra.first() {
+        Some(Value::I32(a)) => Some(*a as u32),
+        _ => None,
+    };
+    source_snapshot(table, id, kind, values, result_address, memory)
+}
 
 /// The snapshot bytes of one record of function `id`: for an entry, what
 /// reading its arguments touched; for an exit, its result (preceded by the
 /// result's address when it was returned through memory). `values` are the
 /// record's wasm values; `result_address` the extra address an exit hook of
 /// an sret function receives. Empty when the function has no source
-/// signature.
+/// signature. Like [`snapshot_of_hook`] with at most one extra value: a
+/// WASI call's exit gets no arguments from it, so it shows its errno but
+/// not what the call wrote back.
 pub fn snapshot_of_call<M: Memory>(
+    table: &FunctionTable,
+    id: u32,
+    kind: RecordKind,
+    values: &[Value],
+    result_address: Option<u32>,
+    memory: M,
+) -> Vec<u8> {
+    let extra: Vec<Value> = result_address
+        .map(|a| Value::I32(a as i32))
+        .into_iter()
+        .collect();
+    snapshot_of_hook(table, id, kind, values, &extra, memory)
+}
+
+fn source_snapshot<M: Memory>(
     table: &FunctionTable,
     id: u32,
     kind: RecordKind,

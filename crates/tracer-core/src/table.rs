@@ -13,9 +13,9 @@ use alloc::vec::Vec;
 pub const SECTION_NAME: &str = "ruchy-trace";
 
 const MAGIC: &[u8; 4] = b"RTFT";
-/// Version 4: value limits (3) and import calls (4) in the table; older
-/// tables are refused, not misread.
-const VERSION: u32 = 4;
+/// Version 5: value limits (3) and import calls (4) in the table, WASI
+/// calls read guest memory (5); older tables are refused, not misread.
+const VERSION: u32 = 5;
 
 /// How the instrumented code hands records to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +107,7 @@ impl FunctionInfo {
         self.source
             .as_ref()
             .is_some_and(|s| s.entry_reads_memory(types))
+            || crate::wasi::entry_reads_memory(self)
     }
 
     /// Whether its exit records carry a snapshot of guest memory.
@@ -114,6 +115,7 @@ impl FunctionInfo {
         self.source
             .as_ref()
             .is_some_and(|s| s.exit_reads_memory(types))
+            || crate::wasi::exit_reads_memory(self)
     }
 }
 
@@ -759,15 +761,15 @@ mod tests {
     #[test]
     fn refuses_unknown_versions() {
         let mut bytes = sample().encode();
-        bytes[4] = 5;
+        bytes[4] = 6;
         assert_eq!(
             FunctionTable::decode(&bytes),
-            Err(Error::UnsupportedVersion(5))
+            Err(Error::UnsupportedVersion(6))
         );
-        bytes[4] = 3;
+        bytes[4] = 4;
         assert_eq!(
             FunctionTable::decode(&bytes),
-            Err(Error::UnsupportedVersion(3))
+            Err(Error::UnsupportedVersion(4))
         );
     }
 

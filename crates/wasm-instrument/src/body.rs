@@ -244,6 +244,10 @@ pub fn hook_types(
             if result_address_param(f, types).is_some() {
                 t.push(ValType::I32);
             }
+            if ruchy_trace_core::wasi::exit_reads_memory(f) {
+                // Where the call wrote its results back.
+                t.extend_from_slice(&f.params);
+            }
             t
         }
         RecordKind::TailExit => Vec::new(),
@@ -325,6 +329,12 @@ impl Probe<'_> {
                 if kind == RecordKind::Exit {
                     if let Some(local) = self.result_address {
                         f.instruction(&Instruction::LocalGet(local));
+                    }
+                    if ruchy_trace_core::wasi::exit_reads_memory(info) {
+                        // An import wrapper never changes its parameters.
+                        for p in 0..info.params.len() as u32 {
+                            f.instruction(&Instruction::LocalGet(p));
+                        }
                     }
                 }
                 let hook = added.functions[&record::hook_name(kind, &types)];

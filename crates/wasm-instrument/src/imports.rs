@@ -167,7 +167,13 @@ pub(crate) fn select(
             name,
             params: sig.params.iter().copied().map(convert).collect(),
             results: sig.results.iter().copied().map(convert).collect(),
-            param_names: wasi::param_names(&w.module, &w.field, sig.params.len()),
+            // Known WASI calls are decoded from guest memory unless the
+            // trace asks for wasm values only: the names mark them.
+            param_names: if config.source_values {
+                wasi::param_names(&w.module, &w.field, sig.params.len())
+            } else {
+                Vec::new()
+            },
             location: None,
             source: None,
             import: Some(Import {

@@ -73,24 +73,6 @@ fn extra_value(v: &JsValue) -> Option<Value> {
     }
 }
 
-/// The snapshot bytes of one hook call's record, read by the core's walker
-/// from `memory`: `extra` are the values the hook received after the
-/// recorded ones.
-fn snapshot_of_hook(
-    table: &FunctionTable,
-    id: u32,
-    kind: RecordKind,
-    values: &[Value],
-    extra: &[Value],
-    memory: JsMemory,
-) -> Vec<u8> {
-    let result_address = match extra.first() {
-        Some(Value::I32(a)) => Some(*a as u32),
-        _ => None,
-    };
-    capture::snapshot_of_call(table, id, kind, values, result_address, memory)
-}
-
 /// Appends the record of one hook call to `out`: `params` are the hook's
 /// parameters as the guest passed them (header, depth of a sampled entry,
 /// values, then what the hook takes besides: for an exit returned through
@@ -142,11 +124,11 @@ pub fn hook_record(
         })
         .collect();
     // What the hook received after the recorded values: an sret exit's
-    // result address.
+    // result address, or a WASI call's arguments at its exit.
     let extra: Vec<Value> = rest.filter_map(|v| extra_value(&v)).collect();
     let snapshot = layout.snapshot_of(header).then(|| {
         let view = memory.unwrap_or_else(|| Uint8Array::new_with_length(0));
-        snapshot_of_hook(table, id, kind, &values, &extra, JsMemory::new(view))
+        capture::snapshot_of_hook(table, id, kind, &values, &extra, JsMemory::new(view))
     });
     let timestamp = clock.map(|now| {
         now.call0(&JsValue::NULL)

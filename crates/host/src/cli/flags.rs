@@ -49,7 +49,9 @@ pub struct SelectFlags {
     pub max_elements: u32,
     /// Trace calls out of the guest too (imported functions such as WASI's
     /// `fd_write`), as import calls at the depth where they happen; known
-    /// WASI functions name their parameters and errno results.
+    /// WASI functions show what they read and write in guest memory, read
+    /// at the time of the call (`fd_write(fd: 1 <stdout>, iovs: ["5\n"])`,
+    /// `= 0 (nwritten: 2)`), and errnos by name (`= 8 EBADF`).
     #[arg(long)]
     pub imports: bool,
 }

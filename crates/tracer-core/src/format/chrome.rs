@@ -18,17 +18,21 @@
 //! (`i64`, then `i64#1` for a second one). Exit `args` hold the `result`
 //! (an array for several), `"tail_call": true` or `"closed": "trapped"`
 //! (or `exited`, `interrupted`, `lost`). Calls out of the guest (traced
-//! imports) are in category `import` instead of `wasm`.
+//! imports) are in category `import` instead of `wasm`; a known WASI
+//! call's `args` are its decoded values (`"fd": 1, "iovs": ["5\n"]`), and
+//! its exit's the errno (`"result": 8, "errno": "EBADF"`) and what the
+//! call wrote back (`"nwritten": 2`).
 //!
 //! The output always balances: an exit whose entry was not emitted (a
 //! keep-newest ring dropped it) is skipped, and entries still open at the
 //! end are closed at the last timestamp.
 
-use super::util::{param_name, push_json_str, push_u64, push_value_json};
+use super::util::{param_name, push_i64, push_json_str, push_u64, push_value_json};
 use super::Formatter;
 use crate::decode::{Stats, Trace};
 use crate::event::{Event, EventKind};
 use crate::table::FunctionInfo;
+use crate::wasi;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -138,7 +142,7 @@ impl Formatter for ChromeFormatter {
         out.push_str("}}");
     }
 
-    fn event(&mut self, _trace: &Trace, event: &Event<'_>, out: &mut String) {
+    fn event(&mut self, trace: &Trace, event: &Event<'_>, out: &mut String) {
         let ts = event.timestamp_us.unwrap_or(self.ordinal);
         self.ordinal += 1;
         if event.kind.is_exit() {
@@ -153,6 +157,22 @@ impl Formatter for ChromeFormatter {
         let p = self.pieces(event.id, event.function);
         out.push_str(",\n");
         match event.kind {
+            EventKind::Enter | EventKind::Exit if wasi::known(event.function).is_some() => {
+                out.push_str(if event.kind == EventKind::Enter {
+                    &p.begin
+                } else {
+                    &p.end
+                });
+                push_u64(out, ts);
+                out.push_str(AFTER_TS);
+                if let Some(call) = wasi::decode(event, trace.table.limits) {
+                    if let Some(e) = call.errno {
+                        out.push_str("\"result\": ");
+                        push_i64(out, i64::from(e));
+                    }
+                    call.push_members_json(out, call.errno.is_none());
+                }
+            }
             EventKind::Enter => {
                 out.push_str(&p.begin);
                 push_u64(out, ts);

@@ -22,7 +22,11 @@
 //! `returns`, frames closed by the host `"closed": "trapped"` (or
 //! `exited`, `interrupted`, `lost`). Calls out of the guest (traced
 //! imports, named `module::field`) are `import_enter` and `import_exit`
-//! events with the same fields. Arguments carry `"name"` when the
+//! events with the same fields; a known WASI call's arguments are its
+//! decoded values (`{"name": "fd", "value": 1, "stream": "stdout"}`,
+//! `{"name": "iovs", "value": ["5\n"]}`), its exit's `returns` carry the
+//! errno's name (`"errno": "EBADF"`) and `outputs` what the call wrote
+//! back (`[{"name": "nwritten", "value": 2}]`). Arguments carry `"name"` when the
 //! parameter's name is known. Integers are exact JSON numbers, floats
 //! numbers or, when not finite, the strings `"NaN"`, `"inf"`, `"-inf"`, and
 //! unrecorded values (`v128`, references) `null`. `location`,
@@ -41,6 +45,8 @@ use crate::decode::{RunEnd, Stats, Trace};
 use crate::event::{Event, EventKind};
 use crate::source::{SourceType, TypeKind};
 use crate::table::FunctionInfo;
+use crate::value::ValType;
+use crate::wasi;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -223,7 +229,29 @@ impl Formatter for JsonFormatter {
         out.push_str(&p.name_id);
         push_u64(out, u64::from(event.depth));
         let source = event.source_values_within(&trace.table.types, trace.table.limits);
+        let call = wasi::decode(event, trace.table.limits);
         match (event.kind, source) {
+            (EventKind::Enter, _) if call.is_some() => {
+                out.push_str(", \"args\": [");
+                call.iter().for_each(|c| c.push_args_json(out));
+                out.push(']');
+            }
+            (EventKind::Exit, _) if call.is_some() => {
+                out.push_str(", \"returns\": [");
+                if let Some(e) = call.as_ref().and_then(|c| c.errno) {
+                    out.push_str(json_value_head(ValType::I32));
+                    push_i64(out, i64::from(e));
+                    if let Some(name) = wasi::errno_name(e) {
+                        out.push_str(", \"errno\": \"");
+                        out.push_str(name);
+                        out.push('"');
+                    }
+                    out.push('}');
+                }
+                out.push_str("], \"outputs\": [");
+                call.iter().for_each(|c| c.push_args_json(out));
+                out.push(']');
+            }
             (EventKind::Enter | EventKind::Exit, Some(values)) => {
                 out.push_str(if event.kind == EventKind::Enter {
                     ", \"args\": ["

