@@ -83,6 +83,7 @@ impl From<HostError> for Failure {
     fn from(e: HostError) -> Failure {
         let code = match &e {
             HostError::Trace(_) => INTERNAL,
+            HostError::Io(_) => IO,
             HostError::Instrument(ruchy_trace_instrument::Error::Internal(_)) => INTERNAL,
             _ => BAD_MODULE,
         };
