@@ -159,7 +159,7 @@ pub struct GuestFlags {
     pub select: SelectFlags,
     /// Keep the trace in a ring of this many events in memory; when more
     /// are recorded, --keep decides which survive and the rest are counted
-    /// as lost. The default, 4194304 (64 MiB of records at most), applies
+    /// as lost. The default, 4194304, applies
     /// to a trace written to stderr. `run -o FILE` without --buffer-size
     /// keeps every event instead: it renders them into FILE while the
     /// guest runs (on --jobs threads, the guest waiting when they fall
