@@ -52,7 +52,7 @@ mod writer;
 pub use clock::Clock;
 pub use error::{chain as error_chain, HostError};
 pub use recorder::{HasRecorder, RecordSink, Recorder};
-pub use render::TextSink;
+pub use render::{FormatSink, MakeFormatter};
 pub use ruchy_trace_core;
 pub use ruchy_trace_instrument;
 pub use run::{Entry, Outcome, Program, RunOptions, Tracer, TracerBuilder};

@@ -26,7 +26,7 @@ pub enum Format {
 }
 
 /// The formatter for `format`.
-pub fn formatter(format: Format, text: TextOptions) -> Box<dyn Formatter> {
+pub fn formatter(format: Format, text: TextOptions) -> Box<dyn Formatter + Send> {
     match format {
         Format::Text => Box::new(TextFormatter::new(text)),
         Format::Json => Box::new(JsonFormatter::new(JsonOptions { lines: false })),
@@ -105,31 +105,80 @@ pub fn write_file(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let mut w = BufWriter::new(std::fs::OpenOptions::new().write(true).open(path)?);
-        fill(&mut w)?;
-        return w.flush();
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let prefix = format!(".{name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".partial");
-    // The finished file gets the usual permissions (0666 less the umask),
-    // not the private ones of a temporary file.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = builder.tempfile_in(dir)?;
-    let mut w = BufWriter::new(tmp);
+    let file = PendingFile::create(path)?;
+    let mut w = file.writer()?;
     fill(&mut w)?;
-    let tmp = w.into_inner().map_err(|e| e.into_error())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    w.flush()?;
+    drop(w);
+    file.commit()
+}
+
+/// An output file being written, as [`write_file`] writes: through a
+/// temporary file beside it that [`PendingFile::commit`] renames into
+/// place (dropped uncommitted, it is removed), or directly when the path
+/// is not a regular file.
+pub struct PendingFile {
+    path: std::path::PathBuf,
+    target: Target,
+}
+
+enum Target {
+    Temporary(tempfile::NamedTempFile),
+    Direct(std::fs::File),
+}
+
+impl PendingFile {
+    /// Starts writing `path`.
+    pub fn create(path: &Path) -> io::Result<PendingFile> {
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            let file = std::fs::OpenOptions::new().write(true).open(path)?;
+            return Ok(PendingFile {
+                path: path.to_path_buf(),
+                target: Target::Direct(file),
+            });
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".partial");
+        // The finished file gets the usual permissions (0666 less the umask),
+        // not the private ones of a temporary file.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        Ok(PendingFile {
+            path: path.to_path_buf(),
+            target: Target::Temporary(builder.tempfile_in(dir)?),
+        })
+    }
+
+    /// A buffered writer into the file, for another thread to fill; flush
+    /// it before [`PendingFile::commit`].
+    pub fn writer(&self) -> io::Result<Box<dyn Write + Send>> {
+        let file = match &self.target {
+            Target::Temporary(t) => t.as_file().try_clone()?,
+            Target::Direct(f) => f.try_clone()?,
+        };
+        Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
+    }
+
+    /// Makes the written file the one at its path.
+    pub fn commit(self) -> io::Result<()> {
+        match self.target {
+            Target::Direct(_) => Ok(()),
+            // Not flushed to the disk first: the rename is what keeps a
+            // crash of this process from leaving a partial file, and a
+            // trace of hundreds of megabytes takes the disk seconds.
+            Target::Temporary(tmp) => {
+                tmp.persist(&self.path).map_err(|e| e.error)?;
+                Ok(())
+            }
+        }
+    }
 }

@@ -50,8 +50,15 @@ fn fresh_chunk() -> Vec<u8> {
 /// Somewhere records stream to as they arrive (a trace file), besides the
 /// ring.
 pub trait RecordSink: Send {
-    /// Called once, before any record.
-    fn start(&mut self, table: &FunctionTable, epoch_unix_us: u64) -> std::io::Result<()>;
+    /// Called once, before any record, with the trace's table, when it
+    /// started (µs since the Unix epoch) and how fine its timestamps are
+    /// (µs; `None` without timestamps).
+    fn start(
+        &mut self,
+        table: &FunctionTable,
+        epoch_unix_us: u64,
+        clock_resolution_us: Option<u32>,
+    ) -> std::io::Result<()>;
     /// A chunk of whole records.
     fn records(&mut self, chunk: &[u8]) -> std::io::Result<()>;
     /// Called once, after the last record.

@@ -40,8 +40,13 @@ fn invalid(e: ruchy_trace_core::Error) -> io::Error {
 }
 
 impl RecordSink for TraceFile {
-    fn start(&mut self, table: &FunctionTable, epoch_unix_us: u64) -> io::Result<()> {
-        let (writer, header) = TraceWriter::new(table, epoch_unix_us);
+    fn start(
+        &mut self,
+        table: &FunctionTable,
+        epoch_unix_us: u64,
+        clock_resolution_us: Option<u32>,
+    ) -> io::Result<()> {
+        let (writer, header) = TraceWriter::new(table, epoch_unix_us, clock_resolution_us);
         self.writer = Some(writer);
         self.out.write_all(&header)
     }

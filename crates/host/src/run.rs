@@ -337,7 +337,8 @@ impl Program {
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0);
         if let Some(s) = &mut sink {
-            s.start(&self.table, epoch_unix_us).map_err(HostError::Io)?;
+            s.start(&self.table, epoch_unix_us, self.clock_resolution_us())
+                .map_err(HostError::Io)?;
         }
         let capture = options.capture_output.then(|| {
             (

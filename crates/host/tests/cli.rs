@@ -46,7 +46,8 @@ fn fibonacci_trace_is_the_proposals() {
     }
     assert_eq!(depth, 0);
     let lines: Vec<&str> = err.lines().collect();
-    assert!(lines[0].ends_with("-> main()"), "{}", lines[0]);
+    assert_eq!(lines[0], "# clock resolution: 100 us");
+    assert!(lines[1].ends_with("-> main()"), "{}", lines[1]);
     assert!(err.contains("# events: 32 kept, 0 lost"), "{err}");
 }
 
@@ -58,15 +59,16 @@ fn fibonacci_trace_speaks_ruchy_by_default() {
     let lines: Vec<&str> = err.lines().collect();
     // Names, types and the `.ruchy` location of `fun fibonacci`, from DWARF
     // and the source beside the module.
+    assert_eq!(lines[0], "# clock resolution: 100 us");
     assert!(
-        lines[0].ends_with("] -> main() <fibonacci.ruchy:8:5>"),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[1].ends_with("] -> fibonacci(n: i64 = 5) <fibonacci.ruchy:1:5>"),
+        lines[1].ends_with("] -> main() <fibonacci.ruchy:8:5>"),
         "{}",
         lines[1]
+    );
+    assert!(
+        lines[2].ends_with("] -> fibonacci(n: i64 = 5) <fibonacci.ruchy:1:5>"),
+        "{}",
+        lines[2]
     );
     assert!(
         lines.iter().any(|l| l.contains("<- fibonacci() = 5 [")),
@@ -895,5 +897,149 @@ fn time_thresholds_read_microseconds_and_hide_short_calls() {
     assert!(
         err.contains("`10 parsecs` is not a duration like 10us"),
         "{err}"
+    );
+}
+
+/// `run -o FILE` without `--buffer-size` writes every event of a run that
+/// records more than the ring's default 4,194,304: fib_bench's `run(30)`
+/// makes 2 * fib(31) = 2,692,538 calls, 5,385,076 events, and the file
+/// holds a line for each, the clock's line and the summary, nothing lost.
+#[test]
+fn run_to_a_file_keeps_every_event_past_the_default_ring() {
+    use std::io::BufRead;
+    const EVENTS: u64 = 5_385_076;
+    assert!(EVENTS > 1 << 22);
+    let file = temp("every-event.txt");
+    let out = ruchy_trace(&[
+        "run",
+        "--invoke",
+        "run",
+        fixture("bench/fib_bench.wasm").to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "30",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "832040\n");
+    let (mut enters, mut exits, mut lines) = (0u64, 0u64, Vec::new());
+    for line in std::io::BufReader::new(std::fs::File::open(&file).unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("] -> ") {
+            enters += 1;
+        } else if line.contains("] <- ") {
+            exits += 1;
+        } else {
+            lines.push(line);
+        }
+    }
+    let _ = std::fs::remove_file(&file);
+    assert_eq!((enters, exits), (EVENTS / 2, EVENTS / 2));
+    assert_eq!(
+        lines,
+        [
+            "# clock resolution: 100 us".to_string(),
+            format!("# events: {EVENTS} kept, 0 lost"),
+        ]
+    );
+}
+
+/// With `--buffer-size`, `run -o FILE` keeps the ring's events only, as
+/// for stderr: the newest 100 of the 356 of fib_bench's `run(10)` (178
+/// calls).
+#[test]
+fn run_to_a_file_with_a_buffer_size_keeps_the_ring() {
+    let file = temp("ring.txt");
+    let out = ruchy_trace(&[
+        "run",
+        "--invoke",
+        "run",
+        "--buffer-size",
+        "100",
+        fixture("bench/fib_bench.wasm").to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "10",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let trace = std::fs::read_to_string(&file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    let events = trace
+        .lines()
+        .filter(|l| l.contains("] <- ") || l.contains("] -> "))
+        .count();
+    assert_eq!(events, 100, "{trace}");
+    assert_eq!(trace.lines().last(), Some("# events: 100 kept, 256 lost"));
+}
+
+/// Every format states the clock's resolution: 100 us for the default
+/// ticker, 1 us for `--clock spin`, in the text's first line, JSON's
+/// metadata, the Chrome trace's `otherData`, and a recorded `.rtrace`
+/// (its replay says it). A trace without timestamps states none.
+#[test]
+fn every_trace_states_the_clock_resolution() {
+    let wasm = fixture("bench/fib_bench.wasm");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--invoke", "run"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[wasm.to_str().unwrap(), "--", "5"]);
+        let out = ruchy_trace(&args);
+        assert!(out.status.success(), "{extra:?}: {}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    for (clock, us) in [("ticker", 100), ("spin", 1)] {
+        let first = format!("# clock resolution: {us} us");
+        assert_eq!(run(&["--clock", clock]).lines().next(), Some(&first[..]));
+        let file = temp(&format!("clock-{clock}.txt"));
+        run(&["--clock", clock, "-o", file.to_str().unwrap()]);
+        let streamed = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            streamed.lines().next(),
+            Some(&first[..]),
+            "{clock}: -o FILE"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&run(&["--clock", clock, "--format", "json"])).unwrap();
+        assert_eq!(json["metadata"]["clock_resolution_us"], us, "{clock}: json");
+        let chrome: serde_json::Value =
+            serde_json::from_str(&run(&["--clock", clock, "--format", "chrome"])).unwrap();
+        assert_eq!(
+            chrome["otherData"]["clock_resolution_us"], us,
+            "{clock}: chrome"
+        );
+        let rtrace = temp(&format!("clock-{clock}.rtrace"));
+        let out = ruchy_trace(&[
+            "record",
+            "--invoke",
+            "run",
+            "--clock",
+            clock,
+            wasm.to_str().unwrap(),
+            "-o",
+            rtrace.to_str().unwrap(),
+            "--",
+            "5",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let replayed = ruchy_trace(&["replay", rtrace.to_str().unwrap()]);
+        assert_eq!(
+            text(&replayed.stdout).lines().next(),
+            Some(&first[..]),
+            "{clock}: .rtrace"
+        );
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_file(&rtrace);
+    }
+    let untimed = run(&["--no-timestamps"]);
+    assert!(
+        untimed.lines().next().unwrap().starts_with("-> "),
+        "{untimed}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["--no-timestamps", "--format", "json"])).unwrap();
+    assert_eq!(
+        json["metadata"]["clock_resolution_us"],
+        serde_json::Value::Null
     );
 }

@@ -86,10 +86,14 @@ fn recorded() -> Vec<u8> {
     .clone()
 }
 
+/// Bytes of the fixed header: magic, version, epoch, table length, clock
+/// resolution.
+const HEADER: usize = 24;
+
 /// The header and function table of the real trace: where its first block
 /// starts.
 fn header_end(trace: &[u8]) -> usize {
-    20 + u32::from_le_bytes(trace[16..20].try_into().unwrap()) as usize
+    HEADER + u32::from_le_bytes(trace[16..20].try_into().unwrap()) as usize
 }
 
 fn u32le(v: u32) -> [u8; 4] {
@@ -143,14 +147,15 @@ fn cleanup(paths: &[&Path]) {
     }
 }
 
-/// The 20-byte file: a bare header whose table length says 4 GiB.
+/// The 24-byte file: a bare header whose table length says 4 GiB.
 #[test]
 fn a_bare_header_stating_a_4_gib_table_is_refused_at_the_cap() {
     let mut f = b"RTRC".to_vec();
-    f.extend(u32le(1));
+    f.extend(u32le(2));
     f.extend(0u64.to_le_bytes());
     f.extend(u32le(u32::MAX));
-    assert_eq!(f.len(), 20);
+    f.extend(u32le(100));
+    assert_eq!(f.len(), HEADER);
     refused(
         "header-4gib",
         &f,
@@ -174,13 +179,42 @@ fn a_table_stating_huge_counts_inside_is_refused() {
     let trace = recorded();
     let end = header_end(&trace);
     // Every u32 inside the table after magic and version set to u32::MAX.
-    let mut table = trace[20..end].to_vec();
+    let mut table = trace[HEADER..end].to_vec();
     for word in table[8..].chunks_mut(4) {
         word.fill(0xff);
     }
-    let mut f = trace[..20].to_vec();
+    let mut f = trace[..HEADER].to_vec();
     f.extend(&table);
     refused("table-huge-counts", &f, "at byte offset");
+}
+
+/// The real trace's header stating a clock resolution of 4294 seconds:
+/// the resolution is a value, not a length, but a file stating more than
+/// a second is not one this tool wrote.
+#[test]
+fn a_header_stating_a_clock_resolution_over_a_second_is_refused() {
+    let trace = recorded();
+    assert_eq!(&trace[20..24], &u32le(100), "the ticker's 100 us");
+    let mut f = trace.clone();
+    f[20..24].copy_from_slice(&u32le(u32::MAX));
+    refused(
+        "clock-resolution-huge",
+        &f,
+        "clock resolution (over one second)",
+    );
+}
+
+/// A version 1 file (before the header stated the clock's resolution) is
+/// refused by its version, not misread.
+#[test]
+fn a_version_1_file_is_refused_by_its_version() {
+    let mut f = recorded();
+    f[4..8].copy_from_slice(&u32le(1));
+    refused(
+        "version-1",
+        &f,
+        "invalid trace file version (this ruchy-trace reads version 2) at byte offset 4",
+    );
 }
 
 /// A block after a valid header stating a 4 GiB payload.

@@ -107,12 +107,48 @@ impl<'a> Event<'a> {
         types: &[SourceType],
         limits: Limits,
     ) -> Option<Vec<SourceArg<'a>>> {
+        let mut out = Vec::new();
+        self.each_source_value(types, limits, |a| out.push(a))
+            .then_some(out)
+    }
+
+    /// Hands each argument (entry) or result (exit) in source terms to
+    /// `visit`, in order, when the function's source signature is known,
+    /// and returns whether it is. Values that need no guest memory (the
+    /// scalars most calls pass) are read without allocating.
+    pub fn each_source_value(
+        &self,
+        types: &[SourceType],
+        limits: Limits,
+        mut visit: impl FnMut(SourceArg<'a>),
+    ) -> bool {
+        let Some(sig) = self.function.source.as_ref() else {
+            return false;
+        };
         let read = |ty, place, memory: &mut Snapshot| {
             source::read_value_within(types, ty, place, memory, limits)
         };
-        let sig = self.function.source.as_ref()?;
-        let wasm: Vec<Value> = self.values().collect();
-        let mut out = Vec::new();
+        let opaque = |ty: TypeId| {
+            SourceValue::Opaque(
+                types
+                    .get(ty as usize)
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+            )
+        };
+        // The wasm values, on the stack for any signature short enough.
+        let mut inline = [Value::I32(0); INLINE_VALUES];
+        let spilled: Vec<Value>;
+        let count = self.values().count();
+        let wasm: &[Value] = if count <= INLINE_VALUES {
+            for (slot, v) in inline.iter_mut().zip(self.values()) {
+                *slot = v;
+            }
+            &inline[..count]
+        } else {
+            spilled = self.values().collect();
+            &spilled
+        };
         match self.kind {
             EventKind::Enter => {
                 let mut memory = Snapshot::decode(self.snapshot).unwrap_or_default();
@@ -128,15 +164,10 @@ impl<'a> Event<'a> {
                             Some(Value::I32(addr)) => {
                                 read(p.ty, Place::Memory(*addr as u32), &mut memory)
                             }
-                            _ => SourceValue::Opaque(
-                                types
-                                    .get(p.ty as usize)
-                                    .map(|t| t.name.clone())
-                                    .unwrap_or_default(),
-                            ),
+                            _ => opaque(p.ty),
                         },
                     };
-                    out.push(SourceArg {
+                    visit(SourceArg {
                         name: &p.name,
                         ty: p.ty,
                         value,
@@ -145,12 +176,12 @@ impl<'a> Event<'a> {
             }
             EventKind::Exit => {
                 let Some((ty, lowering)) = sig.result else {
-                    return Some(out);
+                    return true;
                 };
                 let value = match lowering {
                     ResultLowering::Direct => {
                         let mut memory = Snapshot::decode(self.snapshot).unwrap_or_default();
-                        read(ty, Place::Scalars(&wasm), &mut memory)
+                        read(ty, Place::Scalars(wasm), &mut memory)
                     }
                     ResultLowering::Indirect { .. } => {
                         let addr = self
@@ -161,23 +192,22 @@ impl<'a> Event<'a> {
                             .unwrap_or_default();
                         match addr {
                             Some(addr) => read(ty, Place::Memory(addr), &mut memory),
-                            None => SourceValue::Opaque(
-                                types
-                                    .get(ty as usize)
-                                    .map(|t| t.name.clone())
-                                    .unwrap_or_default(),
-                            ),
+                            None => opaque(ty),
                         }
                     }
                 };
-                out.push(SourceArg {
+                visit(SourceArg {
                     name: "",
                     ty,
                     value,
                 });
             }
-            _ => return None,
+            _ => return false,
         }
-        Some(out)
+        true
     }
 }
+
+/// Wasm values of one event read without allocating; a signature with
+/// more spills to the heap.
+const INLINE_VALUES: usize = 16;

@@ -3,7 +3,9 @@
 //!
 //! ```text
 //! "RTRC" u32 version
-//! u64 epoch (µs since the Unix epoch)  u32 table length  table bytes
+//! u64 epoch (µs since the Unix epoch)  u32 table length
+//! u32 clock resolution (µs between distinct timestamps; 0: not stated)
+//! table bytes
 //! blocks, each: u8 kind, u32 payload length, payload
 //!   'R' records, compacted: per record a LEB128 header, the timestamp as
 //!       a LEB128 delta from the previous one, the depth (sampled entries),
@@ -29,7 +31,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 const MAGIC: &[u8; 4] = b"RTRC";
-const VERSION: u32 = 1;
+/// Version 2 added the clock resolution to the header.
+const VERSION: u32 = 2;
 const BLOCK_RECORDS: u8 = b'R';
 const BLOCK_END: u8 = b'E';
 
@@ -62,14 +65,23 @@ pub struct TraceWriter {
 }
 
 impl TraceWriter {
-    /// A writer for records of `table`; returns it and the file header.
-    pub fn new(table: &FunctionTable, epoch_unix_us: u64) -> (TraceWriter, Vec<u8>) {
+    /// A writer for records of `table`, whose timestamps (if any) are
+    /// `clock_resolution_us` fine; returns it and the file header.
+    pub fn new(
+        table: &FunctionTable,
+        epoch_unix_us: u64,
+        clock_resolution_us: Option<u32>,
+    ) -> (TraceWriter, Vec<u8>) {
         let mut out = Vec::new();
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&epoch_unix_us.to_le_bytes());
         let t = table.encode();
         out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+        let resolution = clock_resolution_us
+            .unwrap_or(0)
+            .min(MAX_CLOCK_RESOLUTION_US);
+        out.extend_from_slice(&resolution.to_le_bytes());
         out.extend_from_slice(&t);
         (
             TraceWriter {
@@ -218,7 +230,9 @@ impl Cursor<'_> {
 }
 
 /// Bytes of the fixed part of the header, before the table.
-pub const HEADER_BYTES: usize = 20;
+pub const HEADER_BYTES: usize = 24;
+/// The coarsest clock resolution a file may state, in µs: a second.
+pub const MAX_CLOCK_RESOLUTION_US: u32 = 1_000_000;
 /// Bytes of a block's head (kind and payload length).
 pub const BLOCK_HEAD_BYTES: usize = 5;
 /// The largest function table a reader accepts. A table names every
@@ -242,7 +256,10 @@ fn table_length(head: &[u8; HEADER_BYTES]) -> Result<usize, Error> {
     }
     let version = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
     if version != VERSION {
-        return Err(Error::UnsupportedVersion(version));
+        return Err(Error::Invalid {
+            what: "trace file version (this ruchy-trace reads version 2)",
+            offset: 4,
+        });
     }
     Ok(u32::from_le_bytes([head[16], head[17], head[18], head[19]]) as usize)
 }
@@ -313,6 +330,8 @@ pub struct TraceReader<S: TraceSource> {
     pub table: FunctionTable,
     /// Wall-clock start of the trace, µs since the Unix epoch.
     pub epoch_unix_us: u64,
+    /// How fine the timestamps are, in µs, when the file states it.
+    pub clock_resolution_us: Option<u32>,
     layout: RecordLayout,
     clock: u32,
     payload: Vec<u8>,
@@ -344,6 +363,14 @@ impl<S: TraceSource> TraceReader<S> {
             .read_exact_at(0, &mut head)
             .map_err(ReadError::Source)?;
         let len = table_length(&head)?;
+        let resolution = u32::from_le_bytes([head[20], head[21], head[22], head[23]]);
+        if resolution > MAX_CLOCK_RESOLUTION_US {
+            return Err(Error::Invalid {
+                what: "clock resolution (over one second)",
+                offset: 20,
+            }
+            .into());
+        }
         if len > MAX_TABLE_BYTES {
             return Err(Error::Invalid {
                 what: "function table length (over the 64 MiB cap)",
@@ -370,6 +397,7 @@ impl<S: TraceSource> TraceReader<S> {
             size,
             pos: (HEADER_BYTES + len) as u64,
             epoch_unix_us: u64::from_le_bytes(epoch),
+            clock_resolution_us: (resolution != 0).then_some(resolution),
             layout: RecordLayout::new(&table),
             table,
             clock: 0,
@@ -592,13 +620,15 @@ impl<S: TraceSource> TraceReader<S> {
             ..Recorded::default()
         };
         let end_us = (end.end_us != u64::MAX).then_some(end.end_us);
-        Trace::new(
+        let mut trace = Trace::new(
             self.table.clone(),
             recorded,
             end.end.clone(),
             self.epoch_unix_us,
             end_us,
-        )
+        );
+        trace.clock_resolution_us = self.clock_resolution_us;
+        trace
     }
 
     /// Reads every block and hands every event to `visitor`, in order;
@@ -680,7 +710,7 @@ mod tests {
     fn round_trip_and_damage() {
         let t = table(true);
         let raw = bytes(&t, &fib_records());
-        let (mut w, mut file) = TraceWriter::new(&t, 1_000_000);
+        let (mut w, mut file) = TraceWriter::new(&t, 1_000_000, Some(100));
         let layout = RecordLayout::new(&t);
         let mut it = Records::new(&layout, &raw, 0);
         for _ in 0..5 {
@@ -699,6 +729,7 @@ mod tests {
         file.extend(w.end(&RunEnd::Trapped("boom".into()), 99, 3));
         let mut r = TraceReader::new(&file[..]).unwrap();
         assert_eq!(r.epoch_unix_us, 1_000_000);
+        assert_eq!(r.clock_resolution_us, Some(100));
         let mut back = Vec::new();
         let mut ending = None;
         while let Some(b) = r.next_block() {
@@ -718,7 +749,7 @@ mod tests {
         );
         // Every cut gives the complete blocks before it and an error after.
         let file = &file[..];
-        for cut in 21..file.len() - 1 {
+        for cut in HEADER_BYTES + 1..file.len() - 1 {
             let mut r = match TraceReader::new(&file[..cut]) {
                 Ok(r) => r,
                 Err(_) => continue,
@@ -742,6 +773,7 @@ mod tests {
         f.extend_from_slice(&VERSION.to_le_bytes());
         f.extend_from_slice(&0u64.to_le_bytes());
         f.extend_from_slice(&len.to_le_bytes());
+        f.extend_from_slice(&100u32.to_le_bytes());
         f.extend_from_slice(rest);
         f
     }
@@ -761,7 +793,28 @@ mod tests {
             TraceReader::new(&past_end[..]).err(),
             Some(ReadError::Format(Error::Truncated {
                 what: "function table",
-                offset: 28
+                offset: 32
+            }))
+        );
+    }
+
+    #[test]
+    fn a_clock_resolution_over_a_second_or_a_version_1_file_is_refused() {
+        let mut f = with_table_length(0, &[0; 8]);
+        f[20..24].copy_from_slice(&(MAX_CLOCK_RESOLUTION_US + 1).to_le_bytes());
+        assert_eq!(
+            TraceReader::new(&f[..]).err(),
+            Some(ReadError::Format(Error::Invalid {
+                what: "clock resolution (over one second)",
+                offset: 20
+            }))
+        );
+        f[4..8].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(
+            TraceReader::new(&f[..]).err(),
+            Some(ReadError::Format(Error::Invalid {
+                what: "trace file version (this ruchy-trace reads version 2)",
+                offset: 4
             }))
         );
     }
@@ -769,7 +822,7 @@ mod tests {
     #[test]
     fn a_block_length_past_the_cap_or_the_file_is_damage_at_that_block() {
         let t = table(true);
-        let (w, header) = TraceWriter::new(&t, 0);
+        let (w, header) = TraceWriter::new(&t, 0, None);
         let at = header.len();
         for (len, expect) in [
             (
@@ -806,7 +859,7 @@ mod tests {
         while raw.len() < 3 * SPLIT_BLOCK_BYTES * 2 {
             raw.extend_from_slice(&one);
         }
-        let (mut w, mut file) = TraceWriter::new(&t, 0);
+        let (mut w, mut file) = TraceWriter::new(&t, 0, None);
         file.extend(w.block(&raw).unwrap());
         file.extend(w.end(&RunEnd::Returned, 1, 0));
         let mut r = TraceReader::new(&file[..]).unwrap();

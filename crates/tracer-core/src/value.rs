@@ -120,6 +120,7 @@ impl Value {
 
     /// Reads a value of type `ty` from the front of `bytes` (little endian).
     /// `bytes` must hold at least `ty.record_size()` bytes.
+    #[inline]
     pub(crate) fn read(ty: ValType, bytes: &[u8]) -> Value {
         let b4 = |b: &[u8]| [b[0], b[1], b[2], b[3]];
         let b8 = |b: &[u8]| [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];

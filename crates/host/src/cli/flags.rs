@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use ruchy_trace::ruchy_trace_core::format::TextOptions;
 use ruchy_trace::ruchy_trace_core::{OverflowPolicy, Strategy, TraceOptions};
 use ruchy_trace::ruchy_trace_instrument::{self, Filters, Limits, Scope};
-use ruchy_trace::{Entry, RunOptions};
+use ruchy_trace::{Clock, Entry, RunOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -54,6 +54,13 @@ pub struct SelectFlags {
     /// `= 0 (nwritten: 2)`), and errnos by name (`= 8 EBADF`).
     #[arg(long)]
     pub imports: bool,
+    /// Threads that validate and rewrite function bodies, and that render
+    /// a trace written with `run -o FILE` (0: one per core). More threads
+    /// cut the wall time of instrumenting a large module at about the same
+    /// total CPU time, and each holds its share of the rewritten bodies in
+    /// memory; one thread keeps every other core free.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
 }
 
 impl SelectFlags {
@@ -110,6 +117,32 @@ pub enum Keep {
     Oldest,
 }
 
+/// How the clock that timestamps records is kept, as `--clock` names it.
+#[derive(ValueEnum, Clone, Copy, Debug, Default)]
+pub enum ClockFlag {
+    /// A thread that wakes every 100 us to update the clock: timestamps
+    /// (and durations) are 100 us coarse; costs a wake-up per tick, a few
+    /// percent of one core.
+    #[default]
+    Ticker,
+    /// A thread that spins: 1 us timestamps, but it keeps one core busy
+    /// for the whole run (on a machine with few cores, the guest competes
+    /// with it).
+    Spin,
+}
+
+impl From<ClockFlag> for Clock {
+    fn from(c: ClockFlag) -> Clock {
+        match c {
+            ClockFlag::Ticker => Clock::Ticker,
+            ClockFlag::Spin => Clock::Spin,
+        }
+    }
+}
+
+/// Events the ring keeps when `--buffer-size` is not given.
+pub const DEFAULT_BUFFER_EVENTS: u64 = 1 << 22;
+
 /// The guest to run, its inputs, its sandbox and its limits: what `run`
 /// and `record` share.
 #[derive(Args, Debug)]
@@ -126,13 +159,26 @@ pub struct GuestFlags {
     pub invoke: Option<String>,
     #[command(flatten)]
     pub select: SelectFlags,
-    /// Ring capacity in events; when more are recorded, --keep decides which
-    /// survive and the rest are counted as lost.
-    #[arg(long = "buffer-size", value_name = "EVENTS", default_value_t = 1 << 22)]
-    pub buffer_size: u64,
+    /// Keep the trace in a ring of this many events in memory; when more
+    /// are recorded, --keep decides which survive and the rest are counted
+    /// as lost. The default, 4194304, applies
+    /// to a trace written to stderr. `run -o FILE` without --buffer-size
+    /// keeps every event instead: it renders them into FILE while the
+    /// guest runs (on --jobs threads, the guest waiting when they fall
+    /// behind); with --buffer-size it keeps only the ring's events, as for
+    /// stderr. `record` streams every event to its file either way; the
+    /// ring only bounds what the run holds in memory.
+    #[arg(long = "buffer-size", value_name = "EVENTS")]
+    pub buffer_size: Option<u64>,
     /// Which events the ring keeps when it overflows.
     #[arg(long, value_enum, default_value_t = Keep::Newest)]
     pub keep: Keep,
+    /// How the clock inline records read is kept while the guest runs.
+    /// Every trace states the resolution its timestamps got (the text's
+    /// `# clock resolution:` line, `clock_resolution_us` in JSON and Chrome
+    /// metadata, the `.rtrace` header).
+    #[arg(long, value_enum, default_value_t = ClockFlag::Ticker)]
+    pub clock: ClockFlag,
     /// Stop the guest after this long (e.g. 500ms, 10s, 2m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
@@ -194,7 +240,7 @@ impl GuestFlags {
     /// The run's ring and limits.
     pub fn run_options(&self) -> RunOptions {
         RunOptions {
-            capacity: self.buffer_size,
+            capacity: self.buffer_size.unwrap_or(DEFAULT_BUFFER_EVENTS),
             policy: match self.keep {
                 Keep::Newest => OverflowPolicy::KeepNewest,
                 Keep::Oldest => OverflowPolicy::KeepOldest,

@@ -29,7 +29,7 @@ impl Opts {
             relocators: ruchy_sources.into_iter().map(RuchySource::shared).collect(),
             ..self.select.config()?
         };
-        let out = ruchy_trace_instrument::instrument(&wasm, &config)?;
+        let out = ruchy_trace_instrument::instrument_with_jobs(&wasm, &config, self.select.jobs)?;
         for note in &out.notes {
             eprintln!("ruchy-trace: note: {note}");
         }

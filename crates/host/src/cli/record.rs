@@ -25,7 +25,12 @@ pub struct Opts {
 impl Opts {
     /// Runs the guest, recording its trace; the status is the guest's.
     pub fn run(self) -> Result<ExitCode, Failure> {
-        let outcome = super::run::execute(&self.guest, Some(&self.output))?;
+        let outcome = super::run::execute(
+            &self.guest,
+            &self.guest.run_options(),
+            Some(&self.output),
+            None,
+        )?;
         exit::guest_status(&outcome.trace.end)
     }
 }

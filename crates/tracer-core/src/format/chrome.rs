@@ -8,7 +8,8 @@
 //! {"name": "fibonacci", "cat": "wasm", "ph": "E", "ts": 7, "pid": 1, "tid": 1, "args": {"result": 5}}
 //! ],
 //! "displayTimeUnit": "ns",
-//! "otherData": {"program": "fibonacci", "total_events": 2, "kept_events": 2, "dropped_events": 0}}
+//! "otherData": {"program": "fibonacci", "total_events": 2, "kept_events": 2, "dropped_events": 0,
+//!   "clock_resolution_us": 100, "unmatched_exits": 0}}
 //! ```
 //!
 //! Every call is a `B`/`E` pair. `ts` is the event's timestamp in
@@ -27,7 +28,9 @@
 //! keep-newest ring dropped it) is skipped, and entries still open at the
 //! end are closed at the last timestamp.
 
-use super::util::{param_name, push_i64, push_json_str, push_u64, push_value_json};
+use super::util::{
+    param_name, push_i64, push_json_str, push_optional_u32, push_u64, push_value_json,
+};
 use super::Formatter;
 use crate::decode::{Stats, Trace};
 use crate::event::{Event, EventKind};
@@ -249,6 +252,8 @@ impl Formatter for ChromeFormatter {
         push_u64(out, stats.kept_events);
         out.push_str(", \"dropped_events\": ");
         push_u64(out, stats.dropped_events);
+        out.push_str(", \"clock_resolution_us\": ");
+        push_optional_u32(out, trace.clock_resolution_us);
         out.push_str(", \"unmatched_exits\": ");
         push_u64(out, self.skipped);
         out.push_str("}}\n");

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! {"metadata": {"program": "fibonacci", "format_version": 1, "timestamps": true,
-//!   "sample": 1, "epoch_unix_us": 1761761183405413, "end": {"kind": "returned"}},
+//!   "clock_resolution_us": 100, "sample": 1, "epoch_unix_us": 1761761183405413,
+//!   "end": {"kind": "returned"}},
 //! "events": [
 //! {"type": "function_enter", "name": "fibonacci", "id": 0, "depth": 0,
 //!   "args": [{"type_info": {"name": "i64"}, "value": 5}],
@@ -31,17 +32,19 @@
 //! numbers or, when not finite, the strings `"NaN"`, `"inf"`, `"-inf"`, and
 //! unrecorded values (`v128`, references) `null`. `location`,
 //! `timestamp_ns` and `duration_ns` are left out when unknown.
+//! `clock_resolution_us` is how fine the timestamps are (`null` when the
+//! trace has none or its host did not say).
 //!
 //! In JSON Lines mode the first line is `{"metadata": {...}}`, then one event
 //! object per line, then `{"stats": {...}}`: a stream without the stats line
 //! was cut.
 
 use super::util::{
-    json_value_head, param_name, push_i64, push_json_str, push_source_json, push_u64,
-    push_us_as_ns, push_value_json,
+    json_value_head, param_name, push_i64, push_json_str, push_optional_u32, push_source_json,
+    push_u64, push_us_as_ns, push_value_json,
 };
 use super::Formatter;
-use crate::decode::{RunEnd, Stats, Trace};
+use crate::decode::{RunEnd, Stats, StreamState, Trace};
 use crate::event::{Event, EventKind};
 use crate::source::{SourceType, TypeKind};
 use crate::table::FunctionInfo;
@@ -156,6 +159,8 @@ fn push_metadata(out: &mut String, trace: &Trace) {
     } else {
         "false"
     });
+    out.push_str(", \"clock_resolution_us\": ");
+    push_optional_u32(out, trace.clock_resolution_us);
     out.push_str(", \"sample\": ");
     push_u64(out, u64::from(trace.table.options.sample));
     out.push_str(", \"epoch_unix_us\": ");
@@ -324,6 +329,15 @@ impl Formatter for JsonFormatter {
         }
     }
 
+    fn resume(&mut self, events_before: u64, _start: &StreamState) -> bool {
+        self.first = events_before == 0;
+        true
+    }
+
+    fn begins_with_the_end(&self) -> bool {
+        true
+    }
+
     fn end(&mut self, _trace: &Trace, stats: &Stats, out: &mut String) {
         if self.options.lines {
             out.push_str("{\"stats\": ");
@@ -361,7 +375,7 @@ mod tests {
         assert_eq!(lines.len(), 1 + 1 + 8 + 2);
         assert_eq!(
             lines[0],
-            r#"{"metadata": {"program": "fibonacci", "format_version": 1, "timestamps": true, "sample": 1, "epoch_unix_us": 1761761183405413, "end": {"kind": "returned"}},"#
+            r#"{"metadata": {"program": "fibonacci", "format_version": 1, "timestamps": true, "clock_resolution_us": null, "sample": 1, "epoch_unix_us": 1761761183405413, "end": {"kind": "returned"}},"#
         );
         assert_eq!(lines[1], r#""events": ["#);
         assert_eq!(

@@ -5,7 +5,7 @@
 //! string buffer out whenever it grows large, so no format needs the whole
 //! rendering in memory.
 
-use crate::decode::{Stats, Trace};
+use crate::decode::{Stats, StreamState, Trace};
 use crate::event::Event;
 use alloc::string::String;
 use core::fmt;
@@ -29,6 +29,21 @@ pub trait Formatter {
     fn event(&mut self, trace: &Trace, event: &Event<'_>, out: &mut String);
     /// Writes whatever follows the events.
     fn end(&mut self, trace: &Trace, stats: &Stats, out: &mut String);
+    /// Prepares to render a piece of a trace cut into pieces (a trace
+    /// rendered while it is recorded, piece by piece on several threads):
+    /// the piece follows `events_before` events, and the stack and clock
+    /// at its start are `start`. Returns whether this formatter renders
+    /// such a piece exactly as it would have rendered it in sequence; a
+    /// formatter that returns `false` (the default) must see every piece,
+    /// in order.
+    fn resume(&mut self, _events_before: u64, _start: &StreamState) -> bool {
+        false
+    }
+    /// Whether what [`Formatter::begin`] writes depends on how the run
+    /// ended ([`Trace::end`]), so it can only be written after the run.
+    fn begins_with_the_end(&self) -> bool {
+        false
+    }
 }
 
 /// How much rendered text is held before it is handed out to be written.

@@ -6,11 +6,12 @@
 //! ```
 
 use super::util::{
-    param_name, push_millis, push_padded, push_secs_micros, push_u64, push_value_text,
+    param_name, push_i64, push_millis, push_padded, push_secs_micros, push_u64, push_value_text,
 };
 use super::Formatter;
-use crate::decode::{RunEnd, Stats, Trace};
+use crate::decode::{RunEnd, Stats, StreamState, Trace};
 use crate::event::{Event, EventKind};
+use crate::source::{SourceType, SourceValue};
 use crate::table::FunctionInfo;
 use crate::wasi;
 use alloc::string::String;
@@ -50,10 +51,13 @@ struct Pieces {
     location: String,
     /// Per parameter: `i64=` or `n: i64 = `.
     labels: Vec<String>,
+    /// Per source parameter, when the source signature is known:
+    /// `n: i64 = `.
+    source_labels: Vec<String>,
 }
 
 impl Pieces {
-    fn new(f: &FunctionInfo) -> Pieces {
+    fn new(f: &FunctionInfo, types: &[SourceType]) -> Pieces {
         let mut enter = String::with_capacity(f.name.len() + 4);
         enter.push_str("-> ");
         enter.push_str(&f.name);
@@ -95,11 +99,25 @@ impl Pieces {
                 s
             })
             .collect();
+        let source_labels = f
+            .source
+            .iter()
+            .flat_map(|sig| &sig.params)
+            .map(|p| {
+                let mut s = String::new();
+                s.push_str(&p.name);
+                s.push_str(": ");
+                s.push_str(types.get(p.ty as usize).map_or("?", |t| t.name.as_str()));
+                s.push_str(" = ");
+                s
+            })
+            .collect();
         Pieces {
             enter,
             exit,
             location,
             labels,
+            source_labels,
         }
     }
 }
@@ -111,7 +129,9 @@ impl Pieces {
 /// function's location is; exits read `<- name() = 1`, `<- name() = (1, 2.0)`
 /// or `<- name()`, tail exits `<- name() [tail call]`, frames closed by the
 /// host `<- name() [trapped]` (or `exited`, `interrupted`, `lost`), each
-/// followed by ` [0.002ms]` when the call's duration is known. A summary
+/// followed by ` [0.002ms]` when the call's duration is known. A trace
+/// whose host stated how fine its timestamps are starts with
+/// `# clock resolution: 100 us`. A summary
 /// `# events: K kept, L lost` and how the run ended close the text. Calls
 /// out of the guest read `-> module::field(...)`; known WASI functions
 /// (see [`crate::wasi`]) show their values as read from guest memory:
@@ -148,17 +168,35 @@ impl TextFormatter {
     }
 
     #[inline]
-    fn pieces(&mut self, id: u32, f: &FunctionInfo) -> &Pieces {
+    fn pieces(&mut self, id: u32, f: &FunctionInfo, types: &[SourceType]) -> &Pieces {
         let i = id as usize;
         if i >= self.pieces.len() {
             self.pieces.resize_with(i + 1, || None);
         }
-        self.pieces[i].get_or_insert_with(|| Pieces::new(f))
+        self.pieces[i].get_or_insert_with(|| Pieces::new(f, types))
+    }
+}
+
+/// Appends a source value as Ruchy shows it; integers that fit 64 bits
+/// (nearly all) without the formatting machinery.
+#[inline]
+fn push_source_text(out: &mut String, v: &SourceValue) {
+    match *v {
+        SourceValue::Int(x) if i64::try_from(x).is_ok() => push_i64(out, x as i64),
+        SourceValue::UInt(x) if u64::try_from(x).is_ok() => push_u64(out, x as u64),
+        ref other => {
+            let _ = write!(out, "{other}");
+        }
     }
 }
 
 impl Formatter for TextFormatter {
-    fn begin(&mut self, trace: &Trace, _out: &mut String) {
+    fn begin(&mut self, trace: &Trace, out: &mut String) {
+        if let Some(us) = trace.clock_resolution_us {
+            out.push_str("# clock resolution: ");
+            push_u64(out, u64::from(us));
+            out.push_str(" us\n");
+        }
         self.pieces.clear();
         self.pieces
             .resize_with(trace.table.functions.len(), || None);
@@ -194,7 +232,8 @@ impl Formatter for TextFormatter {
                 out.push_str("  ");
             }
         }
-        let p = self.pieces(event.id, event.function);
+        let types = &trace.table.types;
+        let p = self.pieces(event.id, event.function, types);
         if let Some(call) = wasi::decode(event, trace.table.limits) {
             if event.kind == EventKind::Enter {
                 out.push_str(&p.enter);
@@ -212,31 +251,36 @@ impl Formatter for TextFormatter {
             out.push('\n');
             return;
         }
-        if let Some(values) = event.source_values_within(&trace.table.types, trace.table.limits) {
-            let types = &trace.table.types;
-            let type_name = |ty: u32| {
-                types
-                    .get(ty as usize)
-                    .map(|t| t.name.as_str())
-                    .unwrap_or("?")
-            };
+        if event.function.source.is_some()
+            && matches!(event.kind, EventKind::Enter | EventKind::Exit)
+        {
             if event.kind == EventKind::Enter {
                 out.push_str(&p.enter);
-                for (i, a) in values.iter().enumerate() {
+                let mut i = 0;
+                event.each_source_value(types, trace.table.limits, |a| {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    let _ = write!(out, "{}: {} = {}", a.name, type_name(a.ty), a.value);
-                }
+                    match p.source_labels.get(i) {
+                        Some(label) => out.push_str(label),
+                        None => {
+                            out.push_str(a.name);
+                            out.push_str(": ? = ");
+                        }
+                    }
+                    push_source_text(out, &a.value);
+                    i += 1;
+                });
                 out.push(')');
                 out.push_str(&p.location);
                 out.push('\n');
                 return;
             }
             out.push_str(&p.exit);
-            for a in &values {
-                let _ = write!(out, " = {}", a.value);
-            }
+            event.each_source_value(types, trace.table.limits, |a| {
+                out.push_str(" = ");
+                push_source_text(out, &a.value);
+            });
             if let Some(d) = event.duration_us {
                 out.push_str(" [");
                 push_millis(out, d);
@@ -301,6 +345,11 @@ impl Formatter for TextFormatter {
             out.push_str("ms]");
         }
         out.push('\n');
+    }
+
+    fn resume(&mut self, _events_before: u64, _start: &StreamState) -> bool {
+        // A line depends on its event alone.
+        true
     }
 
     fn end(&mut self, trace: &Trace, stats: &Stats, out: &mut String) {

@@ -47,6 +47,14 @@ pub(crate) fn push_u64(out: &mut String, mut n: u64) {
     push_ascii(out, &buf[i..]);
 }
 
+/// Appends `n` as a JSON value: the number, or `null`.
+pub(crate) fn push_optional_u32(out: &mut String, n: Option<u32>) {
+    match n {
+        Some(n) => push_u64(out, u64::from(n)),
+        None => out.push_str("null"),
+    }
+}
+
 /// Appends `n` in decimal.
 #[inline]
 pub(crate) fn push_i64(out: &mut String, n: i64) {
@@ -63,10 +71,15 @@ pub(crate) fn push_padded(out: &mut String, mut n: u64, width: usize) {
     let mut buf = [b'0'; 20];
     let width = width.min(buf.len());
     let mut i = width;
-    while i > 0 {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
+    while i >= 2 {
+        let r = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i] = PAIRS[r];
+        buf[i + 1] = PAIRS[r + 1];
+    }
+    if i == 1 {
+        buf[0] = b'0' + (n % 10) as u8;
     }
     push_ascii(out, &buf[..width]);
 }
