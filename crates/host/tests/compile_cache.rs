@@ -168,7 +168,11 @@ fn an_unchanged_program_is_not_compiled_again() {
     assert_eq!(entries, ["key", "rs", "wasm"], "one cache entry");
 
     let second = stubs.run(false);
-    assert_eq!(stubs.compiles(), ["ruchy", "rustc"], "no compile the second time");
+    assert_eq!(
+        stubs.compiles(),
+        ["ruchy", "rustc"],
+        "no compile the second time"
+    );
     assert_eq!(text(&second.stderr), text(&first.stderr));
     assert_eq!(second.stdout, first.stdout);
 
@@ -201,7 +205,10 @@ fn a_rustc_failure_names_the_tool_and_its_first_error() {
     assert_eq!(stubs.compiles(), ["ruchy", "rustc"]);
     assert!(
         !stubs.dir.path().join("cache").exists()
-            || std::fs::read_dir(stubs.dir.path().join("cache")).unwrap().next().is_none(),
+            || std::fs::read_dir(stubs.dir.path().join("cache"))
+                .unwrap()
+                .next()
+                .is_none(),
         "a failed compile is not cached"
     );
 }

@@ -46,7 +46,10 @@ fn entered(program: &str, args: &[&str]) -> Vec<String> {
 #[test]
 fn filters_match_ruchy_names() {
     let add = "add <closure_let.ruchy:3:15>".to_string();
-    assert_eq!(entered("closure_let", &["--filter", "add"]), [add.clone(), add.clone()]);
+    assert_eq!(
+        entered("closure_let", &["--filter", "add"]),
+        [add.clone(), add.clone()]
+    );
     assert_eq!(
         entered("closure_let", &["--filter", "main::{{closure}}"]),
         [add.clone(), add.clone()]
@@ -60,7 +63,10 @@ fn filters_match_ruchy_names() {
         ["Circle::area <methods_same_name.ruchy:12:9>"]
     );
     assert_eq!(
-        entered("methods_same_name", &["--filter", "*::area", "--filter", "!Rect::*"]),
+        entered(
+            "methods_same_name",
+            &["--filter", "*::area", "--filter", "!Rect::*"]
+        ),
         ["Circle::area <methods_same_name.ruchy:12:9>"]
     );
 }

@@ -120,7 +120,10 @@ pub fn relocate_and_filter(
     let mut before = before.into_iter();
     selection.functions.retain(|f| {
         let before = before.next().unwrap_or_default();
-        let demangled = module.demangled.get(&f.wasm_index).map_or("", String::as_str);
+        let demangled = module
+            .demangled
+            .get(&f.wasm_index)
+            .map_or("", String::as_str);
         let names = [f.name.as_str(), &before, demangled, &f.raw_name];
         config.filters.allows(&names)
     });
