@@ -17,7 +17,7 @@ use ruchy_trace_tests::{parse_interp_trace, run_wasi, squash, InterpEvent};
 use std::path::PathBuf;
 
 /// How many programs the corpus holds.
-const CORPUS_SIZE: usize = 48;
+const CORPUS_SIZE: usize = 49;
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/corpus")
@@ -289,6 +289,8 @@ const KNOWN: &[(&str, Difference, &str)] = &[
     ),
     // `BTreeMap::new()`: "Undefined variable: BTreeMap".
     ("btreemap", StopsAfter(1), "no BTreeMap in the interpreter"),
+    // `HashSet::new()`: "Undefined variable: HashSet".
+    ("hashset", StopsAfter(1), "no HashSet in the interpreter"),
     // The transpiler turns `!(a && b)` into `!a && b`: the compiled xor of
     // (true, false) is false, the interpreted one true.
     (
@@ -588,6 +590,13 @@ fn values_are_as_in_ruchy() {
         ("floats_special", "x: f64 = NaN"),
         ("floats_special", "x: f64 = -inf"),
         ("hashmap_count", "\"pear\": 5"),
+        // 20 entries over three nodes, read in key order, cut after 8.
+        (
+            "btreemap",
+            "m: BTreeMap<i64, String> = {3: \"v\", 6: \"v\", 9: \"v\", 12: \"v\", \
+             15: \"v\", 18: \"v\", 21: \"v\", 24: \"v\", …(+12 more)}",
+        ),
+        ("hashset", "s: HashSet<i64> = {7}, x: i64 = 7"),
         ("vec_long", ", 7, …(+92 more)]"),
         ("string_long", "…(+6 more bytes)"),
     ];
@@ -628,4 +637,28 @@ fn cut_values_say_so_in_json() {
         "nothing is cut within wide limits"
     );
     assert!(whole.contains(", 98, 99]"), "{whole}");
+}
+
+/// A `BTreeMap` of 20 entries (a root and two leaves) is read in key
+/// order: cut, it says so in JSON with its full length; within wide
+/// limits every entry is there, in order.
+#[test]
+fn a_btreemap_is_read_in_key_order() {
+    let tracer = Tracer::new(false).unwrap();
+    let traced = |limits, formatter: &mut dyn Formatter| {
+        let outcome = trace(&tracer, "btreemap", limits);
+        render(formatter, &outcome.trace)
+    };
+    let json = traced(
+        Limits::default(),
+        &mut JsonFormatter::new(JsonOptions::default()),
+    );
+    assert!(
+        json.contains(r#"[24, "v"]], "len": 20, "truncated": true}"#),
+        "{json}"
+    );
+    let whole = traced(WIDE, &mut TextFormatter::new(TextOptions::default()));
+    let keys: Vec<String> = (1..=20).map(|k| format!("{}: \"v\"", k * 3)).collect();
+    let want = format!("m: BTreeMap<i64, String> = {{{}}}", keys.join(", "));
+    assert!(whole.contains(&want), "no `{want}` in\n{whole}");
 }

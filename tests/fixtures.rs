@@ -133,7 +133,7 @@ fn stripped_builds_record_the_same_wasm_values_as_full_builds() {
             "{name}: no names but exports either"
         );
         let full_events = seen(&run_wasi(&tracer, &full, Some(&all(Strategy::Inline))));
-        let shape = |v: &[Seen]| -> Vec<(EventKind, u32, Vec<Option<u64>>)> {
+        let shape = |v: &[Seen]| -> Vec<(EventKind, u32, Vec<Option<u128>>)> {
             v.iter()
                 .map(|e| (e.kind, e.depth, e.values.iter().map(bits).collect()))
                 .collect()
@@ -147,13 +147,15 @@ fn stripped_builds_record_the_same_wasm_values_as_full_builds() {
 }
 
 /// A recorded value's bits (floats compared bit for bit, NaNs included).
-fn bits(v: &ruchy_trace::ruchy_trace_core::Value) -> Option<u64> {
+fn bits(v: &ruchy_trace::ruchy_trace_core::Value) -> Option<u128> {
     use ruchy_trace::ruchy_trace_core::Value;
     match v {
-        Value::I32(x) => Some(*x as u32 as u64),
-        Value::I64(x) => Some(*x as u64),
-        Value::F32(x) => Some(u64::from(x.to_bits())),
-        Value::F64(x) => Some(x.to_bits()),
+        Value::I32(x) => Some(u128::from(*x as u32)),
+        Value::I64(x) => Some(u128::from(*x as u64)),
+        Value::F32(x) => Some(u128::from(x.to_bits())),
+        Value::F64(x) => Some(u128::from(x.to_bits())),
+        Value::V128(x) => Some(*x),
+        Value::Ref { null } => Some(u128::from(*null)),
         Value::Unrecorded(_) => None,
     }
 }

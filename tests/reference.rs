@@ -945,37 +945,34 @@ pub fn expected(
 pub struct Compared {
     /// Calls whose entries matched.
     pub calls: u64,
-    /// Recorded values (i32, i64, f32, f64) compared bit for bit.
+    /// Recorded values compared bit for bit (a reference by whether it is
+    /// null).
     pub values: u64,
-    /// Values ruchy-trace does not record (v128, references) whose type
-    /// matched.
-    pub unrecorded: u64,
+    /// How many of `values` were `v128` or references.
+    pub vectors_and_references: u64,
 }
 
 impl std::ops::AddAssign for Compared {
     fn add_assign(&mut self, o: Compared) {
         self.calls += o.calls;
         self.values += o.values;
-        self.unrecorded += o.unrecorded;
+        self.vectors_and_references += o.vectors_and_references;
     }
 }
 
-/// Whether a recorded value is the logged one, bit for bit.
-fn same_value(
-    recorded: &ruchy_trace::ruchy_trace_core::Value,
-    logged: &Logged,
-) -> Result<bool, ()> {
-    use ruchy_trace::ruchy_trace_core::{ValType as T, Value};
-    Ok(match (recorded, logged.ty) {
+/// Whether a recorded value is the logged one, bit for bit: a `v128` all
+/// 16 bytes, a reference whether it is null.
+fn same_value(recorded: &ruchy_trace::ruchy_trace_core::Value, logged: &Logged) -> bool {
+    use ruchy_trace::ruchy_trace_core::Value;
+    match (recorded, logged.ty) {
         (Value::I32(x), ty::I32) => u64::from(*x as u32) == logged.low,
         (Value::I64(x), ty::I64) => *x as u64 == logged.low,
         (Value::F32(x), ty::F32) => u64::from(x.to_bits()) == logged.low,
         (Value::F64(x), ty::F64) => x.to_bits() == logged.low,
-        (Value::Unrecorded(T::V128), ty::V128) | (Value::Unrecorded(T::Ref), ty::REF) => {
-            return Err(())
-        }
+        (Value::V128(x), ty::V128) => *x == u128::from(logged.low) | u128::from(logged.high) << 64,
+        (Value::Ref { null }, ty::REF) => *null == (logged.low != 0),
         _ => false,
-    })
+    }
 }
 
 /// Compares one instance's recorded events with the expected ones.
@@ -1011,10 +1008,12 @@ pub fn compare(
                 return false;
             }
             for (g, w) in got.iter().zip(want) {
-                match same_value(g, w) {
-                    Ok(true) => c.values += 1,
-                    Ok(false) => return false,
-                    Err(()) => c.unrecorded += 1,
+                if !same_value(g, w) {
+                    return false;
+                }
+                c.values += 1;
+                if matches!(w.ty, ty::V128 | ty::REF) {
+                    c.vectors_and_references += 1;
                 }
             }
             true

@@ -275,26 +275,29 @@ impl Recorder {
     }
 }
 
-/// The values a hook received for `types`, in record form: `v128` and
-/// references are not passed to hooks, so they take no parameter. Leaves
-/// `params` at what follows them.
+/// The values a hook received for `types`, in record form: a `v128` comes
+/// as two `i64` halves, low first, a reference as an `i32` that is 1 when
+/// it is null (see [`record::hook_name`]). Leaves `params` at what follows
+/// them.
 pub fn hook_values<'a>(
     types: &[ValType],
     params: &mut impl Iterator<Item = &'a Val>,
 ) -> Vec<Value> {
     types
         .iter()
-        .map(|&t| {
-            if t.record_size() == 0 {
-                return Value::Unrecorded(t);
-            }
-            match params.next() {
-                Some(Val::I32(v)) => Value::I32(*v),
-                Some(Val::I64(v)) => Value::I64(*v),
-                Some(Val::F32(v)) => Value::F32(f32::from_bits(*v)),
-                Some(Val::F64(v)) => Value::F64(f64::from_bits(*v)),
+        .map(|&t| match (t, params.next()) {
+            (ValType::I32, Some(Val::I32(v))) => Value::I32(*v),
+            (ValType::I64, Some(Val::I64(v))) => Value::I64(*v),
+            (ValType::F32, Some(Val::F32(v))) => Value::F32(f32::from_bits(*v)),
+            (ValType::F64, Some(Val::F64(v))) => Value::F64(f64::from_bits(*v)),
+            (ValType::Ref, Some(Val::I32(v))) => Value::Ref { null: *v != 0 },
+            (ValType::V128, Some(Val::I64(low))) => match params.next() {
+                Some(Val::I64(high)) => {
+                    Value::V128(u128::from(*low as u64) | u128::from(*high as u64) << 64)
+                }
                 _ => Value::Unrecorded(t),
-            }
+            },
+            _ => Value::Unrecorded(t),
         })
         .collect()
 }

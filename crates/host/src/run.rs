@@ -290,8 +290,8 @@ fn parse_arg(text: &str, ty: &ValType) -> Result<Val, String> {
         Value::I64(v) => Val::I64(v),
         Value::F32(v) => Val::F32(v.to_bits()),
         Value::F64(v) => Val::F64(v.to_bits()),
-        Value::Unrecorded(t) => {
-            return Err(ruchy_trace_core::value::BadValue::NotText(t).to_string())
+        v @ (Value::V128(_) | Value::Ref { .. } | Value::Unrecorded(_)) => {
+            return Err(ruchy_trace_core::value::BadValue::NotText(v.ty()).to_string())
         }
     })
 }

@@ -151,6 +151,7 @@ fn cleanup(paths: &[&Path]) {
 #[test]
 fn a_bare_header_stating_a_4_gib_table_is_refused_at_the_cap() {
     let mut f = b"RTRC".to_vec();
+    // The current version, so the length is what is refused.
     f.extend(u32le(2));
     f.extend(0u64.to_le_bytes());
     f.extend(u32le(u32::MAX));

@@ -20,6 +20,57 @@ fn a_closure_is_named_and_located_as_in_ruchy() {
     );
 }
 
+/// The entered functions of a `run --no-timestamps` trace of a corpus
+/// program with `args` before the module, as `name <location>` lines.
+fn entered(program: &str, args: &[&str]) -> Vec<String> {
+    let wasm = fixture(&format!("corpus/{program}.wasm"));
+    let mut all = vec!["run", "--no-timestamps"];
+    all.extend_from_slice(args);
+    all.push(wasm.to_str().unwrap());
+    let out = ruchy_trace(&all);
+    text(&out.stderr)
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("-> "))
+        .map(|l| {
+            let name = &l[..l.find('(').unwrap_or(l.len())];
+            let at = l.rfind(" <").map_or("", |i| &l[i + 1..]);
+            format!("{name} {at}")
+        })
+        .collect()
+}
+
+/// `--filter` sees the names a Ruchy trace shows: a `let`-bound closure by
+/// its binding (`add`) and by its Rust name (`main::{{closure}}`), a method
+/// as `Type::method`, so two types' `area` are told apart; an exclusion
+/// by the Ruchy name drops only that function.
+#[test]
+fn filters_match_ruchy_names() {
+    let add = "add <closure_let.ruchy:3:15>".to_string();
+    assert_eq!(
+        entered("closure_let", &["--filter", "add"]),
+        [add.clone(), add.clone()]
+    );
+    assert_eq!(
+        entered("closure_let", &["--filter", "main::{{closure}}"]),
+        [add.clone(), add.clone()]
+    );
+    assert_eq!(
+        entered("closure_let", &["--filter", "!add"]),
+        ["main <closure_let.ruchy:2:5>"]
+    );
+    assert_eq!(
+        entered("methods_same_name", &["--filter", "Circle::*"]),
+        ["Circle::area <methods_same_name.ruchy:12:9>"]
+    );
+    assert_eq!(
+        entered(
+            "methods_same_name",
+            &["--filter", "*::area", "--filter", "!Rect::*"]
+        ),
+        ["Circle::area <methods_same_name.ruchy:12:9>"]
+    );
+}
+
 /// `--max-elements` and `--max-string` set how much of a value is shown,
 /// and what was left out is counted in the text and in JSON.
 #[test]

@@ -59,14 +59,15 @@ pub const STAGING_BASE: u32 = 64;
 
 /// Name of the hook taking records of the given kind for the given value
 /// types: `enter_i64_f64`, `exit_i32`, `enter` for no recorded values.
-/// Types that are not recorded (`v128`, references) are not passed.
+/// A hook receives a `v128` as two `i64` halves (low first: JavaScript
+/// cannot take a `v128`) and a reference as an `i32`, 1 when it is null.
 pub fn hook_name(kind: RecordKind, types: &[ValType]) -> alloc::string::String {
     let mut name = alloc::string::String::from(match kind {
         RecordKind::Enter => ENTER_HOOK_PREFIX,
         RecordKind::Exit => EXIT_HOOK_PREFIX,
         RecordKind::TailExit => TAIL_EXIT_HOOK,
     });
-    for t in types.iter().filter(|t| t.record_size() > 0) {
+    for t in types {
         name.push('_');
         name.push_str(t.name());
     }
@@ -417,13 +418,7 @@ pub fn write_record(
         out.extend_from_slice(&d.to_le_bytes());
     }
     for v in values {
-        match *v {
-            Value::I32(x) => out.extend_from_slice(&x.to_le_bytes()),
-            Value::I64(x) => out.extend_from_slice(&x.to_le_bytes()),
-            Value::F32(x) => out.extend_from_slice(&x.to_le_bytes()),
-            Value::F64(x) => out.extend_from_slice(&x.to_le_bytes()),
-            Value::Unrecorded(_) => {}
-        }
+        v.write(out);
     }
     if let Some(s) = snapshot {
         out.extend_from_slice(&(s.len() as u32).to_le_bytes());

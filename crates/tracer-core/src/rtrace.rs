@@ -9,7 +9,8 @@
 //! blocks, each: u8 kind, u32 payload length, payload
 //!   'R' records, compacted: per record a LEB128 header, the timestamp as
 //!       a LEB128 delta from the previous one, the depth (sampled entries),
-//!       each value zigzag-LEB128 (floats as their bits), a snapshot as a
+//!       each value zigzag-LEB128 (floats as their bits; a v128 as two
+//!       LEB128 halves, low first; a reference as 1 if null, else 0), a snapshot as a
 //!       LEB128 length and its bytes
 //!   'E' the end: u64 end time (µs), u64 events lost, u8 how the run ended
 //!       (0 returned, 1 exited + i32, 2 trapped + text, 3 interrupted + text)
@@ -31,7 +32,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 const MAGIC: &[u8; 4] = b"RTRC";
-/// Version 2 added the clock resolution to the header.
+/// Version 2 added the clock resolution to the header, and `v128` and
+/// reference values (two LEB128 halves; 0 or 1 for null) to the records.
 const VERSION: u32 = 2;
 const BLOCK_RECORDS: u8 = b'R';
 const BLOCK_END: u8 = b'E';
@@ -125,6 +127,12 @@ impl TraceWriter {
                     Value::I64(x) => leb(&mut payload, zigzag(x)),
                     Value::F32(x) => leb(&mut payload, u64::from(x.to_bits())),
                     Value::F64(x) => leb(&mut payload, x.to_bits()),
+                    Value::V128(x) => {
+                        leb(&mut payload, x as u64);
+                        leb(&mut payload, (x >> 64) as u64);
+                    }
+                    Value::Ref { null } => leb(&mut payload, u64::from(null)),
+                    // Records decoded from bytes always hold their values.
                     Value::Unrecorded(_) => {}
                 }
             }
@@ -566,7 +574,13 @@ impl<S: TraceSource> TraceReader<S> {
                     ValType::I64 => Value::I64(unzigzag(c.leb()?)),
                     ValType::F32 => Value::F32(f32::from_bits(c.leb()? as u32)),
                     ValType::F64 => Value::F64(f64::from_bits(c.leb()?)),
-                    other => Value::Unrecorded(other),
+                    ValType::V128 => {
+                        let low = c.leb()?;
+                        Value::V128(u128::from(low) | u128::from(c.leb()?) << 64)
+                    }
+                    ValType::Ref => Value::Ref {
+                        null: c.leb()? != 0,
+                    },
                 });
             }
             let snapshot = if self.layout.snapshot_of(header) {
@@ -763,6 +777,52 @@ mod tests {
             }
             assert!(saw_error, "cut at {cut} went unnoticed");
         }
+    }
+
+    /// `v128` values keep all 16 bytes and references their null-ness
+    /// through the compacted blocks.
+    #[test]
+    fn vectors_and_references_round_trip() {
+        use crate::format::util::testutil::SIMD;
+        use crate::record::RecordKind::{Enter, Exit};
+        let mut t = table(true);
+        t.functions[SIMD as usize].params = vec![ValType::V128, ValType::Ref, ValType::Ref];
+        let recs = vec![
+            (
+                SIMD,
+                Enter,
+                1,
+                vec![
+                    Value::V128(0x8000_0000_0000_0001_7fff_ffff_ffff_fffe),
+                    Value::Ref { null: true },
+                    Value::Ref { null: false },
+                ],
+            ),
+            (SIMD, Exit, 2, vec![Value::V128(u128::MAX)]),
+        ];
+        let raw = bytes(&t, &recs);
+        let (mut w, mut file) = TraceWriter::new(&t, 0);
+        file.extend(w.block(&raw).unwrap());
+        let mut r = TraceReader::new(&file[..]).unwrap();
+        let Some(Ok(Block::Records(back))) = r.next_block() else {
+            panic!("no records block");
+        };
+        assert_eq!(back, raw);
+        let layout = RecordLayout::new(&t);
+        let values: Vec<Vec<Value>> = Records::new(&layout, &back, 0)
+            .map(|r| {
+                let r = r.unwrap();
+                let f = &t.functions[r.id as usize];
+                let types = if r.kind == Enter {
+                    &f.params
+                } else {
+                    &f.results
+                };
+                record::values(types, r.values).collect()
+            })
+            .collect();
+        let want: Vec<Vec<Value>> = recs.into_iter().map(|r| r.3).collect();
+        assert_eq!(values, want);
     }
 
     /// A file of `head` (the fixed header with the stated table length)

@@ -137,6 +137,29 @@ pub enum TypeKind {
         /// The entry type: a `(K, V)` tuple for a map, `K` for a set.
         entry: TypeId,
     },
+    /// A `BTreeMap`: a tree of nodes, each holding up to 11 keys and values
+    /// in arrays; an internal node also holds one more child pointer than
+    /// keys. Entries are read in key order.
+    BTreeMap {
+        /// Offset of the root node's address (0 when the map is empty).
+        root: u32,
+        /// Offset of the root's height (0: the root is a leaf).
+        height: u32,
+        /// Offset of the entry count.
+        length: u32,
+        /// Offset of the key array in a node.
+        keys: u32,
+        /// Offset of the value array in a node.
+        vals: u32,
+        /// Offset of a node's `u16` key count.
+        len: u32,
+        /// Offset of an internal node's child pointers.
+        edges: u32,
+        /// The key type.
+        key: TypeId,
+        /// The value type.
+        value: TypeId,
+    },
     /// Something this version cannot read; shown by its name.
     Opaque,
 }
@@ -270,7 +293,7 @@ fn needs_memory(types: &[SourceType], ty: TypeId, depth: u32) -> bool {
                 .iter()
                 .any(|&(_, _, f)| needs_memory(types, f, depth + 1))
         }),
-        TypeKind::HashMap { .. } => true,
+        TypeKind::HashMap { .. } | TypeKind::BTreeMap { .. } => true,
         _ => false,
     }
 }
@@ -321,6 +344,13 @@ pub enum SourceValue {
         /// Entries shown, in the table's order.
         entries: Vec<(SourceValue, SourceValue)>,
         /// Full entry count.
+        len: u32,
+    },
+    /// A set: its first elements and its full element count.
+    Set {
+        /// Elements shown, in the table's order.
+        items: Vec<SourceValue>,
+        /// Full element count.
         len: u32,
     },
     /// A sequence: the first elements and the full length.
@@ -437,6 +467,8 @@ fn value_bits(v: &Value) -> u128 {
         Value::I64(x) => x as u64 as u128,
         Value::F32(x) => x.to_bits() as u128,
         Value::F64(x) => x.to_bits() as u128,
+        Value::V128(x) => x,
+        Value::Ref { null } => u128::from(null),
         Value::Unrecorded(_) => 0,
     }
 }
@@ -465,7 +497,7 @@ pub fn leaf_count(types: &[SourceType], ty: TypeId) -> Option<u32> {
             None => 1,
             Some(_) => 2,
         },
-        TypeKind::HashMap { .. } | TypeKind::Opaque => return None,
+        TypeKind::HashMap { .. } | TypeKind::BTreeMap { .. } | TypeKind::Opaque => return None,
     })
 }
 
@@ -635,7 +667,35 @@ impl Walker<'_, '_> {
                         self.word(addr.wrapping_add(*items)),
                     );
                     match words {
-                        (Some(c), Some(m), Some(n)) => self.map(*entry, c, m, n, depth),
+                        (Some(c), Some(m), Some(n)) => match self.map(*entry, c, m, n, depth) {
+                            // A hashbrown set is a map to `()`.
+                            SourceValue::Map { entries, len } if t.name.starts_with("HashSet<") => {
+                                SourceValue::Set {
+                                    items: entries.into_iter().map(|(k, _)| k).collect(),
+                                    len,
+                                }
+                            }
+                            other => other,
+                        },
+                        _ => SourceValue::Unreadable(addr),
+                    }
+                }
+                Place::Scalars(_) => SourceValue::Opaque(t.name.clone()),
+            },
+            TypeKind::BTreeMap {
+                root,
+                height,
+                length,
+                ..
+            } => match place {
+                Place::Memory(addr) => {
+                    let words = (
+                        self.word(addr.wrapping_add(*root)),
+                        self.word(addr.wrapping_add(*height)),
+                        self.word(addr.wrapping_add(*length)),
+                    );
+                    match words {
+                        (Some(r), Some(h), Some(n)) => self.btree(&t.kind, r, h, n, depth),
                         _ => SourceValue::Unreadable(addr),
                     }
                 }
@@ -807,6 +867,117 @@ impl Walker<'_, '_> {
     }
 }
 
+/// Where a walk through a `BTreeMap` is: the entries read so far, how many
+/// are wanted, and how many more nodes may be visited.
+struct TreeWalk {
+    entries: Vec<(SourceValue, SourceValue)>,
+    wanted: u32,
+    visits: u32,
+}
+
+impl Walker<'_, '_> {
+    /// The first entries of a `BTreeMap` in key order, from its root node
+    /// `root` of height `height`; `length` is its entry count.
+    fn btree(
+        &mut self,
+        kind: &TypeKind,
+        root: u32,
+        height: u32,
+        length: u32,
+        depth: u32,
+    ) -> SourceValue {
+        let mut walk = TreeWalk {
+            entries: Vec::new(),
+            wanted: length.min(self.limits.max_elements),
+            visits: MAX_TREE_NODES,
+        };
+        if root != 0 && length > 0 {
+            if height > MAX_TREE_HEIGHT {
+                return SourceValue::Unreadable(root);
+            }
+            if let Err(addr) = self.tree_node(kind, root, height, &mut walk, depth) {
+                return SourceValue::Unreadable(addr);
+            }
+        }
+        SourceValue::Map {
+            entries: walk.entries,
+            len: length,
+        }
+    }
+
+    /// Reads the entries under `node` in order (for an internal node, child
+    /// `i`, then entry `i`, and the last child last) until enough are read;
+    /// `Err` names an address that could not be read or holds no node.
+    fn tree_node(
+        &mut self,
+        kind: &TypeKind,
+        node: u32,
+        height: u32,
+        walk: &mut TreeWalk,
+        depth: u32,
+    ) -> Result<(), u32> {
+        let TypeKind::BTreeMap {
+            keys,
+            vals,
+            len,
+            edges,
+            key,
+            value,
+            ..
+        } = *kind
+        else {
+            return Err(node);
+        };
+        if walk.visits == 0 {
+            return Err(node);
+        }
+        walk.visits -= 1;
+        let count = self
+            .mem
+            .read(node.wrapping_add(len), 2)
+            .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
+            .ok_or(node)?;
+        if count > BTREE_CAPACITY {
+            return Err(node);
+        }
+        let size = |ty: TypeId| self.types.get(ty as usize).map_or(0, |t| t.size);
+        let (key_size, value_size) = (size(key), size(value));
+        for i in 0..=count {
+            if walk.entries.len() as u32 >= walk.wanted {
+                return Ok(());
+            }
+            if height > 0 {
+                let child = self
+                    .word(node.wrapping_add(edges).wrapping_add(4 * i))
+                    .ok_or(node)?;
+                self.tree_node(kind, child, height - 1, walk, depth)?;
+            }
+            if i < count && (walk.entries.len() as u32) < walk.wanted {
+                let k = self.read(
+                    key,
+                    Place::Memory(node.wrapping_add(keys).wrapping_add(i * key_size)),
+                    depth + 1,
+                );
+                let v = self.read(
+                    value,
+                    Place::Memory(node.wrapping_add(vals).wrapping_add(i * value_size)),
+                    depth + 1,
+                );
+                walk.entries.push((k, v));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keys a `BTreeMap` node holds at most (Rust's `B` is 6: `2 * B - 1`).
+const BTREE_CAPACITY: u32 = 11;
+/// Deepest `BTreeMap` read: 11 entries per node make a tree of height 32
+/// hold more entries than a 32-bit memory can.
+const MAX_TREE_HEIGHT: u32 = 32;
+/// Nodes read for one `BTreeMap` at most, however its memory is damaged.
+const MAX_TREE_NODES: u32 = 4096;
+
 /// `…(+N more)` after the `shown` items of `len`, when some were left out.
 fn more(f: &mut fmt::Formatter<'_>, shown: usize, len: u32) -> fmt::Result {
     if (len as usize) > shown {
@@ -914,6 +1085,17 @@ impl fmt::Display for SourceValue {
                     f.write_char(',')?;
                 }
                 f.write_char(')')
+            }
+            SourceValue::Set { items, len } => {
+                f.write_char('{')?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                more(f, items.len(), *len)?;
+                f.write_char('}')
             }
             SourceValue::Map { entries, len } => {
                 f.write_char('{')?;

@@ -13,8 +13,9 @@ use alloc::vec::Vec;
 pub const SECTION_NAME: &str = "ruchy-trace";
 
 const MAGIC: &[u8; 4] = b"RTFT";
-/// Version 5: value limits (3) and import calls (4) in the table, WASI
-/// calls read guest memory (5); older tables are refused, not misread.
+/// Version 5: value limits (3) and import calls (4) in the table; WASI
+/// calls read guest memory, and `v128` and reference values are recorded
+/// (5). Older tables are refused, not misread.
 const VERSION: u32 = 5;
 
 /// How the instrumented code hands records to the host.
@@ -302,6 +303,22 @@ impl FunctionTable {
                     w.u32(*items);
                     w.u32(*entry);
                 }
+                TypeKind::BTreeMap {
+                    root,
+                    height,
+                    length,
+                    keys,
+                    vals,
+                    len,
+                    edges,
+                    key,
+                    value,
+                } => {
+                    w.u32(14);
+                    for x in [root, height, length, keys, vals, len, edges, key, value] {
+                        w.u32(*x);
+                    }
+                }
             }
         }
         w.u32(self.limits.max_string);
@@ -538,6 +555,17 @@ impl FunctionTable {
                     items: r.u32("map type")?,
                     entry: r.u32("map type")?,
                 },
+                14 => TypeKind::BTreeMap {
+                    root: r.u32("tree map type")?,
+                    height: r.u32("tree map type")?,
+                    length: r.u32("tree map type")?,
+                    keys: r.u32("tree map type")?,
+                    vals: r.u32("tree map type")?,
+                    len: r.u32("tree map type")?,
+                    edges: r.u32("tree map type")?,
+                    key: r.u32("tree map type")?,
+                    value: r.u32("tree map type")?,
+                },
                 _ => {
                     return Err(Error::Invalid {
                         what: "type kind",
@@ -558,6 +586,7 @@ impl FunctionTable {
                 .iter()
                 .all(|v| v.fields.iter().all(|f| !bad_ref(f.2))),
             TypeKind::HashMap { entry, .. } => !bad_ref(*entry),
+            TypeKind::BTreeMap { key, value, .. } => !bad_ref(*key) && !bad_ref(*value),
             _ => true,
         }) && functions.iter().all(|f| {
             f.source.as_ref().is_none_or(|s| {
@@ -766,6 +795,7 @@ mod tests {
             FunctionTable::decode(&bytes),
             Err(Error::UnsupportedVersion(6))
         );
+        // Version 4 tables recorded no v128 or reference values.
         bytes[4] = 4;
         assert_eq!(
             FunctionTable::decode(&bytes),

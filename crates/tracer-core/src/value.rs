@@ -2,9 +2,9 @@
 
 /// A WebAssembly value type as far as the trace cares.
 ///
-/// Scalars are recorded; `v128` and references are not (their bits are not
-/// meaningful outside the instance), so they take no room in a record and
-/// render as a placeholder.
+/// Numbers and vectors are recorded bit for bit. A reference's bits mean
+/// nothing outside its instance, so what is recorded of it is whether it is
+/// null.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ValType {
     /// 32-bit integer.
@@ -15,9 +15,9 @@ pub enum ValType {
     F32,
     /// 64-bit float.
     F64,
-    /// 128-bit vector: not recorded.
+    /// 128-bit vector, recorded as its 16 bytes.
     V128,
-    /// Any reference type: not recorded.
+    /// Any reference type, recorded as whether it is null (an `i32`).
     Ref,
 }
 
@@ -25,9 +25,9 @@ impl ValType {
     /// Bytes this type occupies in a record.
     pub const fn record_size(self) -> usize {
         match self {
-            ValType::I32 | ValType::F32 => 4,
+            ValType::I32 | ValType::F32 | ValType::Ref => 4,
             ValType::I64 | ValType::F64 => 8,
-            ValType::V128 | ValType::Ref => 0,
+            ValType::V128 => 16,
         }
     }
 
@@ -78,7 +78,14 @@ pub enum Value {
     F32(f32),
     /// A 64-bit float.
     F64(f64),
-    /// A value of a type the trace does not record.
+    /// A 128-bit vector: its 16 bytes, little endian (lane 0 lowest).
+    V128(u128),
+    /// A reference: whether it is null.
+    Ref {
+        /// The reference is null.
+        null: bool,
+    },
+    /// A value a host could not read (a hook that was not given it).
     Unrecorded(ValType),
 }
 
@@ -90,6 +97,8 @@ impl Value {
             Value::I64(_) => ValType::I64,
             Value::F32(_) => ValType::F32,
             Value::F64(_) => ValType::F64,
+            Value::V128(_) => ValType::V128,
+            Value::Ref { .. } => ValType::Ref,
             Value::Unrecorded(t) => *t,
         }
     }
@@ -124,12 +133,35 @@ impl Value {
     pub(crate) fn read(ty: ValType, bytes: &[u8]) -> Value {
         let b4 = |b: &[u8]| [b[0], b[1], b[2], b[3]];
         let b8 = |b: &[u8]| [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+        let b16 = |b: &[u8]| {
+            let mut x = [0; 16];
+            x.copy_from_slice(&b[..16]);
+            x
+        };
         match ty {
             ValType::I32 => Value::I32(i32::from_le_bytes(b4(bytes))),
             ValType::I64 => Value::I64(i64::from_le_bytes(b8(bytes))),
             ValType::F32 => Value::F32(f32::from_le_bytes(b4(bytes))),
             ValType::F64 => Value::F64(f64::from_le_bytes(b8(bytes))),
-            ValType::V128 | ValType::Ref => Value::Unrecorded(ty),
+            ValType::V128 => Value::V128(u128::from_le_bytes(b16(bytes))),
+            ValType::Ref => Value::Ref {
+                null: i32::from_le_bytes(b4(bytes)) != 0,
+            },
+        }
+    }
+
+    /// Appends the value the way a record holds it (see
+    /// [`ValType::record_size`]); a value that was not read is written as
+    /// zero bytes of its size, so the record keeps its layout.
+    pub fn write(&self, out: &mut alloc::vec::Vec<u8>) {
+        match *self {
+            Value::I32(x) => out.extend_from_slice(&x.to_le_bytes()),
+            Value::I64(x) => out.extend_from_slice(&x.to_le_bytes()),
+            Value::F32(x) => out.extend_from_slice(&x.to_le_bytes()),
+            Value::F64(x) => out.extend_from_slice(&x.to_le_bytes()),
+            Value::V128(x) => out.extend_from_slice(&x.to_le_bytes()),
+            Value::Ref { null } => out.extend_from_slice(&i32::from(null).to_le_bytes()),
+            Value::Unrecorded(t) => out.extend_from_slice(&[0; 16][..t.record_size()]),
         }
     }
 }

@@ -89,7 +89,10 @@ fn random_value(rng: &mut Rng, t: ValType) -> Value {
         ValType::I64 => Value::I64(rng.next() as i64),
         ValType::F32 => Value::F32(f32::from_bits(rng.next() as u32)),
         ValType::F64 => Value::F64(f64::from_bits(rng.next())),
-        other => Value::Unrecorded(other),
+        ValType::V128 => Value::V128(u128::from(rng.next()) << 64 | u128::from(rng.next())),
+        ValType::Ref => Value::Ref {
+            null: rng.next() & 1 == 0,
+        },
     }
 }
 

@@ -302,10 +302,6 @@ impl Probe<'_> {
                 .collect(),
             RecordKind::TailExit => Vec::new(),
         };
-        let values: Vec<(u32, ValType)> = values
-            .into_iter()
-            .filter(|(_, t)| t.record_size() > 0)
-            .collect();
         let depth = self.sampled() && kind == RecordKind::Enter;
         let header = record::header(self.id, kind) as i32;
         let added = &self.plan;
@@ -323,8 +319,19 @@ impl Probe<'_> {
                         added.depth.expect("sampled modules have a depth"),
                     ));
                 }
-                for (local, _) in &values {
-                    f.instruction(&Instruction::LocalGet(*local));
+                for &(local, t) in &values {
+                    f.instruction(&Instruction::LocalGet(local));
+                    match t {
+                        ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64 => {}
+                        ValType::V128 => {
+                            f.instruction(&Instruction::I64x2ExtractLane(0));
+                            f.instruction(&Instruction::LocalGet(local));
+                            f.instruction(&Instruction::I64x2ExtractLane(1));
+                        }
+                        ValType::Ref => {
+                            f.instruction(&Instruction::RefIsNull);
+                        }
+                    }
                 }
                 if kind == RecordKind::Exit {
                     if let Some(local) = self.result_address {
@@ -385,12 +392,15 @@ impl Probe<'_> {
                 for &(local, t) in &values {
                     f.instruction(&Instruction::LocalGet(p));
                     f.instruction(&Instruction::LocalGet(local));
+                    if t == ValType::Ref {
+                        f.instruction(&Instruction::RefIsNull);
+                    }
                     f.instruction(&match t {
-                        ValType::I32 => Instruction::I32Store(arg(offset, 0)),
+                        ValType::I32 | ValType::Ref => Instruction::I32Store(arg(offset, 0)),
                         ValType::I64 => Instruction::I64Store(arg(offset, 0)),
                         ValType::F32 => Instruction::F32Store(arg(offset, 0)),
                         ValType::F64 => Instruction::F64Store(arg(offset, 0)),
-                        ValType::V128 | ValType::Ref => unreachable!("filtered out above"),
+                        ValType::V128 => Instruction::V128Store(arg(offset, 0)),
                     });
                     offset += t.record_size() as u32;
                 }

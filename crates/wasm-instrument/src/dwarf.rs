@@ -521,6 +521,94 @@ impl<'a> UnitReader<'a, '_> {
         })
     }
 
+    /// The member reached from the type at `off` by following `names`, one
+    /// member per name (a variant such as `Some` counts as a member of its
+    /// enum): its offset from `off`'s start, and its type.
+    fn member_path(
+        &self,
+        mut off: UnitOffset,
+        names: &[&str],
+    ) -> gimli::Result<Option<(u32, UnitOffset)>> {
+        let mut at = 0;
+        for name in names {
+            let mut members = Vec::new();
+            for c in self.children(off)? {
+                match c.tag() {
+                    gimli::DW_TAG_member => members.push(c),
+                    gimli::DW_TAG_variant_part => {
+                        for v in self.children(c.offset())? {
+                            if v.tag() == gimli::DW_TAG_variant {
+                                members.extend(self.children(v.offset())?);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let found = members.iter().find(|m| {
+                m.tag() == gimli::DW_TAG_member
+                    && self.string(m.attr_value(gimli::DW_AT_name)).as_deref() == Some(name)
+            });
+            let Some(m) = found else {
+                return Ok(None);
+            };
+            let Some(AttributeValue::UnitRef(t)) = m.attr_value(gimli::DW_AT_type) else {
+                return Ok(None);
+            };
+            at += Self::member_offset(m);
+            off = t;
+        }
+        Ok(Some((at, off)))
+    }
+
+    /// A `BTreeMap`: the root node and height inside `root`, the entry
+    /// count, and where a node keeps its keys, values, key count and (past
+    /// the leaf part, an internal node being `#[repr(C)]` leaf then edges)
+    /// its children.
+    fn btree_map(&mut self, off: UnitOffset, depth: u32) -> gimli::Result<TypeKind> {
+        let root = self.member_path(off, &["root", "Some", "__0", "node"])?;
+        let height = self.member_path(off, &["root", "Some", "__0", "height"])?;
+        let length = self.member_path(off, &["length"])?;
+        let (Some((root, non_null)), Some((height, _)), Some((length, _))) = (root, height, length)
+        else {
+            return Ok(TypeKind::Opaque);
+        };
+        let Some((_, pointer)) = self.member_path(non_null, &["pointer"])? else {
+            return Ok(TypeKind::Opaque);
+        };
+        let Some(AttributeValue::UnitRef(leaf)) =
+            self.unit.entry(pointer)?.attr_value(gimli::DW_AT_type)
+        else {
+            return Ok(TypeKind::Opaque);
+        };
+        let leaf_size = udata(self.unit.entry(leaf)?.attr_value(gimli::DW_AT_byte_size));
+        let keys = self.member_path(leaf, &["keys"])?;
+        let vals = self.member_path(leaf, &["vals"])?;
+        let len = self.member_path(leaf, &["len"])?;
+        let (Some(leaf_size), Some((keys, _)), Some((vals, _)), Some((len, _))) =
+            (leaf_size, keys, vals, len)
+        else {
+            return Ok(TypeKind::Opaque);
+        };
+        let (Some(key), Some(value)) = (
+            self.template_param(off, "K")?,
+            self.template_param(off, "V")?,
+        ) else {
+            return Ok(TypeKind::Opaque);
+        };
+        Ok(TypeKind::BTreeMap {
+            root,
+            height,
+            length,
+            keys,
+            vals,
+            len,
+            edges: (leaf_size as u32).next_multiple_of(4),
+            key: self.ty(key, depth + 1),
+            value: self.ty(value, depth + 1),
+        })
+    }
+
     /// The first struct member (searching nested structs) whose type name
     /// starts with `prefix`: its offset from `off`'s start plus `base`, and
     /// its type.
@@ -580,8 +668,11 @@ impl<'a> UnitReader<'a, '_> {
         {
             return self.sum(part.offset(), depth);
         }
-        if name.starts_with("HashMap<") {
+        if name.starts_with("HashMap<") || name.starts_with("HashSet<") {
             return self.hash_map(off, depth);
+        }
+        if name.starts_with("BTreeMap<") {
+            return self.btree_map(off, depth);
         }
         if name == "&str" {
             return Ok(TypeKind::StrRef);

@@ -68,7 +68,8 @@ pub struct Config {
     pub options: TraceOptions,
     /// The program's own functions, or every function.
     pub scope: Scope,
-    /// Name filters applied after the scope (see [`Filters`]).
+    /// Name filters applied after the scope, to the names the relocators
+    /// give as well as the Rust names (see [`Filters`]).
     pub filters: Filters,
     /// Read DWARF for source names, types and locations, and decode values
     /// in source terms (strings and structs read from guest memory at the
@@ -138,8 +139,9 @@ pub fn instrument_with_jobs(
     };
     let module = analysis::analyze(wasm)?;
     let mut selection = select::select(&module, config, wrappers.len())?;
+    select::relocate_and_filter(&module, config, &mut selection);
     imports::select(&module, config, wrappers, &mut selection)?;
-    let mut table = ruchy_trace_core::FunctionTable {
+    let table = ruchy_trace_core::FunctionTable {
         options: config.options,
         program: module
             .program
@@ -150,9 +152,6 @@ pub fn instrument_with_jobs(
         types: selection.types.clone(),
         limits: config.limits,
     };
-    for r in &config.relocators {
-        r.relocate(&mut table.functions);
-    }
     let mut notes = Vec::new();
     let bytes = rewrite::rewrite(wasm, &module, &selection, &table, jobs, &mut notes)?;
     #[cfg(debug_assertions)]

@@ -44,7 +44,7 @@ fn leaves(types: &[SourceType], ty: TypeId, out: &mut Vec<ValType>) -> Option<()
                 leaves(types, payload, out)?;
             }
         }
-        TypeKind::HashMap { .. } | TypeKind::Opaque => return None,
+        TypeKind::HashMap { .. } | TypeKind::BTreeMap { .. } | TypeKind::Opaque => return None,
     }
     Some(())
 }
@@ -58,6 +58,7 @@ fn passed_by_address(types: &[SourceType], ty: TypeId) -> bool {
                 | TypeKind::Vec { .. }
                 | TypeKind::Enum { .. }
                 | TypeKind::HashMap { .. }
+                | TypeKind::BTreeMap { .. }
                 | TypeKind::Opaque
         )
     })

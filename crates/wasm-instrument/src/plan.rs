@@ -46,13 +46,17 @@ pub struct Plan {
     pub staging_limit: u32,
 }
 
-fn encoder_type(t: ValType) -> wasm_encoder::ValType {
+/// The hook parameters that carry a value of type `t` (see
+/// [`record::hook_name`]): a `v128` as two `i64`, a reference's null-ness
+/// as an `i32`.
+fn hook_params(t: ValType) -> &'static [wasm_encoder::ValType] {
+    use wasm_encoder::ValType as E;
     match t {
-        ValType::I32 => wasm_encoder::ValType::I32,
-        ValType::I64 => wasm_encoder::ValType::I64,
-        ValType::F32 => wasm_encoder::ValType::F32,
-        ValType::F64 => wasm_encoder::ValType::F64,
-        ValType::V128 | ValType::Ref => unreachable!("unrecorded types are never passed to hooks"),
+        ValType::I32 | ValType::Ref => &[E::I32],
+        ValType::I64 => &[E::I64],
+        ValType::F32 => &[E::F32],
+        ValType::F64 => &[E::F64],
+        ValType::V128 => &[E::I64, E::I64],
     }
 }
 
@@ -109,10 +113,7 @@ impl Plan {
             ..Plan::default()
         };
         let recorded = |t: &[ValType]| -> Vec<wasm_encoder::ValType> {
-            t.iter()
-                .filter(|t| t.record_size() > 0)
-                .map(|&t| encoder_type(t))
-                .collect()
+            t.iter().flat_map(|&t| hook_params(t)).copied().collect()
         };
         let types = &table.types;
         if options.strategy == Strategy::Inline {

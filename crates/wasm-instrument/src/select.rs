@@ -40,9 +40,9 @@ pub fn convert(t: wasmparser::ValType) -> ValType {
     }
 }
 
-/// Selects among the module's own functions: the last `wrappers` defined
-/// functions are import wrappers, chosen by [`crate::imports::select`]
-/// instead.
+/// Selects among the module's own functions, name filters aside (see
+/// [`relocate_and_filter`]): the last `wrappers` defined functions are
+/// import wrappers, chosen by [`crate::imports::select`] instead.
 pub fn select(
     module: &ModuleInfo<'_>,
     config: &crate::Config,
@@ -69,10 +69,6 @@ pub fn select(
             continue;
         }
         let name = names::display_name(&demangled, program);
-        let all_names = [name.as_str(), demangled.as_str(), raw.as_str()];
-        if !config.filters.allows(&all_names) {
-            continue;
-        }
         let sig = &module.signatures[index as usize];
         if functions.len() as u32 > ruchy_trace_core::record::MAX_FUNCTION_ID {
             return Err(Error::Unsupported {
@@ -102,6 +98,41 @@ pub fn select(
         ids,
         types,
     })
+}
+
+/// Gives the selected functions their source names and locations
+/// (`config.relocators`), then keeps those the name filters allow. Filters
+/// see the name a trace shows (a Ruchy closure's `add`, a method's
+/// `Circle::area`) as well as the names before relocation: the shown Rust
+/// name, the demangled one and the raw one (`main::{{closure}}`).
+pub fn relocate_and_filter(
+    module: &ModuleInfo<'_>,
+    config: &crate::Config,
+    selection: &mut Selection,
+) {
+    let before: Vec<String> = selection.functions.iter().map(|f| f.name.clone()).collect();
+    for r in &config.relocators {
+        r.relocate(&mut selection.functions);
+    }
+    if config.filters.is_empty() {
+        return;
+    }
+    let mut before = before.into_iter();
+    selection.functions.retain(|f| {
+        let before = before.next().unwrap_or_default();
+        let demangled = module
+            .demangled
+            .get(&f.wasm_index)
+            .map_or("", String::as_str);
+        let names = [f.name.as_str(), &before, demangled, &f.raw_name];
+        config.filters.allows(&names)
+    });
+    selection.ids = selection
+        .functions
+        .iter()
+        .enumerate()
+        .map(|(id, f)| (f.wasm_index, id as u32))
+        .collect();
 }
 
 /// Adds what DWARF knows to the selected functions: source signatures,

@@ -60,7 +60,11 @@ fn value_of(t: ValType, v: Option<JsValue>) -> Value {
             .as_f64()
             .map_or(Value::Unrecorded(t), |x| Value::F32(x as f32)),
         ValType::F64 => v.as_f64().map_or(Value::Unrecorded(t), Value::F64),
-        _ => Value::Unrecorded(t),
+        ValType::Ref => v
+            .as_f64()
+            .map_or(Value::Unrecorded(t), |x| Value::Ref { null: x != 0.0 }),
+        // Two halves; see `hook_record`.
+        ValType::V128 => Value::Unrecorded(t),
     }
 }
 
@@ -113,14 +117,21 @@ pub fn hook_record(
         RecordKind::Exit => &function.results,
         RecordKind::TailExit => &[],
     };
+    // A v128 comes as two i64 halves, low first (JavaScript cannot take a
+    // v128).
     let values: Vec<Value> = types
         .iter()
-        .map(|&t| {
-            if t.record_size() == 0 {
-                Value::Unrecorded(t)
-            } else {
-                value_of(t, rest.next())
+        .map(|&t| match t {
+            ValType::V128 => {
+                let low = value_of(ValType::I64, rest.next());
+                match (low, value_of(ValType::I64, rest.next())) {
+                    (Value::I64(l), Value::I64(h)) => {
+                        Value::V128(u128::from(l as u64) | u128::from(h as u64) << 64)
+                    }
+                    _ => Value::Unrecorded(t),
+                }
             }
+            _ => value_of(t, rest.next()),
         })
         .collect();
     // What the hook received after the recorded values: an sret exit's

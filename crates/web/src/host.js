@@ -63,8 +63,16 @@ function makeHook(st, name, timestamps, sampled, inline, snapshots) {
     i64: (v) => `dv.setBigInt64(p, ${v}, true); p += 8;`,
     f32: (v) => `dv.setFloat32(p, ${v}, true); p += 4;`,
     f64: (v) => `dv.setFloat64(p, ${v}, true); p += 8;`,
+    // A reference arrives as 1 when null, else 0.
+    ref: (v) => `dv.setInt32(p, ${v}, true); p += 4;`,
   };
   for (let i = 0; i < types.length; i++) {
+    if (types[i] === "v128") {
+      // JavaScript cannot take a v128: it arrives as two i64 halves.
+      params.push("v" + i, "w" + i);
+      body += write.i64("v" + i) + " " + write.i64("w" + i) + "\n";
+      continue;
+    }
     const w = write[types[i]];
     if (!w) return null;
     params.push("v" + i);

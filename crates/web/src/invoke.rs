@@ -87,7 +87,9 @@ pub fn js_args(name: &str, params: &[ValType], args: &[String]) -> Result<Vec<Js
                     Value::I64(v) => js_sys::BigInt::from(v).into(),
                     Value::F32(v) => JsValue::from_f64(f64::from(v)),
                     Value::F64(v) => JsValue::from_f64(v),
-                    Value::Unrecorded(_) => return Err(format!("cannot pass a {t} from the page")),
+                    Value::V128(_) | Value::Ref { .. } | Value::Unrecorded(_) => {
+                        return Err(format!("cannot pass a {t} from the page"))
+                    }
                 },
             )
         })

@@ -94,8 +94,9 @@ impl SelectFlags {
 #[derive(Args, Debug)]
 pub struct FilterFlags {
     /// Keep only functions matching GLOB (`*`, `?`), or drop them with
-    /// `!GLOB`. Repeatable. Matched against the shown name, the demangled
-    /// name and the raw name. When instrumenting, excluded functions are not
+    /// `!GLOB`. Repeatable. Matched against the shown name (for a Ruchy
+    /// program, its Ruchy name: `add`, `Circle::area`), the demangled name
+    /// and the raw name. When instrumenting, excluded functions are not
     /// instrumented at all.
     #[arg(long = "filter", visible_alias = "trace-filter", value_name = "GLOB")]
     pub filters: Vec<String>,

@@ -260,7 +260,7 @@ impl Formatter for ChromeFormatter {
     }
 }
 
-/// How an unrecorded value of type `t` shows: `"<v128>"`, `"<ref>"`.
+/// How a value a host could not read shows: `"<v128>"`, `"<ref>"`.
 fn unrecorded(t: crate::value::ValType) -> &'static str {
     match t {
         crate::value::ValType::V128 => "\"<v128>\"",
@@ -364,9 +364,12 @@ mod tests {
                 SIMD,
                 Enter,
                 0,
-                vec![Value::Unrecorded(ValType::V128), Value::I32(7)],
+                vec![
+                    Value::V128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10),
+                    Value::I32(7),
+                ],
             ),
-            (SIMD, Exit, 0, vec![Value::Unrecorded(ValType::V128)]),
+            (SIMD, Exit, 0, vec![Value::V128(u128::MAX)]),
             (MAIN, Enter, 0, vec![]),
             (MAIN, TailExit, 0, vec![]),
         ];
@@ -379,8 +382,14 @@ mod tests {
         let e = d["traceEvents"].as_array().unwrap();
         assert_eq!(e[1]["args"], json!({"x": 0.5, "y": -3}));
         assert_eq!(e[2]["args"], json!({"result": [4, "NaN"]}));
-        assert_eq!(e[3]["args"], json!({"v128": "<v128>", "i32": 7}));
-        assert_eq!(e[4]["args"], json!({"result": "<v128>"}));
+        assert_eq!(
+            e[3]["args"],
+            json!({"v128": "0x0102030405060708090a0b0c0d0e0f10", "i32": 7})
+        );
+        assert_eq!(
+            e[4]["args"],
+            json!({"result": "0xffffffffffffffffffffffffffffffff"})
+        );
         assert_eq!(e[6]["args"], json!({"tail_call": true}));
         assert_eq!(e[7]["args"], json!({"i64": 1, "i64#1": 2}));
         assert_eq!(e[8]["args"], json!({"closed": "lost"}));

@@ -29,8 +29,10 @@
 //! errno's name (`"errno": "EBADF"`) and `outputs` what the call wrote
 //! back (`[{"name": "nwritten", "value": 2}]`). Arguments carry `"name"` when the
 //! parameter's name is known. Integers are exact JSON numbers, floats
-//! numbers or, when not finite, the strings `"NaN"`, `"inf"`, `"-inf"`, and
-//! unrecorded values (`v128`, references) `null`. `location`,
+//! numbers or, when not finite, the strings `"NaN"`, `"inf"`, `"-inf"`, a
+//! `v128` the string `"0x…"` (32 hex digits, lane 0's byte last), a null
+//! reference `null` and any other `"ref"`, and a value a host could not
+//! read `null`. `location`,
 //! `timestamp_ns` and `duration_ns` are left out when unknown.
 //! `clock_resolution_us` is how fine the timestamps are (`null` when the
 //! trace has none or its host did not say).
@@ -356,7 +358,7 @@ mod tests {
     use super::super::util::testutil::*;
     use super::*;
     use crate::record::RecordKind::*;
-    use crate::value::{ValType, Value};
+    use crate::value::Value;
     use alloc::string::ToString;
     use alloc::vec;
     use alloc::vec::Vec;
@@ -407,7 +409,7 @@ mod tests {
     }
 
     #[test]
-    fn values_names_and_unrecorded() {
+    fn values_names_and_vectors() {
         let recs = vec![
             (PAIR, Enter, 1, vec![Value::F64(2.0), Value::I32(-3)]),
             (
@@ -420,9 +422,12 @@ mod tests {
                 SIMD,
                 Enter,
                 3,
-                vec![Value::Unrecorded(ValType::V128), Value::I32(7)],
+                vec![
+                    Value::V128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10),
+                    Value::I32(7),
+                ],
             ),
-            (SIMD, Exit, 4, vec![Value::Unrecorded(ValType::V128)]),
+            (SIMD, Exit, 4, vec![Value::V128(u128::MAX)]),
             (FIB, Enter, 5, vec![Value::I64(i64::MIN)]),
             (FIB, Exit, 6, vec![Value::I64(i64::MAX)]),
         ];
@@ -446,12 +451,12 @@ mod tests {
         );
         assert_eq!(
             e[2]["args"],
-            json!([{"type_info": {"name": "v128"}, "value": null}, {"type_info": {"name": "i32"}, "value": 7}])
+            json!([{"type_info": {"name": "v128"}, "value": "0x0102030405060708090a0b0c0d0e0f10"}, {"type_info": {"name": "i32"}, "value": 7}])
         );
         assert!(e[2].get("location").is_none());
         assert_eq!(
             e[3]["returns"],
-            json!([{"type_info": {"name": "v128"}, "value": null}])
+            json!([{"type_info": {"name": "v128"}, "value": "0xffffffffffffffffffffffffffffffff"}])
         );
         // i64 extremes are exact.
         assert_eq!(e[4]["args"][0]["value"].as_i64(), Some(i64::MIN));

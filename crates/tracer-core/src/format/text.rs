@@ -496,15 +496,18 @@ mod tests {
     }
 
     #[test]
-    fn unrecorded_v128() {
+    fn v128_in_hex() {
         let recs = vec![
             (
                 SIMD,
                 Enter,
                 3,
-                vec![Value::Unrecorded(ValType::V128), Value::I32(7)],
+                vec![
+                    Value::V128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10),
+                    Value::I32(7),
+                ],
             ),
-            (SIMD, Exit, 4, vec![Value::Unrecorded(ValType::V128)]),
+            (SIMD, Exit, 4, vec![Value::V128(u128::MAX)]),
         ];
         let mut tb = table(true);
         let out = render(
@@ -514,8 +517,8 @@ mod tests {
         assert_eq!(
             lines(&out),
             [
-                "[1761761183.405416] -> simd(v128=<v128>, i32=7)",
-                "[1761761183.405417] <- simd() = <v128> [0.001ms]",
+                "[1761761183.405416] -> simd(v128=0x0102030405060708090a0b0c0d0e0f10, i32=7)",
+                "[1761761183.405417] <- simd() = 0xffffffffffffffffffffffffffffffff [0.001ms]",
                 "# events: 2 kept, 0 lost",
             ]
         );
@@ -525,7 +528,7 @@ mod tests {
             &trace(tb, &recs, RunEnd::Returned, None),
         );
         assert!(
-            out.starts_with("[1761761183.405416] -> simd(v: v128 = <v128>, i32=7)\n"),
+            out.starts_with("[1761761183.405416] -> simd(v: v128 = 0x0102030405060708090a0b0c0d0e0f10, i32=7)\n"),
             "{out}"
         );
     }

@@ -128,8 +128,23 @@ pub(crate) fn push_f32(out: &mut String, x: f32) {
     let _ = write!(out, "{x:?}");
 }
 
+/// Appends a `v128` as `0x` and its 32 hex digits, lane 0's byte last.
+pub(crate) fn push_v128(out: &mut String, x: u128) {
+    let _ = write!(out, "{x:#034x}");
+}
+
+/// How a reference shows: `null`, or `ref` for any other.
+pub(crate) const fn ref_text(null: bool) -> &'static str {
+    if null {
+        "null"
+    } else {
+        "ref"
+    }
+}
+
 /// Appends a value for people: integers in decimal, floats per
-/// [`push_f64`], unrecorded values as `<TYPE>`.
+/// [`push_f64`], a `v128` per [`push_v128`], a reference per [`ref_text`],
+/// values a host could not read as `<TYPE>`.
 #[inline]
 pub(crate) fn push_value_text(out: &mut String, v: Value) {
     match v {
@@ -137,6 +152,8 @@ pub(crate) fn push_value_text(out: &mut String, v: Value) {
         Value::I64(x) => push_i64(out, x),
         Value::F32(x) => push_f32(out, x),
         Value::F64(x) => push_f64(out, x),
+        Value::V128(x) => push_v128(out, x),
+        Value::Ref { null } => out.push_str(ref_text(null)),
         Value::Unrecorded(t) => {
             out.push('<');
             out.push_str(t.name());
@@ -146,8 +163,10 @@ pub(crate) fn push_value_text(out: &mut String, v: Value) {
 }
 
 /// Appends a value as a JSON value: integers and finite floats as numbers,
-/// non-finite floats as the strings `"NaN"`, `"inf"`, `"-inf"`, and
-/// unrecorded values as `unrecorded` (already JSON text, e.g. `null`).
+/// non-finite floats as the strings `"NaN"`, `"inf"`, `"-inf"`, a `v128`
+/// as the string `"0x…"` (see [`push_v128`]), a null reference as `null`
+/// and any other as `"ref"`, and values a host could not read as
+/// `unrecorded` (already JSON text, e.g. `null`).
 #[inline]
 pub(crate) fn push_value_json(out: &mut String, v: Value, unrecorded: &str) {
     match v {
@@ -171,6 +190,13 @@ pub(crate) fn push_value_json(out: &mut String, v: Value, unrecorded: &str) {
                 out.push('"');
             }
         }
+        Value::V128(x) => {
+            out.push('"');
+            push_v128(out, x);
+            out.push('"');
+        }
+        Value::Ref { null: true } => out.push_str("null"),
+        Value::Ref { null: false } => out.push_str("\"ref\""),
         Value::Unrecorded(_) => out.push_str(unrecorded),
     }
 }
@@ -234,7 +260,8 @@ fn comma(out: &mut String, i: usize) {
 
 /// Appends a source value as JSON: numbers, strings, booleans, objects for
 /// structs, arrays for tuples and sequences, `{"variant", "fields"}` for
-/// enums and `{"entries": [[k, v], …], "len"}` for maps. A value that was
+/// enums, `{"entries": [[k, v], …], "len"}` for maps and `{"set": […],
+/// "len"}` for sets. A value that was
 /// cut is an object with `"truncated": true` and its full `"len"`; what
 /// cannot be read is an object saying so.
 pub(crate) fn push_source_json(out: &mut String, v: &SourceValue) {
@@ -309,6 +336,18 @@ pub(crate) fn push_source_json(out: &mut String, v: &SourceValue) {
             if cut {
                 let _ = write!(out, ", \"len\": {len}, \"truncated\": true}}");
             }
+        }
+        SourceValue::Set { items, len } => {
+            out.push_str("{\"set\": [");
+            for (i, item) in items.iter().enumerate() {
+                comma(out, i);
+                push_source_json(out, item);
+            }
+            let _ = write!(out, "], \"len\": {len}");
+            if (*len as usize) > items.len() {
+                out.push_str(", \"truncated\": true");
+            }
+            out.push('}');
         }
         SourceValue::Map { entries, len } => {
             out.push_str("{\"entries\": [");
@@ -561,6 +600,25 @@ mod tests {
             s(|o| push_value_json(o, Value::Unrecorded(ValType::Ref), "null")),
             "null"
         );
+        assert_eq!(
+            s(|o| push_value_json(o, Value::Ref { null: true }, "\"x\"")),
+            "null"
+        );
+        assert_eq!(
+            s(|o| push_value_json(o, Value::Ref { null: false }, "null")),
+            "\"ref\""
+        );
+        let v = Value::V128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10);
+        assert_eq!(
+            s(|o| push_value_json(o, v, "null")),
+            "\"0x0102030405060708090a0b0c0d0e0f10\""
+        );
+        assert_eq!(
+            s(|o| push_value_text(o, Value::V128(1))),
+            "0x00000000000000000000000000000001"
+        );
+        assert_eq!(s(|o| push_value_text(o, Value::Ref { null: true })), "null");
+        assert_eq!(s(|o| push_value_text(o, Value::Ref { null: false })), "ref");
     }
 
     #[test]
