@@ -11,7 +11,7 @@
 const $ = (id) => document.getElementById(id);
 const tab = $("tab");
 
-let current = null; // { name, bytes, source }
+let current = null; // { name, bytes, source, transpiled }
 let hasPackage = false;
 
 function showMessage(text, kind = "error") {
@@ -21,8 +21,8 @@ function showMessage(text, kind = "error") {
   m.hidden = !text;
 }
 
-function setProgram(name, bytes, source) {
-  current = { name, bytes, source };
+function setProgram(name, bytes, source, transpiled = null) {
+  current = { name, bytes, source, transpiled };
   $("source-title").textContent = source === null ? `Source (${name}: no Ruchy source)` : `Source: ${name.replace(/\.wasm$/, ".ruchy")}`;
   if (source !== null) $("editor").value = source;
   $("run").disabled = !hasPackage;
@@ -71,28 +71,41 @@ function markExample(name) {
 async function openExample(name, run) {
   markExample(name);
   try {
-    const [wasm, src] = await Promise.all([fetch(`examples/${name}.wasm`), fetch(`examples/${name}.ruchy`)]);
+    const [wasm, src, rs] = await Promise.all(["wasm", "ruchy", "rs"].map((ext) => fetch(`examples/${name}.${ext}`)));
     if (!wasm.ok) throw new Error(`examples/${name}.wasm: HTTP ${wasm.status}`);
     const source = src.ok ? await src.text() : null;
-    setProgram(`${name}.wasm`, new Uint8Array(await wasm.arrayBuffer()), source);
+    const transpiled = rs.ok ? await rs.text() : null;
+    setProgram(`${name}.wasm`, new Uint8Array(await wasm.arrayBuffer()), source, transpiled);
     if (run) await runCurrent();
   } catch (e) {
     showMessage(`Cannot load the example ${name}: ${e.message}`);
   }
 }
 
-async function openFile(file) {
-  if (!file) return;
+/**
+ * Opens what was picked or dropped: a `.rtrace` recording, or a `.wasm`
+ * module with, optionally, the files the CLI reads beside it: its Ruchy
+ * program (`X.ruchy`, so names and locations point at it) and the Rust it
+ * was transpiled to (`X.rs`, which tells its closures apart).
+ */
+async function openFiles(files) {
+  files = [...(files || [])];
+  const pick = (ext) => files.find((f) => f.name.endsWith(ext));
+  const trace = pick(".rtrace");
+  const wasm = trace ? null : pick(".wasm") || files[0];
+  if (!trace && !wasm) return;
   markExample(null);
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  if (file.name.endsWith(".rtrace")) {
+  if (trace) {
     showMessage("");
     current = null;
     $("run").disabled = true;
-    await tab.open(bytes, file.name);
+    await tab.open(new Uint8Array(await trace.arrayBuffer()), trace.name);
     return;
   }
-  setProgram(file.name, bytes, null);
+  const stem = wasm.name.replace(/\.wasm$/, "");
+  const beside = (ext) => files.find((f) => f.name === stem + ext);
+  const text = async (f) => (f ? await f.text() : null);
+  setProgram(wasm.name, new Uint8Array(await wasm.arrayBuffer()), await text(beside(".ruchy")), await text(beside(".rs")));
   await runCurrent();
 }
 
@@ -202,6 +215,7 @@ function options() {
     sample: Math.max(1, Number($("sample").value) || 1),
     capacity: Math.max(1, Number($("capacity").value) || 1),
     enabled: $("enabled").checked,
+    traceImports: $("imports").checked,
   };
   const entry = $("entry").value.trim().split(/\s+/).filter(Boolean);
   if (entry.length && entry[0] !== "_start") {
@@ -215,7 +229,8 @@ async function runCurrent() {
   if (!hasPackage || !current) return;
   showMessage("");
   const t = performance.now();
-  const view = await tab.trace(current.bytes, { name: current.name, source: current.source, options: options() });
+  const { name, source, transpiled } = current;
+  const view = await tab.trace(current.bytes, { name, source, transpiled, options: options() });
   document.body.dataset.renderMs = (performance.now() - t).toFixed(0);
   return view;
 }
@@ -287,7 +302,11 @@ $("run").addEventListener("click", runCurrent);
 $("bench").addEventListener("click", bench);
 $("compile").addEventListener("click", compile);
 $("share").addEventListener("click", share);
-$("file").addEventListener("change", (e) => openFile(e.target.files[0]));
+$("file").addEventListener("change", (e) => {
+  const files = [...e.target.files];
+  e.target.value = ""; // picking the same file again runs it again
+  openFiles(files);
+});
 tab.addEventListener("trace-select", (e) => highlightDefinition(e.detail));
 const drop = $("drop");
 document.addEventListener("dragover", (e) => {
@@ -298,7 +317,7 @@ document.addEventListener("dragleave", () => drop.classList.remove("over"));
 document.addEventListener("drop", (e) => {
   e.preventDefault();
   drop.classList.remove("over");
-  openFile(e.dataTransfer.files[0]);
+  openFiles(e.dataTransfer.files);
 });
 
 await loadPackage();

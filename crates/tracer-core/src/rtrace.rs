@@ -801,7 +801,7 @@ mod tests {
             (SIMD, Exit, 2, vec![Value::V128(u128::MAX)]),
         ];
         let raw = bytes(&t, &recs);
-        let (mut w, mut file) = TraceWriter::new(&t, 0);
+        let (mut w, mut file) = TraceWriter::new(&t, 0, None);
         file.extend(w.block(&raw).unwrap());
         let mut r = TraceReader::new(&file[..]).unwrap();
         let Some(Ok(Block::Records(back))) = r.next_block() else {

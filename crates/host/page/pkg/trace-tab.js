@@ -7,7 +7,8 @@
 //   const tab = document.querySelector("ruchy-trace-tab");
 //   await tab.trace(wasmBytes, { name: "main.wasm", source: ruchyText });
 //
-// Methods: trace(bytes, {name, source, options}), open(rtraceBytes, name),
+// Methods: trace(bytes, {name, source, transpiled, options}),
+// open(rtraceBytes, name),
 // stop(), download("json" | "chrome"). Events: "trace-done" (detail: the
 // view), "trace-error" (detail: {message}), "trace-select" (detail:
 // {name, file, line, column}) when a call is clicked. The attribute
@@ -41,10 +42,14 @@ button:disabled { opacity: .5; cursor: default; }
 .vrows .bad { color: #c53030; }
 .vrows .loc { color: #a0aec0; }
 .vrows .sel { background: #fefcbf; }
-.panes { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 16px; }
+.panes { display: grid; grid-template-columns: minmax(0, 3fr) minmax(10em, 1.4fr); gap: 16px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: right; padding: 2px 8px; border-bottom: 1px solid #e2e8f0; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
+/* Long names (wasi_snapshot_preview1::fd_write) are cut, never pushed over the output pane. */
+#functions td:first-child { max-width: 16em; overflow: hidden; text-overflow: ellipsis; }
+.scroll-x { overflow-x: auto; }
+#functions tr.out td:first-child { color: #6b46c1; }
 tbody tr { cursor: pointer; }
 tbody tr:hover, tbody tr.sel { background: #fefcbf; }
 #output { margin: 0; min-height: 36px; max-height: 200px; overflow: auto; padding: 6px 8px; background: #1a202c; color: #e2e8f0; border-radius: 4px; white-space: pre-wrap; }
@@ -59,6 +64,10 @@ tbody tr:hover, tbody tr.sel { background: #fefcbf; }
 #tree .dur { color: #a0aec0; margin-left: 8px; }
 #tree .sel { background: #fefcbf; }
 #timeline { position: relative; }
+#tip { position: absolute; pointer-events: none; z-index: 1; max-width: 90%; padding: 3px 8px; border-radius: 4px; background: #1a202c; color: #f7fafc; font: 12px/16px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: pre-wrap; }
+.vrows .out, #tree .out { color: #6b46c1; }
+.legend { font-size: 12px; color: #718096; margin-left: 8px; text-transform: none; letter-spacing: 0; font-weight: normal; }
+.legend i { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px; border-radius: 2px; vertical-align: -1px; }
 #flame { width: 100%; display: block; border: 1px solid #d2d8e0; border-radius: 4px; cursor: pointer; }
 #source { margin: 0; max-height: 360px; overflow: auto; border: 1px solid #d2d8e0; border-radius: 4px; background: #fbfcfd; padding: 4px 0; }
 #source div { white-space: pre; padding: 0 8px; }
@@ -81,7 +90,7 @@ const HTML = `
 <div class="panes">
   <div>
     <h3>Functions</h3>
-    <table id="functions"><thead><tr><th>function</th><th>calls</th><th>total</th><th>self</th><th>avg</th><th>max</th></tr></thead><tbody></tbody></table>
+    <div class="scroll-x"><table id="functions"><thead><tr><th>function</th><th>calls</th><th>total</th><th>self</th><th>avg</th><th>max</th></tr></thead><tbody></tbody></table></div>
   </div>
   <div>
     <h3>Output</h3>
@@ -90,8 +99,8 @@ const HTML = `
 </div>
 <h3>Call tree</h3>
 <div id="tree"></div>
-<h3>Timeline</h3>
-<div id="timeline"><canvas id="flame" height="60"></canvas></div>
+<h3>Timeline<span class="legend" id="legend" hidden><i style="background: #d6bcfa"></i>calls out (imports)</span></h3>
+<div id="timeline"><canvas id="flame" height="60"></canvas><div id="tip" hidden></div></div>
 <div id="source-box" hidden><h3 id="source-title">Source</h3><pre id="source"></pre></div>
 <details id="notes" hidden><summary></summary><ul></ul></details>
 `;
@@ -145,6 +154,8 @@ class RuchyTraceTab extends HTMLElement {
       if (s) this.selectLine(Number(s.dataset.line), false);
     });
     this.$("flame").addEventListener("click", (e) => this.clickTimeline(e));
+    this.$("flame").addEventListener("mousemove", (e) => this.hoverTimeline(e));
+    this.$("flame").addEventListener("mouseleave", () => (this.$("tip").hidden = true));
   }
 
   // ---- the worker ------------------------------------------------------
@@ -195,15 +206,18 @@ class RuchyTraceTab extends HTMLElement {
 
   /**
    * Runs `bytes` (a wasm module) traced and renders it. `name` labels it;
-   * `source` is the Ruchy program it was compiled from (locations then
-   * point at it); `options` are crates/web's run options.
+   * `source` is the Ruchy program it was compiled from (names and
+   * locations then point at it), `transpiled` the Rust `ruchy transpile`
+   * made of it (it tells closures apart); `options` are crates/web's run
+   * options.
    */
-  async trace(bytes, { name = "program.wasm", source = null, options = {} } = {}) {
+  async trace(bytes, { name = "program.wasm", source = null, transpiled = null, options = {} } = {}) {
     const stem = name.replace(/\.wasm$/, "");
     const opts = { args: [stem], ...options };
     if (source !== null && source !== undefined) {
       opts.source = source;
       opts.sourceName = opts.sourceName || stem + ".ruchy";
+      if (transpiled !== null && transpiled !== undefined) opts.transpiled = transpiled;
     }
     return this.start(name, source, { op: "run", bytes: new Uint8Array(bytes), options: opts });
   }
@@ -315,6 +329,7 @@ class RuchyTraceTab extends HTMLElement {
     const m = /^(\+\d+\.\d{3} ms\s*)?(\s*)(->|<-)?(.*)$/.exec(line);
     const bad = /\[(trapped|exited|interrupted|lost)\]/.test(line);
     d.className = (bad ? "bad " : "") + (m[3] === "->" ? "enter" : m[3] === "<-" ? "exit" : "");
+    if (this.isImport(this.view.lineFunctions[i])) d.classList.add("out");
     if (i === this.selected) d.classList.add("sel");
     if (m[1]) d.appendChild(Object.assign(document.createElement("span"), { className: "t", textContent: m[1] }));
     d.appendChild(document.createTextNode(m[2]));
@@ -339,6 +354,8 @@ class RuchyTraceTab extends HTMLElement {
       for (const v of [functions[row.id].name, row.calls, t(row.total_us), t(row.self_us), t(row.avg_us), t(row.max_us)]) {
         tr.insertCell().textContent = v;
       }
+      tr.cells[0].title = functions[row.id].name;
+      if (functions[row.id].import) tr.classList.add("out");
     }
   }
 
@@ -364,6 +381,7 @@ class RuchyTraceTab extends HTMLElement {
       d.open = depth < 3;
       const s = document.createElement("summary");
       s.dataset.line = c.line;
+      if (this.isImport(c.id)) s.classList.add("out");
       s.appendChild(document.createTextNode(c.call));
       if (c.ret === null || c.ret !== "") {
         const bad = c.ret !== null && c.ret.startsWith("[");
@@ -401,6 +419,7 @@ class RuchyTraceTab extends HTMLElement {
     ctx.scale(ratio, ratio);
     ctx.clearRect(0, 0, w, h);
     this.bars = [];
+    this.$("legend").hidden = true;
     if (!calls.length) return;
     const timed = this.view.functions.timed;
     // From the first call to the last return; labels count from the start
@@ -425,27 +444,52 @@ class RuchyTraceTab extends HTMLElement {
     }
     ctx.textAlign = "left";
     const names = this.view.functions.functions;
+    let imports = false;
     for (const c of calls) {
       const x = 1 + (c.start - t0) * scale;
-      const cw = Math.max(1, ((c.end ?? t1) - c.start) * scale);
+      // Every call stays visible, however short: at least 3 px wide.
+      const cw = Math.max(3, ((c.end ?? t1) - c.start) * scale);
       const y = axis + (c.depth - top) * rowH;
       const bad = c.ret !== null && c.ret.startsWith("[");
       const name = names[c.id].name;
-      ctx.fillStyle = bad ? "#fc8181" : `hsl(${hue(name)}, 55%, 78%)`;
+      const out = this.isImport(c.id);
+      if (out) imports = true;
+      ctx.fillStyle = bad ? "#fc8181" : out ? "#d6bcfa" : `hsl(${hue(name)}, 55%, 78%)`;
       ctx.fillRect(x, y, cw - 0.5, rowH - 2);
       if (cw > 30) {
         ctx.fillStyle = "#1a202c";
         ctx.fillText(name, x + 3, y + 12, cw - 6);
       }
-      this.bars.push({ x, y, w: cw, line: c.line });
+      const took = c.end === null ? "still running" : timed ? `took ${fmtUs(c.end - c.start)}` : `spans ${c.end - c.start + 1} events`;
+      this.bars.push({ x, y, w: cw, line: c.line, name, text: `${c.call}${c.ret ? " " + c.ret : ""}\n${timed ? "+" + ms(c.start) + ", " : ""}${took}` });
     }
+    this.$("legend").hidden = !imports;
   }
 
-  clickTimeline(e) {
+  /** The bar under the mouse, or undefined. */
+  barAt(e) {
     const r = this.$("flame").getBoundingClientRect();
     const x = e.clientX - r.left;
     const y = e.clientY - r.top;
-    const bar = (this.bars || []).find((b) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + 16);
+    // The last drawn bar is on top: a short call over a long one.
+    return (this.bars || []).findLast((b) => x >= b.x - 1 && x <= b.x + b.w + 1 && y >= b.y && y <= b.y + 16);
+  }
+
+  /** Shows the call under the mouse: its arguments, value and duration. */
+  hoverTimeline(e) {
+    const tip = this.$("tip");
+    const bar = this.barAt(e);
+    tip.hidden = !bar;
+    if (!bar) return;
+    tip.textContent = bar.text;
+    const box = this.$("timeline").getBoundingClientRect();
+    const left = Math.min(e.clientX - box.left + 12, box.width - tip.offsetWidth - 4);
+    tip.style.left = `${Math.max(0, left)}px`;
+    tip.style.top = `${bar.y + 20}px`;
+  }
+
+  clickTimeline(e) {
+    const bar = this.barAt(e);
     if (bar) this.selectLine(bar.line);
   }
 
@@ -463,6 +507,12 @@ class RuchyTraceTab extends HTMLElement {
         return d;
       })
     );
+  }
+
+  /** Whether function `id` is a call out of the program (`--imports`). */
+  isImport(id) {
+    const f = id === undefined ? null : this.view.functions.functions[id];
+    return !!(f && f.import);
   }
 
   // ---- selecting a call ------------------------------------------------

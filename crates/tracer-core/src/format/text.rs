@@ -389,7 +389,7 @@ mod tests {
     use super::super::util::testutil::*;
     use super::*;
     use crate::record::RecordKind::*;
-    use crate::value::{ValType, Value};
+    use crate::value::Value;
     use alloc::string::ToString;
     use alloc::vec;
     use alloc::vec::Vec;
