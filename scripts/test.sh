@@ -14,6 +14,9 @@ cargo build -p ruchy-trace-instrument --target wasm32-unknown-unknown
 
 echo "== the library crates package and build as they would be published"
 cargo publish --dry-run --allow-dirty -p ruchy-trace-core -p ruchy-trace-instrument -p ruchy-trace-web
+# The browser crate's doc example runs natively (alone: built together with
+# the host, its dependencies' features would rebuild wasmtime).
+cargo test -p ruchy-trace-web --doc
 
 echo "== native tests (release: the same build the CLI and the benchmark use)"
 cargo test --release

@@ -262,7 +262,19 @@ impl Options {
 }
 
 /// Checks that `bytes` look like a core WebAssembly module, with a message a
-/// person understands when they do not.
+/// person understands when they do not: what the Trace tab shows for a
+/// dropped file before anything runs.
+///
+/// ```
+/// use ruchy_trace_web::check_wasm;
+///
+/// assert_eq!(check_wasm(b"\0asm\x01\0\0\0"), Ok(()));
+/// let e = check_wasm(b"hello").unwrap_err();
+/// assert_eq!(e, "not a WebAssembly module (no \\0asm magic number)");
+/// // A component (layer 1) is refused by name.
+/// let e = check_wasm(b"\0asm\x0d\0\x01\0").unwrap_err();
+/// assert!(e.contains("component"), "{e}");
+/// ```
 pub fn check_wasm(bytes: &[u8]) -> Result<(), String> {
     ruchy_trace_instrument::check_header(bytes).map_err(|e| e.to_string())
 }
