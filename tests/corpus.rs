@@ -313,7 +313,7 @@ fn squash_all(v: &[String]) -> Vec<String> {
 /// difference listed there still occurs.
 #[test]
 fn corpus_traces_match_the_interpreter() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     let mut used = vec![false; KNOWN.len()];
     let mut compared_values = 0usize;
     let mut mismatches = Vec::new();
@@ -461,7 +461,7 @@ fn every_program_has_its_compiled_files() {
 /// the first statement).
 #[test]
 fn every_traced_function_is_located_in_its_ruchy_source() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     for name in programs() {
         let outcome = trace(&tracer, &name, Limits::default());
         let file = format!("{name}.ruchy");
@@ -512,7 +512,7 @@ fn located(outcome: &Outcome, name: &str) -> (u32, u32) {
 /// a Ruchy programmer knows them by.
 #[test]
 fn names_are_as_in_ruchy() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     let t = |name: &str| trace(&tracer, name, Limits::default());
     // A `let`-bound closure is its binding, at its `|`; its environment is
     // not an argument.
@@ -561,7 +561,7 @@ fn render(formatter: &mut dyn Formatter, trace: &Trace) -> String {
 /// format shows them.
 #[test]
 fn values_are_as_in_ruchy() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     let shown = |name: &str| {
         let outcome = trace(&tracer, name, Limits::default());
         render(
@@ -610,7 +610,7 @@ fn values_are_as_in_ruchy() {
 /// limits are the table's.
 #[test]
 fn cut_values_say_so_in_json() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     let json = |limits| {
         let outcome = trace(&tracer, "vec_long", limits);
         render(
@@ -644,7 +644,7 @@ fn cut_values_say_so_in_json() {
 /// limits every entry is there, in order.
 #[test]
 fn a_btreemap_is_read_in_key_order() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     let traced = |limits, formatter: &mut dyn Formatter| {
         let outcome = trace(&tracer, "btreemap", limits);
         render(formatter, &outcome.trace)

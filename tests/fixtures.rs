@@ -38,7 +38,7 @@ fn there_are_enough_fixtures() {
 /// read from guest memory at the time of the call).
 #[test]
 fn user_calls_match_the_interpreter_trace() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     for name in ruchy_fixtures() {
         let interp =
             parse_interp_trace(&String::from_utf8(read(&format!("{name}.interp.txt"))).unwrap());
@@ -108,7 +108,7 @@ fn user_calls_match_the_interpreter_trace() {
 /// names (exports and `func[N]`) and the source-level values are lost.
 #[test]
 fn stripped_builds_record_the_same_wasm_values_as_full_builds() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     let all = |strategy| Config {
         scope: ruchy_trace_instrument::Scope::All,
         ..config(strategy)
@@ -162,7 +162,7 @@ fn bits(v: &ruchy_trace::ruchy_trace_core::Value) -> Option<u128> {
 
 #[test]
 fn instrumented_fixtures_validate_and_behave_the_same() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     for name in ruchy_fixtures() {
         let wasm = read(&format!("{name}.wasm"));
         for scope in [
@@ -223,7 +223,7 @@ fn instrumented_fixtures_validate_and_behave_the_same() {
 /// function traced and with sampling.
 #[test]
 fn fast_path_and_hook_path_traces_are_identical() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     for name in ruchy_fixtures() {
         let wasm = read(&format!("{name}.wasm"));
         for (scope, sample) in [
@@ -260,7 +260,7 @@ fn fast_path_and_hook_path_traces_are_identical() {
 
 #[test]
 fn the_panicking_fixture_closes_its_frames_as_trapped() {
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     let outcome = run_wasi(
         &tracer,
         &read("panic.wasm"),

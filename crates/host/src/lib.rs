@@ -18,7 +18,7 @@
 //! let wasm = wat::parse_str(r#"(module
 //!     (func $double (export "double") (param i64) (result i64)
 //!         (i64.add (local.get 0) (local.get 0))))"#)?;
-//! let tracer = Tracer::new(false)?;
+//! let tracer = Tracer::new()?;
 //! let program = tracer.load(&wasm, &Config { scope: Scope::All, ..Config::default() })?;
 //! let entry = Entry::Invoke { name: "double".into(), args: vec!["21".into()] };
 //! let outcome = program.run(&entry, &RunOptions::default())?;

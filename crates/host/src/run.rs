@@ -211,18 +211,9 @@ impl Tracer {
         TracerBuilder::default()
     }
 
-    /// Shorthand for `Tracer::builder().timeouts(interruptible).build()`.
-    pub fn new(interruptible: bool) -> Result<Tracer, HostError> {
-        Tracer::builder().timeouts(interruptible).build()
-    }
-
-    /// Shorthand for
-    /// `Tracer::builder().timeouts(interruptible).fuel(metered).build()`.
-    pub fn with_fuel(interruptible: bool, metered: bool) -> Result<Tracer, HostError> {
-        Tracer::builder()
-            .timeouts(interruptible)
-            .fuel(metered)
-            .build()
+    /// A tracer with every option off: `Tracer::builder().build()`.
+    pub fn new() -> Result<Tracer, HostError> {
+        Tracer::builder().build()
     }
 
     /// Instruments `wasm` (unless it already carries a ruchy-trace table)

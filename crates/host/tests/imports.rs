@@ -43,17 +43,8 @@ fn wasi() -> Entry {
 }
 
 fn run(wasm: &[u8], config: &Config) -> (Trace, Vec<u8>) {
-    let program = Tracer::new(false).unwrap().load(wasm, config).unwrap();
-    let outcome = program
-        .run(
-            &wasi(),
-            &RunOptions {
-                capture_output: true,
-                ..RunOptions::default()
-            },
-        )
-        .unwrap();
-    (outcome.trace, outcome.stdout)
+    let (trace, stdout, _) = run_capturing(wasm, config);
+    (trace, stdout)
 }
 
 fn fibonacci() -> Vec<u8> {
@@ -220,7 +211,7 @@ fn unknown_import_shows_wasm_typed_values() {
             (func (export "run") (result f32) (call $note (i64.const -2))))"#,
     )
     .unwrap();
-    let program = Tracer::new(false)
+    let program = Tracer::new()
         .unwrap()
         .load(
             &wasm,
@@ -516,7 +507,7 @@ fn every_fixture_fd_write_bytes_equal_its_stdout_and_stderr() {
 }
 
 fn run_capturing(wasm: &[u8], config: &Config) -> (Trace, Vec<u8>, Vec<u8>) {
-    let program = Tracer::new(false).unwrap().load(wasm, config).unwrap();
+    let program = Tracer::new().unwrap().load(wasm, config).unwrap();
     let outcome = program
         .run(
             &wasi(),

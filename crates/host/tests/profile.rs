@@ -33,7 +33,7 @@ fn self_times_sum_to_the_root_and_calls_to_the_entries() {
         "/../../tests/fixtures/bench/fib_bench.wasm"
     ))
     .unwrap();
-    let program = Tracer::new(false)
+    let program = Tracer::new()
         .unwrap()
         .load(
             &wasm,
@@ -89,7 +89,7 @@ fn sampling_keeps_true_depths_and_pairs_exits() {
         "/../../tests/fixtures/bench/fib_bench.wasm"
     ))
     .unwrap();
-    let tracer = Tracer::new(false).unwrap();
+    let tracer = Tracer::new().unwrap();
     let entry = Entry::Invoke {
         name: "run".into(),
         args: vec!["12".into()],
