@@ -355,7 +355,9 @@ pub fn outline(text: &str) -> Outline {
                     continue;
                 }
             }
-            Tok::Ident("impl") => {
+            // `impl` inside a signature (`-> impl Fn(i64) -> i64`) is a
+            // type, not the start of an `impl` block.
+            Tok::Ident("impl") if pending.is_none() => {
                 pending = Some(Scope::Impl(impl_type(&tokens[k + 1..])));
             }
             Tok::Ident("class") => {
@@ -821,6 +823,22 @@ fun main() {
                 ("g".into(), None, 1),
                 ("g::{{closure}}".into(), Some("f".into()), 2),
                 ("g::{{closure}}::{{closure}}".into(), Some("h".into()), 3),
+            ]
+        );
+    }
+
+    /// `impl` in a return type is a type, not an `impl` block: the closure a
+    /// function returns belongs to that function.
+    #[test]
+    fn impl_in_a_signature_does_not_open_an_impl_block() {
+        let src = "fun make() -> impl Fn(i64) -> i64 {\n    |x: i64| x * 2\n}\n\nfun main() {\n    let d = make();\n}\n";
+        let o = outline(src);
+        assert_eq!(
+            paths(&o),
+            vec![
+                ("make".into(), None, 1),
+                ("make::{{closure}}".into(), None, 2),
+                ("main".into(), None, 5),
             ]
         );
     }
