@@ -42,29 +42,10 @@ pub fn snapshot_of_hook<M: Memory>(
     source_snapshot(table, id, kind, values, result_address, memory)
 }
 
-/// The snapshot bytes of one record of function `id`: for an entry, what
-/// reading its arguments touched; for an exit, its result (preceded by the
-/// result's address when it was returned through memory). `values` are the
-/// record's wasm values; `result_address` the extra address an exit hook of
-/// an sret function receives. Empty when the function has no source
-/// signature. Like [`snapshot_of_hook`] with at most one extra value: a
-/// WASI call's exit gets no arguments from it, so it shows its errno but
-/// not what the call wrote back.
-pub fn snapshot_of_call<M: Memory>(
-    table: &FunctionTable,
-    id: u32,
-    kind: RecordKind,
-    values: &[Value],
-    result_address: Option<u32>,
-    memory: M,
-) -> Vec<u8> {
-    let extra: Vec<Value> = result_address
-        .map(|a| Value::I32(a as i32))
-        .into_iter()
-        .collect();
-    snapshot_of_hook(table, id, kind, values, &extra, memory)
-}
-
+/// What reading one record of a function with a source signature touched:
+/// for an entry, its arguments; for an exit, its result (preceded by the
+/// result's address when it was returned through memory, `result_address`).
+/// Empty when the function has no source signature.
 fn source_snapshot<M: Memory>(
     table: &FunctionTable,
     id: u32,

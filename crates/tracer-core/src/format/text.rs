@@ -243,12 +243,7 @@ impl Formatter for TextFormatter {
             }
             out.push_str(&p.exit);
             call.push_exit_text(out);
-            if let Some(d) = event.duration_us {
-                out.push_str(" [");
-                push_millis(out, d);
-                out.push_str("ms]");
-            }
-            out.push('\n');
+            end_exit_line(out, event.duration_us);
             return;
         }
         if event.function.source.is_some()
@@ -281,12 +276,7 @@ impl Formatter for TextFormatter {
                 out.push_str(" = ");
                 push_source_text(out, &a.value);
             });
-            if let Some(d) = event.duration_us {
-                out.push_str(" [");
-                push_millis(out, d);
-                out.push_str("ms]");
-            }
-            out.push('\n');
+            end_exit_line(out, event.duration_us);
             return;
         }
         match event.kind {
@@ -339,12 +329,7 @@ impl Formatter for TextFormatter {
                 out.push(']');
             }
         }
-        if let Some(d) = event.duration_us {
-            out.push_str(" [");
-            push_millis(out, d);
-            out.push_str("ms]");
-        }
-        out.push('\n');
+        end_exit_line(out, event.duration_us);
     }
 
     fn resume(&mut self, _events_before: u64, _start: &StreamState) -> bool {
@@ -382,6 +367,17 @@ impl Formatter for TextFormatter {
         }
         out.push('\n');
     }
+}
+
+/// Ends an exit's line: its duration, when the trace has timestamps.
+#[inline]
+fn end_exit_line(out: &mut String, duration_us: Option<u64>) {
+    if let Some(d) = duration_us {
+        out.push_str(" [");
+        push_millis(out, d);
+        out.push_str("ms]");
+    }
+    out.push('\n');
 }
 
 #[cfg(test)]
