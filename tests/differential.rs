@@ -29,6 +29,13 @@ pub struct Data {
     pub host_calls: u64,
     /// Calls from host imports back into exports, nested.
     pub callback_depth: u32,
+    /// The host function calls guests made, as the host functions saw
+    /// them, each with the module of the calling frame (on the traced
+    /// side; see [`host_call`]).
+    pub host_seen: Vec<(Module, reference::HostCall)>,
+    /// The next host function call is one a host function makes of an
+    /// exported import: it does not come from the guest.
+    pub direct: bool,
 }
 
 impl Data {
@@ -81,6 +88,8 @@ pub struct Checked {
     pub events: u64,
     pub closed: u64,
     pub compared: Compared,
+    /// Import calls compared with what the host functions saw.
+    pub imports: Compared,
 }
 
 /// A value as both sides can compare it.
@@ -128,6 +137,51 @@ pub fn val(store: &mut Store<Data>, v: &Val) -> V {
     }
 }
 
+/// A call of host function `name`, made with `params`, that `answer` fills
+/// `results` for. On the traced side a call from a guest is kept in
+/// [`Data::host_seen`] with what the host received and returned, for
+/// [`reference::compare_imports`]. A call from a guest has a wasm frame
+/// below it (the import's wrapper), whose module tells which instance made
+/// it. The engine calling an imported start function, or the test calling
+/// an exported import, leaves none; a host function calling an exported
+/// import back leaves the frames of the call it is nested in (which the
+/// engine may count twice), so that call is marked by the caller instead
+/// ([`Data::direct`]).
+pub fn host_call(
+    mut caller: wasmtime::Caller<'_, Data>,
+    name: &str,
+    params: &[Val],
+    results: &mut [Val],
+    answer: impl FnOnce(&mut wasmtime::Caller<'_, Data>, &mut [Val]) -> wasmtime::Result<()>,
+) -> wasmtime::Result<()> {
+    let calling = wasmtime::WasmBacktrace::capture(&caller)
+        .frames()
+        .first()
+        .map(|f| f.module().clone());
+    let d = caller.data_mut();
+    let direct = std::mem::take(&mut d.direct);
+    let slot = match calling {
+        Some(module) if !d.logs && !direct => {
+            d.host_seen.push((
+                module,
+                reference::HostCall {
+                    name: name.to_string(),
+                    args: params.iter().map(reference::logged).collect(),
+                    results: None,
+                },
+            ));
+            Some(d.host_seen.len() - 1)
+        }
+        _ => None,
+    };
+    let r = answer(&mut caller, results);
+    if let (Some(k), Ok(())) = (slot, &r) {
+        caller.data_mut().host_seen[k].1.results =
+            Some(results.iter().map(reference::logged).collect());
+    }
+    r
+}
+
 /// A trap by its code, another error by its root cause (the context
 /// wasmtime adds names code offsets, which instrumenting moves).
 pub fn trap_of(e: &wasmtime::Error) -> String {
@@ -139,6 +193,9 @@ pub fn trap_of(e: &wasmtime::Error) -> String {
 
 pub struct Traced {
     pub instance: Instance,
+    pub module: Module,
+    /// The function imports host functions serve, by module and field.
+    pub host_imports: std::collections::HashSet<(String, String)>,
     pub table: FunctionTable,
     pub slot: usize,
     pub ordinal: usize,
@@ -166,15 +223,27 @@ impl Side {
         linker.allow_shadowing(true);
         let mut world = World::default();
         if let Some(spectest) = spectest {
+            // Its globals, table and memory come from the module; its
+            // functions are host functions, whose calls are compared with
+            // what the traced side records of them.
             let inst = Instance::new(&mut store, spectest, &[]).unwrap();
-            let funcs: Vec<wasmtime::Func> = inst
-                .exports(&mut store)
-                .filter_map(|e| e.into_func())
-                .collect();
-            for f in funcs {
-                world.learn_host(f.to_raw(&mut store) as usize);
-            }
             linker.instance(&mut store, "spectest", inst).unwrap();
+            let funcs: Vec<(String, wasmtime::Func)> = inst
+                .exports(&mut store)
+                .filter_map(|e| {
+                    let name = e.name().to_string();
+                    Some((name, e.into_func()?))
+                })
+                .collect();
+            for (name, wasm) in funcs {
+                let ty = wasm.ty(&store);
+                let label = format!("spectest::{name}");
+                let f = wasmtime::Func::new(&mut store, ty, move |caller, params, results| {
+                    host_call(caller, &label, params, results, |_, _| Ok(()))
+                });
+                world.learn_host(f.to_raw(&mut store) as usize);
+                linker.define(&store, "spectest", &name, f).unwrap();
+            }
         }
         Side {
             store,
@@ -203,6 +272,7 @@ impl Side {
     ) -> (Result<Instance, String>, usize) {
         let mut linker = self.linker.clone();
         let mut ordinal = 0;
+        let mut host_imports = std::collections::HashSet::new();
         match role {
             Role::Plain => {}
             Role::Reference(shape) => {
@@ -222,6 +292,7 @@ impl Side {
             }
             Role::Traced(table, o) => {
                 ordinal = o;
+                host_imports = self.host_imports(&linker, module);
                 let slot = self.store.data().recorders.len();
                 self.store.data_mut().recorders.push(recorder_for(table));
                 if let Err(e) = recorder::link_to(&mut linker, module, move |d: &mut Data| {
@@ -252,6 +323,8 @@ impl Side {
                 }
                 self.traced.push(Traced {
                     instance,
+                    module: module.clone(),
+                    host_imports,
                     table: table.clone(),
                     slot: self.store.data().recorders.len() - 1,
                     ordinal,
@@ -259,6 +332,30 @@ impl Side {
             }
         }
         (Ok(instance), ordinal)
+    }
+
+    /// The function imports of `module` that host functions serve (known
+    /// to [`World::learn_host`]), given by position or by `linker`.
+    fn host_imports(
+        &mut self,
+        linker: &Linker<Data>,
+        module: &Module,
+    ) -> std::collections::HashSet<(String, String)> {
+        let mut given = self.positional.clone().unwrap_or_default().into_iter();
+        let mut out = std::collections::HashSet::new();
+        for import in module.imports() {
+            let resolved = if self.positional.is_some() {
+                given.next()
+            } else {
+                linker.get_by_import(&mut self.store, &import)
+            };
+            if let Some(wasmtime::Extern::Func(f)) = resolved {
+                if self.world.is_host(f.to_raw(&mut self.store) as usize) {
+                    out.insert((import.module().to_string(), import.name().to_string()));
+                }
+            }
+        }
+        out
     }
 
     /// Instantiates `module` with `linker`, or, when the original's
@@ -358,6 +455,13 @@ impl Side {
         exhausted: bool,
     ) -> Result<Checked, String> {
         let mut seen = Checked::default();
+        let host = std::mem::take(&mut self.store.data_mut().host_seen);
+        if let Some((_, c)) = host
+            .iter()
+            .find(|(m, _)| !self.traced.iter().any(|t| Module::same(m, &t.module)))
+        {
+            return Err(format!("host function call from no traced instance: {c:?}"));
+        }
         for t in &self.traced {
             let slot = t.slot;
             recorder::final_flush_to(&mut self.store, &t.instance, move |d: &mut Data| {
@@ -403,6 +507,16 @@ impl Side {
             if depth != 0 {
                 return Err(format!("{depth} frame(s) neither left nor closed"));
             }
+            let calls: Vec<reference::HostCall> = host
+                .iter()
+                .filter(|(m, _)| Module::same(m, &t.module))
+                .map(|(_, c)| c.clone())
+                .collect();
+            seen.imports += reference::compare_imports(&events, &calls, |i| {
+                t.host_imports
+                    .contains(&(i.module.clone(), i.field.clone()))
+            })
+            .map_err(|e| format!("instance {}: {e}", t.ordinal))?;
             if let Some(expected) = expected {
                 let want = expected.get(&t.ordinal).map_or(&[][..], Vec::as_slice);
                 seen.compared += reference::compare(&events, want, exhausted)

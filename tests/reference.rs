@@ -800,6 +800,11 @@ impl World {
     pub fn learn_host(&mut self, raw: usize) {
         self.host.insert(raw);
     }
+
+    /// Whether `raw` is the address of a host function.
+    pub fn is_host(&self, raw: usize) -> bool {
+        self.host.contains(&raw)
+    }
 }
 
 /// Defines the log imports of reference instance `instance`; entries go to
@@ -975,6 +980,28 @@ fn same_value(recorded: &ruchy_trace::ruchy_trace_core::Value, logged: &Logged) 
     }
 }
 
+/// Whether recorded values are the logged ones ([`same_value`]), counting
+/// those compared in `c`.
+fn same_values(
+    c: &mut Compared,
+    got: &[ruchy_trace::ruchy_trace_core::Value],
+    want: &[Logged],
+) -> bool {
+    if got.len() != want.len() {
+        return false;
+    }
+    for (g, w) in got.iter().zip(want) {
+        if !same_value(g, w) {
+            return false;
+        }
+        c.values += 1;
+        if matches!(w.ty, ty::V128 | ty::REF) {
+            c.vectors_and_references += 1;
+        }
+    }
+    true
+}
+
 /// Compares one instance's recorded events with the expected ones.
 ///
 /// `exhausted`: the run ran out of stack. The reference's frames and the
@@ -987,6 +1014,14 @@ pub fn compare(
     exhausted: bool,
 ) -> Result<Compared, String> {
     use ruchy_trace::ruchy_trace_core::EventKind;
+    // Import calls are checked against what the host saw
+    // ([`compare_imports`]); callers log only calls between functions.
+    let own: Vec<ruchy_trace::ruchy_trace_core::Event<'_>> = recorded
+        .iter()
+        .filter(|e| e.function.import.is_none())
+        .copied()
+        .collect();
+    let recorded = &own[..];
     let (recorded, expected) = if exhausted {
         let r = recorded
             .iter()
@@ -1002,29 +1037,13 @@ pub fn compare(
         (recorded, expected)
     };
     let mut c = Compared::default();
-    let values =
-        |c: &mut Compared, got: &[ruchy_trace::ruchy_trace_core::Value], want: &[Logged]| {
-            if got.len() != want.len() {
-                return false;
-            }
-            for (g, w) in got.iter().zip(want) {
-                if !same_value(g, w) {
-                    return false;
-                }
-                c.values += 1;
-                if matches!(w.ty, ty::V128 | ty::REF) {
-                    c.vectors_and_references += 1;
-                }
-            }
-            true
-        };
     for (i, (e, x)) in recorded.iter().zip(expected).enumerate() {
         let got: Vec<ruchy_trace::ruchy_trace_core::Value> = e.values().collect();
         let ok = match (&e.kind, x) {
             (EventKind::Enter, Expected::Enter { function, args }) => {
-                e.function.wasm_index == *function && values(&mut c, &got, args)
+                e.function.wasm_index == *function && same_values(&mut c, &got, args)
             }
-            (EventKind::Exit, Expected::Exit { results }) => values(&mut c, &got, results),
+            (EventKind::Exit, Expected::Exit { results }) => same_values(&mut c, &got, results),
             (EventKind::TailExit, Expected::TailExit) => true,
             (EventKind::Closed(_), Expected::Closed) => true,
             _ => false,
@@ -1044,6 +1063,91 @@ pub fn compare(
             "{} event(s) recorded, the callers logged {}",
             recorded.len(),
             expected.len()
+        ));
+    }
+    Ok(c)
+}
+
+/// A call of a host function, as the host function saw it: its name, the
+/// arguments it received, and the results it returned (`None` when it
+/// failed, or a call it made back into the guest did).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostCall {
+    pub name: String,
+    pub args: Vec<Logged>,
+    pub results: Option<Vec<Logged>>,
+}
+
+/// Compares the import calls an instance recorded (`Config::imports`)
+/// with the calls host functions saw coming from it, in order: every
+/// recorded entry of an import `is_host` names has the next seen call's
+/// arguments, every exit the results that call returned, every such frame
+/// the host closed a call that failed; and as many calls were recorded as
+/// were seen. Events of the program's own functions are skipped (see
+/// [`compare`]), as are calls of imports another instance defines (their
+/// callee's own events are compared there).
+pub fn compare_imports(
+    recorded: &[ruchy_trace::ruchy_trace_core::Event<'_>],
+    seen: &[HostCall],
+    is_host: impl Fn(&ruchy_trace::ruchy_trace_core::Import) -> bool,
+) -> Result<Compared, String> {
+    use ruchy_trace::ruchy_trace_core::{EventKind, Value};
+    let mut c = Compared::default();
+    let mut open: Vec<usize> = Vec::new();
+    let mut next = 0usize;
+    for e in recorded
+        .iter()
+        .filter(|e| e.function.import.as_ref().is_some_and(&is_host))
+    {
+        let got: Vec<Value> = e.values().collect();
+        match e.kind {
+            EventKind::Enter => {
+                let s = seen.get(next).ok_or_else(|| {
+                    format!(
+                        "import call {next} of `{}` recorded, the host saw {}",
+                        e.function.name,
+                        seen.len()
+                    )
+                })?;
+                if !same_values(&mut c, &got, &s.args) {
+                    return Err(format!(
+                        "import call {next}: recorded `{}` with {got:?}, the host saw {s:?}",
+                        e.function.name
+                    ));
+                }
+                open.push(next);
+                next += 1;
+                c.calls += 1;
+            }
+            EventKind::Exit => {
+                let k = open.pop().ok_or("an import exit without its entry")?;
+                let ok = match &seen[k].results {
+                    Some(want) => same_values(&mut c, &got, want),
+                    None => false,
+                };
+                if !ok {
+                    return Err(format!(
+                        "import call {k}: recorded results {got:?}, the host saw {:?}",
+                        seen[k]
+                    ));
+                }
+            }
+            EventKind::Closed(_) => {
+                let k = open.pop().ok_or("an import closed without its entry")?;
+                if seen[k].results.is_some() {
+                    return Err(format!(
+                        "import call {k} closed by the host, though it returned: {:?}",
+                        seen[k]
+                    ));
+                }
+            }
+            EventKind::TailExit => return Err("an import call left by a tail call".into()),
+        }
+    }
+    if next != seen.len() {
+        return Err(format!(
+            "{next} import call(s) recorded, the host saw {}",
+            seen.len()
         ));
     }
     Ok(c)

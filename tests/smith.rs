@@ -11,7 +11,10 @@
 //! function import returns values drawn from the seed and the call count,
 //! now and then calls an export of its caller back, and now and then fails
 //! (a host error unwinding through instrumented frames, which the trace
-//! must close while the engine's result stays the same).
+//! must close while the engine's result stays the same). Calls out of the
+//! guest are traced too (`Config::imports`), and every recorded import
+//! call must carry exactly the arguments its host function received and
+//! the results it returned, in the order the host saw them.
 //!
 //! Features are those wasmtime runs by default minus exception handling and
 //! stack switching (refused by the instrumenter), threads and relaxed SIMD
@@ -109,6 +112,7 @@ struct Tally {
     not_linked: Vec<String>,
     events: u64,
     compared: reference::Compared,
+    imports: reference::Compared,
     failures: Vec<String>,
 }
 
@@ -157,6 +161,7 @@ fn check_both(
     let c = inst.check(trapped, Some(&expected), false)?;
     t.events += c.events;
     t.compared += c.compared;
+    t.imports += c.imports;
     Ok(())
 }
 
@@ -169,16 +174,27 @@ fn host_choice(seed: u64, n: u64) -> u64 {
 /// The message of a failing host import.
 const HOST_FAILURE: &str = "host import failed on purpose";
 
-/// A host function import: returns values drawn from the seed and its call
-/// count; one call in twelve fails, one in four (not nested deeper than
-/// two) first calls an export of its caller with drawn arguments.
-fn host_function(
-    mut caller: Caller<'_, Data>,
+/// What every host function import of one module shares.
+struct Hosting {
+    seed: u64,
+    /// The module's function exports, which a host function may call back.
+    exports: Vec<String>,
+    /// Those of them that are the module's own function imports.
+    reexported: std::collections::HashSet<String>,
+}
+
+/// What a host function import does: returns values drawn from the seed
+/// and its call count; one call in twelve fails, one in four (not nested
+/// deeper than two) first calls an export of its caller with drawn
+/// arguments.
+fn host_answer(
+    caller: &mut Caller<'_, Data>,
     results: &mut [Val],
     result_types: &[ValType],
-    seed: u64,
-    exports: &[String],
+    hosting: &Hosting,
 ) -> wasmtime::Result<()> {
+    let Hosting { seed, exports, .. } = hosting;
+    let seed = *seed;
     let n = {
         let d = caller.data_mut();
         d.host_calls += 1;
@@ -192,14 +208,16 @@ fn host_function(
     if choice % 4 == 1 && caller.data().callback_depth < 2 && !exports.is_empty() {
         let name = &exports[(rng.next() % exports.len() as u64) as usize];
         if let Some(Extern::Func(f)) = caller.get_export(name) {
-            let ty = f.ty(&caller);
+            let ty = f.ty(&*caller);
             let args: Option<Vec<Val>> = ty.params().map(|p| value(&p, &mut rng)).collect();
             let out: Option<Vec<Val>> = ty.results().map(|r| Val::default_for_ty(&r)).collect();
             if let (Some(args), Some(mut out)) = (args, out) {
-                let raw = f.to_raw(&mut caller) as usize;
+                let raw = f.to_raw(&mut *caller) as usize;
                 caller.data_mut().log_host_call(raw, &args);
                 caller.data_mut().callback_depth += 1;
-                let r = f.call(&mut caller, &args, &mut out);
+                caller.data_mut().direct = hosting.reexported.contains(name);
+                let r = f.call(&mut *caller, &args, &mut out);
+                caller.data_mut().direct = false;
                 caller.data_mut().callback_depth -= 1;
                 r?;
                 caller.data_mut().log_host_return(&out);
@@ -215,13 +233,21 @@ fn host_function(
 
 /// Makes every import of `module`, in order, the same way on both sides;
 /// `Err` names an import the test cannot provide.
-fn provide_imports(side: &mut Side, module: &Module, seed: u64) -> Result<Vec<Extern>, String> {
-    let exports: Vec<String> = module
-        .exports()
-        .filter(|e| e.ty().func().is_some())
-        .map(|e| e.name().to_string())
-        .collect();
-    let exports = std::sync::Arc::new(exports);
+fn provide_imports(
+    side: &mut Side,
+    module: &Module,
+    wasm: &[u8],
+    seed: u64,
+) -> Result<Vec<Extern>, String> {
+    let hosting = std::sync::Arc::new(Hosting {
+        seed,
+        exports: module
+            .exports()
+            .filter(|e| e.ty().func().is_some())
+            .map(|e| e.name().to_string())
+            .collect(),
+        reexported: reexported_imports(wasm)?,
+    });
     let mut rng = Rng::new(seed ^ 0xfeed);
     let mut out = Vec::new();
     for import in module.imports() {
@@ -229,12 +255,17 @@ fn provide_imports(side: &mut Side, module: &Module, seed: u64) -> Result<Vec<Ex
         let what = |e: wasmtime::Error| format!("import {m}::{n}: {e:#}");
         out.push(match import.ty() {
             ExternType::Func(ft) => {
-                let exports = exports.clone();
+                let hosting = hosting.clone();
                 let result_types: Vec<ValType> = ft.results().collect();
-                wasmtime::Func::new(&mut side.store, ft, move |caller, _params, results| {
-                    host_function(caller, results, &result_types, seed, &exports)
-                })
-                .into()
+                let name = format!("{m}::{n}");
+                let f = wasmtime::Func::new(&mut side.store, ft, move |caller, params, results| {
+                    differential::host_call(caller, &name, params, results, |caller, results| {
+                        host_answer(caller, results, &result_types, &hosting)
+                    })
+                });
+                let raw = f.to_raw(&mut side.store) as usize;
+                side.world.learn_host(raw);
+                f.into()
             }
             ExternType::Global(gt) => {
                 let v = value(gt.content(), &mut rng)
@@ -260,6 +291,35 @@ fn provide_imports(side: &mut Side, module: &Module, seed: u64) -> Result<Vec<Ex
     Ok(out)
 }
 
+/// The names under which `wasm` exports one of its function imports.
+fn reexported_imports(wasm: &[u8]) -> Result<std::collections::HashSet<String>, String> {
+    let mut imported = 0u32;
+    let mut names = std::collections::HashSet::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload.map_err(|e| e.to_string())? {
+            wasmparser::Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    if let wasmparser::TypeRef::Func(_) | wasmparser::TypeRef::FuncExact(_) =
+                        import.map_err(|e| e.to_string())?.ty
+                    {
+                        imported += 1;
+                    }
+                }
+            }
+            wasmparser::Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(|e| e.to_string())?;
+                    if export.kind == wasmparser::ExternalKind::Func && export.index < imported {
+                        names.insert(export.name.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(names)
+}
+
 fn check_seed(engine: &Engine, seed: u64, gc: bool, t: &mut Tally) -> Result<(), String> {
     let Some(wasm) = module_for(seed, gc)? else {
         return Ok(());
@@ -270,6 +330,7 @@ fn check_seed(engine: &Engine, seed: u64, gc: bool, t: &mut Tally) -> Result<(),
     t.modules += 1;
     let mut config = Config {
         scope: Scope::All,
+        imports: true,
         ..Config::default()
     };
     if seed % 2 == 1 {
@@ -297,7 +358,7 @@ fn check_seed(engine: &Engine, seed: u64, gc: bool, t: &mut Tally) -> Result<(),
     orig.store.data_mut().logs = true;
     let mut inst = Side::new(engine, None);
     for side in [&mut orig, &mut inst] {
-        match provide_imports(side, &original, seed) {
+        match provide_imports(side, &original, &wasm, seed) {
             Ok(imports) => side.positional = Some(imports),
             Err(e) => {
                 t.not_linked.push(format!("seed {seed}: {e}"));
@@ -468,6 +529,7 @@ fn run(label: &str, seeds: std::ops::Range<u64>, gc: bool) -> Tally {
                 all.not_linked.extend(t.not_linked);
                 all.events += t.events;
                 all.compared += t.compared;
+                all.imports += t.imports;
                 all.failures.extend(t.failures);
             });
         }
@@ -480,7 +542,7 @@ fn run(label: &str, seeds: std::ops::Range<u64>, gc: bool) -> Tally {
         "wasm-smith {label} seeds {seeds:?}: {} modules, {} refused, {} not linked, {} trapped while instantiating, {} export calls \
          ({} trapped alike, {} of them a failing host import, {} ran out of stack), {} tables compared, \
          {} events, {} calls and {} values equal to the caller-side reference \
-         ({} of them v128 or references), {:.1}s",
+         ({} of them v128 or references), {} import calls and {} values equal to what the host functions saw, {:.1}s",
         t.modules,
         t.refused.len(),
         t.not_linked.len(),
@@ -494,6 +556,8 @@ fn run(label: &str, seeds: std::ops::Range<u64>, gc: bool) -> Tally {
         t.compared.calls,
         t.compared.values,
         t.compared.vectors_and_references,
+        t.imports.calls,
+        t.imports.values,
         started.elapsed().as_secs_f64()
     );
     for r in t.refused.iter().chain(&t.not_linked) {
@@ -527,6 +591,8 @@ struct Counts {
     calls_compared: u64,
     values_compared: u64,
     vectors_and_references: u64,
+    import_calls_compared: u64,
+    import_values_compared: u64,
 }
 
 fn assert_run(label: &str, seeds: std::ops::Range<u64>, gc: bool, expected: Counts) {
@@ -554,6 +620,8 @@ fn assert_run(label: &str, seeds: std::ops::Range<u64>, gc: bool, expected: Coun
         calls_compared: t.compared.calls,
         values_compared: t.compared.values,
         vectors_and_references: t.compared.vectors_and_references,
+        import_calls_compared: t.imports.calls,
+        import_values_compared: t.imports.values,
     };
     assert_eq!(got, expected);
 }
@@ -574,10 +642,12 @@ fn smith_modules_record_what_their_callers_pass_and_get() {
             failing_host_import: 20,
             ran_out_of_stack: 57,
             tables_compared: 1260,
-            events: 2138420,
+            events: 2138606,
             calls_compared: 1069210,
             values_compared: 142309,
             vectors_and_references: 76304,
+            import_calls_compared: 93,
+            import_values_compared: 66,
         },
     );
 }
@@ -598,10 +668,12 @@ fn smith_gc_modules_record_what_their_callers_pass_and_get() {
             failing_host_import: 3,
             ran_out_of_stack: 11,
             tables_compared: 153,
-            events: 317014,
+            events: 317026,
             calls_compared: 158507,
             values_compared: 10260,
             vectors_and_references: 77,
+            import_calls_compared: 6,
+            import_values_compared: 7,
         },
     );
 }

@@ -12,6 +12,12 @@
 //! import and its records are decoded with its own table by the decoder
 //! hosts use. Modules alternate between the inline and the hook strategy.
 //!
+//! Calls out of each module are traced too (`Config::imports`): every
+//! recorded call of a `spectest` function, which the host provides, must
+//! carry exactly the arguments that host function received, in the order
+//! it received them from that instance. Calls of another instance's
+//! exports are compared as that instance's own entries and exits.
+//!
 //! Prints a summary line per run; modules the instrumenter refuses are
 //! counted and named.
 
@@ -28,7 +34,8 @@ use wasmtime::{Engine, Module, Store, Val};
 use wast::core::{NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
 
-/// The `spectest` module the scripts import from.
+/// The `spectest` module the scripts import from. Each side replaces its
+/// functions with host functions (`differential::Side::new`).
 const SPECTEST: &str = r#"(module
   (func (export "print"))
   (func (export "print_i32") (param i32))
@@ -160,6 +167,8 @@ struct Tally {
     events: u64,
     closed_trapped: u64,
     compared: reference::Compared,
+    /// Calls of the `spectest` host functions compared with what they saw.
+    imports: reference::Compared,
     /// Commands of `UNATTRIBUTED` and `TYPE_CHECK_DIFFERS` met.
     unattributed: usize,
     /// Commands that ran out of stack, compared up to the shallower side.
@@ -207,6 +216,7 @@ const TYPE_CHECK_DIFFERS: &[&str] = &["wasm-v3/type-rec.wast:183:2", "wasm-v3/ty
 fn config(n: usize) -> Config {
     let mut c = Config {
         scope: Scope::All,
+        imports: true,
         ..Config::default()
     };
     // Alternate the delivery strategy so both are exercised.
@@ -515,6 +525,7 @@ fn check_both(
             tally.events += c.events;
             tally.closed_trapped += c.closed;
             tally.compared += c.compared;
+            tally.imports += c.imports;
         }
         Err(e) => tally.failures.push(format!("{at}: {e}")),
     }
@@ -680,6 +691,7 @@ fn run_suite(label: &str, files: Vec<(String, &'static str)>) -> Tally {
                 all.invalid_not_run += t.invalid_not_run;
                 all.instantiation_traps += t.instantiation_traps;
                 all.compared += t.compared;
+                all.imports += t.imports;
                 all.unattributed += t.unattributed;
                 all.exhausted += t.exhausted;
                 all.exhausted_events += t.exhausted_events;
@@ -697,7 +709,8 @@ fn run_suite(label: &str, files: Vec<(String, &'static str)>) -> Tally {
         "spec {label}: {} scripts, {} modules, {} instrumented, {} refused, {} failing on a known bug, \
          {} assertions passed on both, {} commands skipped, {} invalid modules not run, {} instantiations trapped, \
          {} events ({} frames closed by traps), {} calls and {} values equal to the caller-side reference \
-         ({} of them v128 or references), {} commands checked for balance only, \
+         ({} of them v128 or references), {} spectest calls and {} values equal to what the host functions saw, \
+         {} commands checked for balance only, \
          {} ran out of stack (compared up to the shallower side), {:.1}s",
         t.scripts,
         t.modules,
@@ -713,6 +726,8 @@ fn run_suite(label: &str, files: Vec<(String, &'static str)>) -> Tally {
         t.compared.calls,
         t.compared.values,
         t.compared.vectors_and_references,
+        t.imports.calls,
+        t.imports.values,
         t.unattributed,
         t.exhausted,
         started.elapsed().as_secs_f64()
@@ -760,6 +775,8 @@ struct Counts {
     calls_compared: u64,
     values_compared: u64,
     vectors_and_references: u64,
+    host_calls_compared: u64,
+    host_values_compared: u64,
 }
 
 fn counts(t: &Tally) -> Counts {
@@ -782,6 +799,8 @@ fn counts(t: &Tally) -> Counts {
         calls_compared: t.compared.calls,
         values_compared: t.compared.values,
         vectors_and_references: t.compared.vectors_and_references,
+        host_calls_compared: t.imports.calls,
+        host_values_compared: t.imports.values,
     }
 }
 
@@ -818,10 +837,12 @@ fn spec_v2_scripts_behave_the_same_instrumented() {
             instantiation_traps: 0,
             balance_only: 3,
             ran_out_of_stack: 15,
-            events: 274454,
+            events: 275066,
             calls_compared: 137224,
             values_compared: 281017,
             vectors_and_references: 117,
+            host_calls_compared: 18,
+            host_values_compared: 20,
         },
     );
 }
@@ -850,6 +871,8 @@ fn tail_call_and_multi_memory_scripts_behave_the_same_instrumented() {
             calls_compared: 5714141,
             values_compared: 5714760,
             vectors_and_references: 12,
+            host_calls_compared: 0,
+            host_values_compared: 0,
         },
     );
 }
@@ -879,10 +902,12 @@ fn spec_v3_scripts_behave_the_same_instrumented() {
             instantiation_traps: 1,
             balance_only: 5,
             ran_out_of_stack: 15,
-            events: 21782810,
+            events: 21782886,
             calls_compared: 10891400,
             values_compared: 11097912,
             vectors_and_references: 68655,
+            host_calls_compared: 20,
+            host_values_compared: 24,
         },
     );
 }
