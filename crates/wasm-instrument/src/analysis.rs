@@ -25,8 +25,9 @@ pub struct ModuleInfo<'a> {
     pub type_count: u32,
     pub memory_count: u32,
     pub global_count: u32,
-    /// Raw name of each function, from the name section or an export.
-    pub raw_names: HashMap<u32, String>,
+    /// Raw name of each function, from the name section or an export,
+    /// borrowed from the module.
+    pub raw_names: HashMap<u32, &'a str>,
     /// Demangled names, per function index.
     pub demangled: HashMap<u32, String>,
     /// The program's own crate, when the names reveal one.
@@ -46,8 +47,7 @@ impl ModuleInfo<'_> {
     pub fn function_name(&self, index: u32) -> String {
         self.raw_names
             .get(&index)
-            .cloned()
-            .unwrap_or_else(|| format!("func[{index}]"))
+            .map_or_else(|| format!("func[{index}]"), |n| n.to_string())
     }
 }
 
@@ -138,9 +138,7 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
                         clash.get_or_insert_with(|| export.name.to_string());
                     }
                     if export.kind == wasmparser::ExternalKind::Func {
-                        export_names
-                            .entry(export.index)
-                            .or_insert_with(|| export.name.to_string());
+                        export_names.entry(export.index).or_insert(export.name);
                     }
                 }
             }
@@ -156,7 +154,7 @@ pub fn analyze(wasm: &[u8]) -> Result<ModuleInfo<'_>, Error> {
                     for sub in reader.into_iter().flatten() {
                         if let Name::Function(map) = sub {
                             for naming in map.into_iter().flatten() {
-                                raw_names.insert(naming.index, naming.name.to_string());
+                                raw_names.insert(naming.index, naming.name);
                             }
                         }
                     }

@@ -137,10 +137,13 @@ pub fn instrument_with_jobs(
     } else {
         (wasm, &[][..])
     };
-    let module = analysis::analyze(wasm)?;
+    let mut module = analysis::analyze(wasm)?;
     let mut selection = select::select(&module, config, wrappers.len())?;
     select::relocate_and_filter(&module, config, &mut selection);
     imports::select(&module, config, wrappers, &mut selection)?;
+    // Only selection reads the demangled names; the rewrite's peak memory
+    // is lower without them.
+    module.demangled = Default::default();
     let table = ruchy_trace_core::FunctionTable {
         options: config.options,
         program: module
@@ -148,12 +151,13 @@ pub fn instrument_with_jobs(
             .as_ref()
             .map(|p| p.krate.clone())
             .unwrap_or_default(),
-        functions: selection.functions.clone(),
-        types: selection.types.clone(),
+        // Moved, not copied: the rewrite reads them from the table.
+        functions: std::mem::take(&mut selection.functions),
+        types: std::mem::take(&mut selection.types),
         limits: config.limits,
     };
     let mut notes = Vec::new();
-    let bytes = rewrite::rewrite(wasm, &module, &selection, &table, jobs, &mut notes)?;
+    let bytes = rewrite::rewrite(wasm, module, selection, &table, jobs, &mut notes)?;
     #[cfg(debug_assertions)]
     wasmparser::Validator::new()
         .validate_all(&bytes)

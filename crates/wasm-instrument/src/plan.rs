@@ -8,7 +8,6 @@
 use crate::analysis::ModuleInfo;
 use crate::body;
 use crate::error::Error;
-use crate::select::Selection;
 use ruchy_trace_core::record::{self, RecordKind};
 use ruchy_trace_core::{FunctionTable, RecordLayout, Strategy, ValType};
 use std::collections::HashMap;
@@ -96,12 +95,9 @@ impl Plan {
         self.imports.push((name, ty));
     }
 
-    /// Plans the additions for instrumenting `selection` of `module`.
-    pub fn new(
-        module: &ModuleInfo<'_>,
-        selection: &Selection,
-        table: &FunctionTable,
-    ) -> Result<Plan, Error> {
+    /// Plans the additions for instrumenting the functions of `table` in
+    /// `module`.
+    pub fn new(module: &ModuleInfo<'_>, table: &FunctionTable) -> Result<Plan, Error> {
         use wasm_encoder::ValType::I32;
         let options = &table.options;
         let sampled = options.sample > 1;
@@ -122,7 +118,7 @@ impl Plan {
                 plan.add_import(module, record::NOW_IMPORT.into(), vec![], vec![I32]);
             }
         }
-        for f in &selection.functions {
+        for f in &table.functions {
             let hooks = options.strategy == Strategy::Hooks;
             if hooks || f.entry_snapshot(types) {
                 let mut params = vec![I32];
@@ -150,7 +146,7 @@ impl Plan {
                 );
             }
         }
-        if options.strategy == Strategy::Hooks && !selection.functions.is_empty() {
+        if options.strategy == Strategy::Hooks && !table.functions.is_empty() {
             plan.add_import(
                 module,
                 record::hook_name(RecordKind::TailExit, &[]),
@@ -159,14 +155,14 @@ impl Plan {
             );
         }
         if module.memory_count > 0
-            && selection
+            && table
                 .functions
                 .iter()
                 .any(|f| f.entry_snapshot(types) || f.exit_snapshot(types))
         {
             plan.guest_memory = true;
         }
-        for f in &selection.functions {
+        for f in &table.functions {
             let results = &module.signatures[f.wasm_index as usize].results;
             if results.len() > 1 && !plan.block_types.contains_key(results) {
                 let mut rt = RoundtripReencoder;

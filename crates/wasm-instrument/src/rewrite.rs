@@ -45,10 +45,11 @@ struct Rewriter<'a> {
     added: Plan,
     /// Threads rewriting function bodies.
     jobs: usize,
-    /// The rewritten code section, encoded apart from the module (see
-    /// [`Rewriter::parse_code_section`]), and where in the output it goes.
-    code: Option<EncodedCode>,
-    code_at: usize,
+    /// The output up to and including the rewritten code section, taken
+    /// out of the re-encoder's module just before the code section (see
+    /// [`Rewriter::parse_code_section`]).
+    head: Option<Vec<u8>>,
+    table_written: bool,
     /// Sections the hook still has to create because the input lacks them.
     missing: Vec<SectionId>,
     notes: Vec<String>,
@@ -56,16 +57,17 @@ struct Rewriter<'a> {
 }
 
 /// Rewrites `wasm`, instrumenting `selection`, using up to `jobs` threads
-/// for function bodies.
+/// for function bodies. Takes the analysis and the selection to free them
+/// before the output's last part is joined, where memory use peaks.
 pub fn rewrite(
     wasm: &[u8],
-    module: &ModuleInfo<'_>,
-    selection: &Selection,
+    module: ModuleInfo<'_>,
+    selection: Selection,
     table: &FunctionTable,
     jobs: usize,
     notes: &mut Vec<String>,
 ) -> Result<Vec<u8>, Error> {
-    let added = Plan::new(module, selection, table)?;
+    let added = Plan::new(&module, table)?;
     let mut missing = vec![
         SectionId::Type,
         SectionId::Import,
@@ -78,13 +80,13 @@ pub fn rewrite(
     missing.retain(|s| !module.sections.contains(&(*s as u8)));
     let mut rewriter = Rewriter {
         wasm,
-        module,
-        selection,
+        module: &module,
+        selection: &selection,
         table,
         added,
         jobs,
-        code: None,
-        code_at: 0,
+        head: None,
+        table_written: false,
         missing,
         notes: Vec::new(),
         stripped_debug: false,
@@ -98,11 +100,33 @@ pub fn rewrite(
             other => Error::Internal(other.to_string()),
         })?;
     notes.append(&mut rewriter.notes);
-    let out = out.finish();
-    Ok(match rewriter.code.take() {
-        Some(code) => code.splice_into(out, rewriter.code_at),
-        None => out,
+    let head = rewriter.head.take();
+    drop(rewriter);
+    drop(module);
+    drop(selection);
+    let tail = out.finish();
+    Ok(match head {
+        Some(head) => join(head, &tail),
+        None => tail,
     })
+}
+
+/// The module's bytes before the code section are moved out of the
+/// re-encoder's module at the code section, which then starts again with
+/// only the 8-byte preamble; the re-encoder writes an empty code section
+/// there, which the rewritten one in `head` replaces.
+const PREAMBLE: usize = 8;
+
+/// What `wasm_encoder` writes for a code section with no bodies.
+const EMPTY_CODE_SECTION: [u8; 3] = [SectionId::Code as u8, 1, 0];
+
+/// The output: `head` (everything up to the rewritten code section)
+/// followed by the sections the re-encoder wrote after it into `tail`.
+fn join(mut head: Vec<u8>, tail: &[u8]) -> Vec<u8> {
+    let after = PREAMBLE + EMPTY_CODE_SECTION.len();
+    debug_assert_eq!(tail.get(PREAMBLE..after), Some(&EMPTY_CODE_SECTION[..]));
+    head.extend_from_slice(&tail[after..]);
+    head
 }
 
 impl Rewriter<'_> {
@@ -234,16 +258,18 @@ impl Reencode for Rewriter<'_> {
         Ok(())
     }
 
-    /// Rewrites every body, `jobs` at a time, into an [`EncodedCode`] kept
-    /// aside: the re-encoder then writes an empty code section, which
-    /// [`EncodedCode::splice_into`] replaces. The bodies are never copied
-    /// into an intermediate section, so the output exists once in memory.
+    /// Rewrites every body, `jobs` at a time, straight into the output
+    /// (`head`): each piece of bodies is appended as soon as those before
+    /// it are, then freed, so the rewritten bodies exist once in memory,
+    /// in the output. The section's size is written as a 5-byte LEB128
+    /// before the bodies and filled in after them.
     fn parse_code_section(
         &mut self,
         _code: &mut wasm_encoder::CodeSection,
         section: wasmparser::CodeSectionReader<'_>,
     ) -> ReResult {
         let section_offset = section.range().start;
+        let input_size = section.range().len();
         let bodies = section.into_iter().collect::<Result<Vec<_>, _>>()?;
         let first = self.module.imported_functions;
         let (plan, table, module, selection) =
@@ -286,18 +312,36 @@ impl Reencode for Rewriter<'_> {
                 offset: section_offset,
             }));
         }
-        let pieces = crate::parallel::map_pieces(&bodies, self.jobs, |range| {
-            let mut out = Vec::new();
-            let mut allocs = FuncValidatorAllocations::default();
-            for i in range {
-                allocs = encode_one(i, &bodies[i], allocs, &mut out)?;
-            }
-            Ok::<_, reencode::Error<Error>>(out)
+        let mut head = self.head.take().ok_or_else(|| {
+            reencode::Error::UserError(Error::Internal(
+                "the code section came without its section hook".into(),
+            ))
         })?;
-        self.code = Some(EncodedCode {
-            count: bodies.len() as u32,
-            pieces,
-        });
+        head.reserve(input_size + input_size / 4 + 16);
+        head.push(SectionId::Code as u8);
+        let size_at = head.len();
+        head.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
+        leb128_u32(&mut head, bodies.len() as u32);
+        crate::parallel::for_each_piece(
+            &bodies,
+            self.jobs,
+            |range| {
+                let mut out = Vec::new();
+                let mut allocs = FuncValidatorAllocations::default();
+                for i in range {
+                    allocs = encode_one(i, &bodies[i], allocs, &mut out)?;
+                }
+                Ok::<_, reencode::Error<Error>>(out)
+            },
+            |piece| head.extend_from_slice(&piece),
+        )?;
+        let size = u32::try_from(head.len() - size_at - 5).map_err(|_| {
+            reencode::Error::UserError(Error::Internal(
+                "the rewritten code section is over 4 GiB".into(),
+            ))
+        })?;
+        head[size_at..size_at + 5].copy_from_slice(&padded_leb128_u32(size));
+        self.head = Some(head);
         Ok(())
     }
 
@@ -383,50 +427,32 @@ impl Reencode for Rewriter<'_> {
             }
         }
         // After the sections added above: they precede the code section.
-        if before == Some(SectionId::Code) {
-            self.code_at = module.as_slice().len();
-        }
-        if before.is_none() {
+        // The table goes just before the code section (or at the end of a
+        // module without one): readers look for it by name, and written
+        // early it is encoded and freed before the bodies fill memory.
+        if before == Some(SectionId::Code) || (before.is_none() && !self.table_written) {
             let data = self.table.encode();
             module.section(&CustomSection {
                 name: ruchy_trace_core::table::SECTION_NAME.into(),
                 data: data.into(),
             });
+            self.table_written = true;
+        }
+        if before == Some(SectionId::Code) {
+            self.head = Some(std::mem::replace(module, Module::new()).finish());
         }
         Ok(())
     }
 }
 
-/// Function bodies encoded in pieces (each piece's bodies one after
-/// another, each with its size), in order.
-struct EncodedCode {
-    count: u32,
-    pieces: Vec<Vec<u8>>,
-}
-
-/// What `wasm_encoder` writes for a code section with no bodies.
-const EMPTY_CODE_SECTION: [u8; 3] = [SectionId::Code as u8, 1, 0];
-
-impl EncodedCode {
-    /// `module` with the empty code section at `at` replaced by these
-    /// bodies. Each piece is freed once copied.
-    fn splice_into(self, module: Vec<u8>, at: usize) -> Vec<u8> {
-        debug_assert_eq!(module.get(at..at + 3), Some(&EMPTY_CODE_SECTION[..]));
-        let mut count = Vec::new();
-        leb128_u32(&mut count, self.count);
-        let body_bytes: usize = self.pieces.iter().map(Vec::len).sum();
-        let size = count.len() + body_bytes;
-        let mut out = Vec::with_capacity(module.len() + size + 8);
-        out.extend_from_slice(&module[..at]);
-        out.push(SectionId::Code as u8);
-        leb128_u32(&mut out, size as u32);
-        out.extend_from_slice(&count);
-        for piece in self.pieces {
-            out.extend_from_slice(&piece);
-        }
-        out.extend_from_slice(&module[at + EMPTY_CODE_SECTION.len()..]);
-        out
+/// `v` as a LEB128 of exactly five bytes, as a size written before what
+/// it measures is known.
+fn padded_leb128_u32(v: u32) -> [u8; 5] {
+    let mut out = [0u8; 5];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = ((v >> (7 * i)) & 0x7f) as u8 | if i < 4 { 0x80 } else { 0 };
     }
+    out
 }
 
 fn leb128_u32(out: &mut Vec<u8>, mut v: u32) {

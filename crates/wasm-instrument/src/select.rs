@@ -56,8 +56,7 @@ pub fn select(
         let raw = module
             .raw_names
             .get(&index)
-            .cloned()
-            .unwrap_or_else(|| format!("func[{index}]"));
+            .map_or_else(|| format!("func[{index}]"), |n| n.to_string());
         let demangled = module
             .demangled
             .get(&index)
