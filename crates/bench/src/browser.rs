@@ -19,6 +19,10 @@ pub struct Row {
     pub key: String,
     /// Median time of the exported call.
     pub time: Duration,
+    /// Median time of the whole `run()`: instrumenting (none for the
+    /// uninstrumented module), compiling, the call, the last flush and the
+    /// ring's finish, which counts the records.
+    pub whole: Duration,
     /// Events recorded (kept and lost).
     pub events: u64,
     /// What `run(n)` returned, as text.
@@ -152,13 +156,10 @@ fn run_page(dir: &Path, n: i64, reps: usize, timeout: Duration) -> Result<Measur
         })?;
         let fields: Vec<&str> = line.split('|').collect();
         match fields.as_slice() {
-            ["row", key, ms, events, result] => rows.push(Row {
+            ["row", key, call_ms, whole_ms, events, result] => rows.push(Row {
                 key: key.to_string(),
-                time: Duration::from_secs_f64(
-                    ms.parse::<f64>()
-                        .map_err(|_| format!("bad time in {line:?}"))?
-                        / 1e3,
-                ),
+                time: millis(call_ms).ok_or_else(|| format!("bad time in {line:?}"))?,
+                whole: millis(whole_ms).ok_or_else(|| format!("bad time in {line:?}"))?,
                 events: events
                     .parse()
                     .map_err(|_| format!("bad event count in {line:?}"))?,
@@ -175,6 +176,13 @@ fn run_page(dir: &Path, n: i64, reps: usize, timeout: Duration) -> Result<Measur
             _ => return Err(format!("unexpected line from the benchmark page: {line:?}")),
         }
     }
+}
+
+fn millis(text: &str) -> Option<Duration> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .map(|ms| Duration::from_secs_f64(ms / 1e3))
 }
 
 /// What each of the page's scenarios is, in the table's words, and its target.
@@ -198,19 +206,28 @@ fn label(key: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Measures the browser rows and prints them as rows of the benchmark's
-/// table (ratios against the page's own uninstrumented run), or one row
-/// saying why they could not be measured.
+/// Measures the browser rows and prints them as a table of their own
+/// (ratios against the page's own uninstrumented run), or one row saying
+/// why they could not be measured.
 pub fn print_rows(module: &[u8], n: i64, reps: usize, calls: u64) {
+    println!();
+    println!("Chromium, fib({n}), median of {reps} runs each, side by side:");
+    println!();
+    println!(
+        "| scenario | call | ratio | target | events | ns per event (call) | whole run() | ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let measured = match measure(module, n, reps, Duration::from_secs(600)) {
         Ok(m) => m,
         Err(e) => {
-            println!("| Chromium rows | not run: {e} | | | | |");
+            println!("| Chromium rows | not run: {e} | | | | | | |");
             return;
         }
     };
     let Some(base) = measured.rows.first().filter(|r| r.key == "plain") else {
-        println!("| Chromium rows | not run: the page measured no uninstrumented row | | | | |");
+        println!(
+            "| Chromium rows | not run: the page measured no uninstrumented row | | | | | | |"
+        );
         return;
     };
     for (i, row) in measured.rows.iter().enumerate() {
@@ -228,14 +245,16 @@ pub fn print_rows(module: &[u8], n: i64, reps: usize, calls: u64) {
             "-".into()
         };
         println!(
-            "| {label} | {:.2} ms | {:.2}x | {target} | {} | {per_event} |",
+            "| {label} | {:.2} ms | {:.2}x | {target} | {} | {per_event} | {:.2} ms | {:.2}x |",
             row.time.as_secs_f64() * 1e3,
             row.time.as_secs_f64() / base.time.as_secs_f64(),
             row.events,
+            row.whole.as_secs_f64() * 1e3,
+            row.whole.as_secs_f64() / base.whole.as_secs_f64(),
         );
     }
     println!(
-        "| Chromium: crossOriginIsolated (fine-grained performance.now) | {} | | true | | |",
+        "| Chromium: crossOriginIsolated (fine-grained performance.now) | {} | | true | | | | |",
         measured.isolated
     );
     eprintln!("browser: {}", measured.user_agent);

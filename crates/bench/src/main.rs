@@ -79,6 +79,9 @@ struct FibArgs {
     /// `crates/bench/browser/`, served by `ruchy-trace serve`'s server).
     #[arg(long)]
     browser: bool,
+    /// Measure only the browser rows (implies --browser).
+    #[arg(long = "browser-only")]
+    browser_only: bool,
 }
 
 #[derive(Args)]
@@ -273,6 +276,11 @@ fn fib_calls(n: i64) -> u64 {
 
 fn fib(args: &FibArgs) {
     let wasm = read(FIB_MODULE);
+    let calls = fib_calls(args.n);
+    if args.browser_only {
+        browser::print_rows(&wasm, args.n, args.reps, calls);
+        return;
+    }
     let tracers = [
         Tracer::builder().build(),
         Tracer::builder().clock(Clock::Spin).build(),
@@ -283,7 +291,6 @@ fn fib(args: &FibArgs) {
             .unwrap_or_else(|e| fail(&e.to_string()))
             .bytes
     };
-    let calls = fib_calls(args.n);
     // Two events per call; sized so the ring keeps every event.
     let capacity = 2 * calls + 16;
     let entry = Entry::Invoke {

@@ -46,6 +46,9 @@ pub struct Ring {
     /// Buffers of dropped chunks, kept for reuse: fresh memory costs a page
     /// fault per page, which would dominate the cost of a record.
     spare: Vec<Vec<u8>>,
+    /// Whether chunks likely to be kept are counted as they arrive (see
+    /// [`Ring::counting_at_finish`]).
+    count_on_arrival: bool,
 }
 
 /// The records a ring kept, trimmed to its capacity.
@@ -114,7 +117,20 @@ impl Ring {
             full: false,
             offset: 0,
             spare: Vec::new(),
+            count_on_arrival: true,
         }
+    }
+
+    /// Leaves the chunks it keeps uncounted until [`Ring::finish`], which
+    /// then walks them: for a host that takes chunks on the guest's own
+    /// thread (the browser), where counting a chunk as it arrives only makes
+    /// the guest wait for work finishing does anyway. A host with a thread
+    /// of its own for chunks keeps the default, so finishing walks nothing.
+    /// Records of varying size (snapshots) are always counted on arrival:
+    /// the bound needs their count.
+    pub fn counting_at_finish(mut self) -> Ring {
+        self.count_on_arrival = false;
+        self
     }
 
     /// The layout records are read with.
@@ -165,7 +181,9 @@ impl Ring {
         // thread that takes chunks while the guest runs, so finishing the
         // ring need not walk it. A chunk that alone fills the ring is left
         // uncounted: the next chunk would drop it, and dropping walks it.
-        let n = if counted || (chunk.len() as u64) < self.guaranteed_bytes() {
+        let n = if counted
+            || (self.count_on_arrival && (chunk.len() as u64) < self.guaranteed_bytes())
+        {
             Some(count_records(&self.layout, &chunk, base)?)
         } else {
             None

@@ -299,6 +299,57 @@ fn records_decoded_against_the_wrong_table_fail_cleanly() {
     }
 }
 
+/// A ring told to count at finish (the browser host's) keeps, loses and
+/// rejects exactly what a ring counting each chunk on arrival does: same
+/// kept records from the same offset, same counts, same decoder state
+/// before the first kept record, whatever the capacity, policy and chunks
+/// (damaged ones included, which both must refuse).
+#[test]
+fn counting_at_finish_keeps_what_counting_on_arrival_keeps() {
+    let runs = 3_000u64;
+    let mut compared = 0;
+    let mut refused = 0;
+    for seed in 0..runs {
+        let mut rng = Rng::new(seed);
+        let table = random_table(&mut rng);
+        let capacity = [0, 1, 3, 10, 40, 1000][rng.below(6) as usize];
+        let policy = if rng.below(2) == 0 {
+            OverflowPolicy::KeepNewest
+        } else {
+            OverflowPolicy::KeepOldest
+        };
+        let layout = RecordLayout::new(&table);
+        let mut on_arrival = Ring::new(layout.clone(), capacity, policy);
+        let mut at_finish = Ring::new(layout, capacity, policy).counting_at_finish();
+        let mut failed = (false, false);
+        for _ in 0..1 + rng.below(8) {
+            let chunk = random_chunk(&mut rng, &table);
+            failed.0 |= on_arrival.push(&chunk).is_err();
+            failed.1 |= at_finish.push(&chunk).is_err();
+        }
+        let (a, b) = (on_arrival.finish(), at_finish.finish());
+        match (failed.0 || a.is_err(), failed.1 || b.is_err()) {
+            (true, true) => refused += 1,
+            (false, false) => {
+                let (a, b) = (a.unwrap(), b.unwrap());
+                assert_eq!(a.chunks, b.chunks, "seed {seed}");
+                assert_eq!(a.first_offset, b.first_offset, "seed {seed}");
+                assert_eq!((a.kept, a.lost), (b.kept, b.lost), "seed {seed}");
+                assert_eq!(a.cut_at_end, b.cut_at_end, "seed {seed}");
+                assert_eq!(format!("{:?}", a.start), format!("{:?}", b.start));
+                compared += 1;
+            }
+            (x, y) => panic!("seed {seed}: on arrival failed {x}, at finish failed {y}"),
+        }
+    }
+    // Both outcomes occur: valid chunks compared, damaged ones refused.
+    assert!(
+        compared > 0 && refused > 0,
+        "{compared} compared, {refused} refused"
+    );
+    assert_eq!(compared + refused, runs);
+}
+
 /// Regression: a sampled module's entry record carries its depth, which the
 /// indented text format used as the indentation; a corrupt depth of 4e9
 /// made one line 8 GB long. The indentation is capped at `MAX_INDENT`

@@ -520,11 +520,11 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
         (out.bytes, out.table, out.notes, true)
     };
     let layout = RecordLayout::new(&table);
-    let ring = Rc::new(RefCell::new(Ring::new(
-        layout.clone(),
-        options.capacity,
-        options.policy,
-    )));
+    // The guest and the ring share the page's thread: records are counted
+    // once the guest has returned, not while it waits on each flush.
+    let ring = Rc::new(RefCell::new(
+        Ring::new(layout.clone(), options.capacity, options.policy).counting_at_finish(),
+    ));
     let error: Rc<RefCell<Option<String>>> = Rc::default();
     let sink = {
         let ring = ring.clone();
