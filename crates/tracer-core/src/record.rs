@@ -100,6 +100,10 @@ pub struct RecordLayout {
     depth: bool,
     /// Per function id: (entry size, exit size) before any snapshot.
     sizes: Vec<(u32, u32)>,
+    /// Record size by whole header (`id << 2 | kind`), 0 where no record
+    /// has that header: one load sizes a record, which is what walking
+    /// records of varying sizes costs per record.
+    by_header: Vec<u32>,
     /// Per function id: whether entries, exits carry a snapshot.
     snapshots: Vec<(bool, bool)>,
     max: u32,
@@ -150,10 +154,15 @@ impl RecordLayout {
             }
             _ => None,
         };
+        let by_header = sizes
+            .iter()
+            .flat_map(|&(enter, exit)| [enter, exit, fixed, 0])
+            .collect();
         RecordLayout {
             timestamps,
             depth,
             sizes,
+            by_header,
             snapshots,
             max,
             uniform,
@@ -217,11 +226,8 @@ impl RecordLayout {
     /// kind valid.
     #[inline]
     pub fn size_of(&self, header: u32) -> Option<usize> {
-        let (enter, exit) = *self.sizes.get((header >> 2) as usize)?;
-        match header & 3 {
-            0 => Some(enter as usize),
-            1 => Some(exit as usize),
-            2 => Some(4 + if self.timestamps { 4 } else { 0 }),
+        match self.by_header.get(usize::try_from(header).ok()?) {
+            Some(&size) if size != 0 => Some(size as usize),
             _ => None,
         }
     }

@@ -304,7 +304,8 @@ export async function run_module(bytes, spec, sink, capture) {
       result.message = describe(e);
     }
   }
-  result.elapsedMs = performance.now() - t;
+  result.returnedAt = performance.now();
+  result.elapsedMs = result.returnedAt - t;
   // Final flush: the hook batch, then what the inline path staged since.
   st.flushStaged();
   st.drain();

@@ -338,6 +338,7 @@ pub struct RunResult {
     stdout: String,
     stderr: String,
     elapsed_ms: f64,
+    finish_ms: f64,
     results: Vec<String>,
     notes: Vec<String>,
     instrumented: bool,
@@ -417,6 +418,12 @@ impl RunResult {
     #[wasm_bindgen(js_name = elapsedMs)]
     pub fn elapsed_ms(&self) -> f64 {
         self.elapsed_ms
+    }
+    /// Wall time from the guest's return to the trace being ready (the last
+    /// flush, the ring finished), in milliseconds.
+    #[wasm_bindgen(js_name = finishMs)]
+    pub fn finish_ms(&self) -> f64 {
+        self.finish_ms
     }
     /// With `invoke`: the function's results, as text.
     pub fn results(&self) -> Vec<String> {
@@ -575,6 +582,9 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
         )));
     }
     let get = |k: &str| field(&result, k);
+    let returned_at = get("returnedAt")
+        .and_then(|v| v.as_f64())
+        .unwrap_or_else(performance_now);
     let end = match get("end").and_then(|v| v.as_string()).as_deref() {
         Some("exited") => {
             RunEnd::Exited(get("code").and_then(|v| v.as_f64()).unwrap_or(0.0) as i32)
@@ -597,14 +607,16 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
     let recorded = ring
         .finish()
         .map_err(|e| JsError::new(&format!("the module wrote malformed trace records: {e}")))?;
+    let trace = Trace::new(
+        Rc::try_unwrap(table).unwrap_or_else(|t| (*t).clone()),
+        recorded,
+        end,
+        epoch_unix_us,
+        end_us,
+    );
     Ok(RunResult {
-        trace: Trace::new(
-            Rc::try_unwrap(table).unwrap_or_else(|t| (*t).clone()),
-            recorded,
-            end,
-            epoch_unix_us,
-            end_us,
-        ),
+        trace,
+        finish_ms: performance_now() - returned_at,
         stdout: get("stdout")
             .and_then(|v| v.as_string())
             .unwrap_or_default(),
@@ -632,6 +644,20 @@ fn copy_chunk(chunk: &Uint8Array, mut buffer: Vec<u8>) -> Vec<u8> {
     // bytes of the spare capacity.
     unsafe { buffer.set_len(copied) };
     buffer
+}
+
+/// `performance.now()` of the page or worker, 0 where there is none.
+fn performance_now() -> f64 {
+    let global = js_sys::global();
+    let Ok(performance) = Reflect::get(&global, &JsValue::from_str("performance")) else {
+        return 0.0;
+    };
+    Reflect::get(&performance, &JsValue::from_str("now"))
+        .ok()
+        .and_then(|now| now.dyn_into::<js_sys::Function>().ok())
+        .and_then(|now| now.call0(&performance).ok())
+        .and_then(|t| t.as_f64())
+        .unwrap_or(0.0)
 }
 
 fn js_error(e: JsValue) -> JsError {
@@ -692,6 +718,7 @@ pub fn open_trace(bytes: &[u8]) -> Result<RunResult, JsError> {
         stdout: String::new(),
         stderr: String::new(),
         elapsed_ms: end_us.map_or(0.0, |us| us as f64 / 1000.0),
+        finish_ms: 0.0,
         results: Vec::new(),
         notes,
         instrumented: true,

@@ -153,6 +153,15 @@ export class RunResult {
         return ret === Number.MAX_SAFE_INTEGER ? undefined : ret;
     }
     /**
+     * Wall time from the guest's return to the trace being ready (the last
+     * flush, the ring finished), in milliseconds.
+     * @returns {number}
+     */
+    finishMs() {
+        const ret = wasm.runresult_finishMs(this.__wbg_ptr);
+        return ret;
+    }
+    /**
      * The per-function table (from [`ruchy_trace_core::profile`]) and the
      * function table as JSON; see [`view::functions_json`].
      * @returns {string}
