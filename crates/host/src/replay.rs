@@ -15,6 +15,8 @@ use std::path::Path;
 pub struct TraceFile {
     out: BufWriter<File>,
     writer: Option<TraceWriter>,
+    /// The blocks of the last chunk, the buffer kept from chunk to chunk.
+    blocks: Vec<u8>,
 }
 
 impl std::fmt::Debug for TraceFile {
@@ -31,6 +33,7 @@ impl TraceFile {
         Ok(TraceFile {
             out: BufWriter::with_capacity(1 << 20, File::create(path)?),
             writer: None,
+            blocks: Vec::new(),
         })
     }
 }
@@ -55,8 +58,9 @@ impl RecordSink for TraceFile {
         let Some(w) = &mut self.writer else {
             return Ok(());
         };
-        let block = w.block(chunk).map_err(invalid)?;
-        self.out.write_all(&block)
+        self.blocks.clear();
+        w.write_block(chunk, &mut self.blocks).map_err(invalid)?;
+        self.out.write_all(&self.blocks)
     }
 
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> io::Result<()> {
