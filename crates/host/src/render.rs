@@ -80,6 +80,8 @@ pub struct FormatSink {
     jobs: usize,
     out: Option<Box<dyn Write + Send>>,
     running: Option<Running>,
+    /// Records in the last chunk.
+    counted: Option<u64>,
 }
 
 impl std::fmt::Debug for FormatSink {
@@ -136,6 +138,7 @@ impl FormatSink {
             jobs,
             out: Some(out),
             running: None,
+            counted: None,
         }
     }
 
@@ -299,8 +302,10 @@ impl RecordSink for FormatSink {
     }
 
     fn records(&mut self, mut chunk: &[u8]) -> io::Result<()> {
+        self.counted = None;
         let r = self.running()?;
         let mut offset = 0;
+        let mut total = 0;
         while !chunk.is_empty() {
             let start = r.state.clone();
             let (count, used) = r
@@ -321,6 +326,7 @@ impl RecordSink for FormatSink {
             };
             r.next_seq += 1;
             r.events += count;
+            total += count;
             if let Some(p) = &r.pieces {
                 p.send(piece)
                     .map_err(|_| io::Error::other("the trace renderers stopped"))?;
@@ -328,7 +334,13 @@ impl RecordSink for FormatSink {
             chunk = &chunk[used..];
             offset += used;
         }
+        // Every record counted, unless a piece could not start.
+        self.counted = chunk.is_empty().then_some(total);
         Ok(())
+    }
+
+    fn counted(&self) -> Option<u64> {
+        self.counted
     }
 
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> io::Result<()> {

@@ -276,17 +276,18 @@ impl TraceWriter {
 
     /// Like [`TraceWriter::block`], appending to `out` (nothing, when the
     /// chunk holds a record it cannot read): a writer that reuses one
-    /// buffer for every chunk faults no fresh memory in.
-    pub fn write_block(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    /// buffer for every chunk faults no fresh memory in. Returns how many
+    /// records the chunk held.
+    pub fn write_block(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<u64, Error> {
         let start = out.len();
         let mut payload = core::mem::replace(&mut self.payload, Payload::new(0));
         payload.len = 0;
         let written = self.compact_into(chunk, &mut payload, out);
         match written {
-            Ok(()) if payload.len != 0 || out.len() == start => {
+            Ok(_) if payload.len != 0 || out.len() == start => {
                 records_block(out, payload.as_slice())
             }
-            Ok(()) => {}
+            Ok(_) => {}
             // Nothing of a chunk that holds a bad record is written.
             Err(_) => out.truncate(start),
         }
@@ -301,8 +302,9 @@ impl TraceWriter {
         chunk: &[u8],
         payload: &mut Payload,
         out: &mut Vec<u8>,
-    ) -> Result<(), Error> {
+    ) -> Result<u64, Error> {
         let mut pos = 0;
+        let mut count = 0;
         while pos < chunk.len() {
             if payload.len >= SPLIT_BLOCK_BYTES {
                 records_block(out, payload.as_slice());
@@ -312,7 +314,9 @@ impl TraceWriter {
             // Records of known size straight from their bytes; a record
             // with a snapshot (or one the full reader names the fault of)
             // through the full reader.
-            pos += self.compact_sized(&chunk[pos..], payload);
+            let (passed, used) = self.compact_sized(&chunk[pos..], payload);
+            count += passed;
+            pos += used;
             if pos == chunk.len()
                 || payload.len >= SPLIT_BLOCK_BYTES
                 || payload.buf.len() - payload.len < self.widest
@@ -329,17 +333,19 @@ impl TraceWriter {
                 payload.bytes(r.snapshot);
             }
             pos += records.position();
+            count += 1;
         }
-        Ok(())
+        Ok(count)
     }
 
     /// Compacts the records at the start of `chunk` that carry no snapshot
     /// while the payload has room for one more and is under
     /// [`SPLIT_BLOCK_BYTES`], reading each where its header's [`Plan`] says
-    /// its fields are rather than decoding it; returns the bytes passed.
+    /// its fields are rather than decoding it; returns how many it passed
+    /// and their bytes.
     /// Stops at a record with a snapshot, or one it cannot size, for
     /// [`Records`] to take or name the fault of.
-    fn compact_sized(&mut self, chunk: &[u8], payload: &mut Payload) -> usize {
+    fn compact_sized(&mut self, chunk: &[u8], payload: &mut Payload) -> (u64, usize) {
         let stamped = self.layout.timestamps();
         // In a layout of one record size, where the next record starts
         // does not wait on looking this one's plan up.
@@ -352,6 +358,7 @@ impl TraceWriter {
         };
         let mut clock = self.clock;
         let mut pos = 0;
+        let mut count = 0;
         while chunk.len() - pos >= 4
             && out.len < SPLIT_BLOCK_BYTES
             && out.buf.len() - out.len >= self.widest
@@ -384,10 +391,11 @@ impl TraceWriter {
             let types = &self.plan_types[plan.types.0 as usize..plan.types.1 as usize];
             compact_values(&mut out, types, &fields[plan.values as usize..]);
             pos += size;
+            count += 1;
         }
         self.clock = clock;
         *payload = out;
-        pos
+        (count, pos)
     }
 
     /// Appends a record's header, timestamp (as a step from `clock`, the
