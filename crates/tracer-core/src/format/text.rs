@@ -6,13 +6,15 @@
 //! ```
 
 use super::util::{
-    param_name, push_i64, push_millis, push_padded, push_secs_micros, push_u64, push_value_text,
+    param_name, push_duration_and_end, push_i64, push_micros_and_bracket, push_secs_micros,
+    push_u64, push_value_text,
 };
 use super::Formatter;
 use crate::decode::{RunEnd, Stats, StreamState, Trace};
 use crate::event::{Event, EventKind};
 use crate::source::{SourceType, SourceValue};
 use crate::table::FunctionInfo;
+use crate::value::Value;
 use crate::wasi;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -54,6 +56,17 @@ struct Pieces {
     /// Per source parameter, when the source signature is known:
     /// `n: i64 = `.
     source_labels: Vec<String>,
+    /// Whether the function's events read as its wasm values alone (no
+    /// source signature, not a WASI call): lines built from the pieces
+    /// below, without asking how to read the values.
+    plain: bool,
+    /// Per parameter, what comes before its value: `-> name(i64=` for the
+    /// first, `, y: i32 = ` for the others.
+    before_value: Vec<String>,
+    /// `)`, the location, the line's end.
+    enter_end: String,
+    /// `<- name() = `: the exit of a function with one result.
+    exit_with_value: String,
 }
 
 impl Pieces {
@@ -78,7 +91,7 @@ impl Pieces {
             }
             location.push('>');
         }
-        let labels = f
+        let labels: Vec<String> = f
             .params
             .iter()
             .enumerate()
@@ -112,7 +125,25 @@ impl Pieces {
                 s
             })
             .collect();
+        let before_value = labels
+            .iter()
+            .enumerate()
+            .map(|(i, label)| {
+                let mut s = String::from(if i == 0 { enter.as_str() } else { ", " });
+                s.push_str(label);
+                s
+            })
+            .collect();
+        let mut enter_end = String::from(")");
+        enter_end.push_str(&location);
+        enter_end.push('\n');
+        let mut exit_with_value = exit.clone();
+        exit_with_value.push_str(" = ");
         Pieces {
+            plain: f.source.is_none() && wasi::known(f).is_none(),
+            before_value,
+            enter_end,
+            exit_with_value,
             enter,
             exit,
             location,
@@ -213,7 +244,7 @@ impl Formatter for TextFormatter {
                 let second = us / 1_000_000;
                 if self.second == Some(second) {
                     out.push_str(&self.second_text);
-                    push_padded(out, us % 1_000_000, 6);
+                    push_micros_and_bracket(out, us % 1_000_000);
                 } else {
                     let start = out.len();
                     out.push('[');
@@ -221,8 +252,8 @@ impl Formatter for TextFormatter {
                     self.second = Some(second);
                     self.second_text.clear();
                     self.second_text.push_str(&out[start..out.len() - 6]);
+                    out.push_str("] ");
                 }
-                out.push_str("] ");
             }
         }
         if options.indent {
@@ -234,6 +265,30 @@ impl Formatter for TextFormatter {
         }
         let types = &trace.table.types;
         let p = self.pieces(event.id, event.function, types);
+        if p.plain {
+            match event.kind {
+                EventKind::Enter => {
+                    let mut bytes = event.values;
+                    for (t, before) in event.function.params.iter().zip(&p.before_value) {
+                        out.push_str(before);
+                        push_value_text(out, Value::read(*t, bytes));
+                        bytes = &bytes[t.record_size()..];
+                    }
+                    if event.function.params.is_empty() {
+                        out.push_str(&p.enter);
+                    }
+                    out.push_str(&p.enter_end);
+                    return;
+                }
+                EventKind::Exit if event.function.results.len() == 1 => {
+                    out.push_str(&p.exit_with_value);
+                    push_value_text(out, Value::read(event.function.results[0], event.values));
+                    end_exit_line(out, event.duration_us);
+                    return;
+                }
+                _ => {}
+            }
+        }
         if let Some(call) = wasi::decode(event, trace.table.limits) {
             if event.kind == EventKind::Enter {
                 out.push_str(&p.enter);
@@ -372,12 +427,10 @@ impl Formatter for TextFormatter {
 /// Ends an exit's line: its duration, when the trace has timestamps.
 #[inline]
 fn end_exit_line(out: &mut String, duration_us: Option<u64>) {
-    if let Some(d) = duration_us {
-        out.push_str(" [");
-        push_millis(out, d);
-        out.push_str("ms]");
+    match duration_us {
+        Some(d) => push_duration_and_end(out, d),
+        None => out.push('\n'),
     }
-    out.push('\n');
 }
 
 #[cfg(test)]
