@@ -184,6 +184,23 @@ struct Plan {
     values: u32,
     /// The values' types: a range of [`TraceWriter::plan_types`].
     types: (u32, u32),
+    /// The values, when they are one integer or none (most functions of
+    /// most programs): written without walking their types.
+    shape: Shape,
+}
+
+/// The values of a [`Plan`]'s records at a glance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Shape {
+    /// No values.
+    None,
+    /// One `i32`.
+    I32,
+    /// One `i64`.
+    I64,
+    /// Anything else: walk the types.
+    #[default]
+    Other,
 }
 
 /// The most bytes one compacted record of `table`'s functions takes,
@@ -222,6 +239,12 @@ fn plans(table: &FunctionTable, layout: &RecordLayout) -> (Vec<Plan>, Vec<ValTyp
                 depth: layout.depth() && kind == RecordKind::Enter,
                 values: layout.values_offset(kind) as u32,
                 types: (start, types.len() as u32),
+                shape: match values {
+                    [] => Shape::None,
+                    [ValType::I32] => Shape::I32,
+                    [ValType::I64] => Shape::I64,
+                    _ => Shape::Other,
+                },
             });
         }
         // Kind 3 names no record.
@@ -388,8 +411,20 @@ impl TraceWriter {
                     4 + 4 * usize::from(stamped),
                 )));
             }
-            let types = &self.plan_types[plan.types.0 as usize..plan.types.1 as usize];
-            compact_values(&mut out, types, &fields[plan.values as usize..]);
+            let values = plan.values as usize;
+            match plan.shape {
+                Shape::None => {}
+                Shape::I32 => out.leb(zigzag(i64::from(record::read_u32(fields, values) as i32))),
+                Shape::I64 => out.leb(zigzag(
+                    (u64::from(record::read_u32(fields, values))
+                        | u64::from(record::read_u32(fields, values + 4)) << 32)
+                        as i64,
+                )),
+                Shape::Other => {
+                    let types = &self.plan_types[plan.types.0 as usize..plan.types.1 as usize];
+                    compact_values(&mut out, types, &fields[values..]);
+                }
+            }
             pos += size;
             count += 1;
         }
@@ -1103,11 +1138,12 @@ mod tests {
     /// after them is an error at its own offset in the chunk.
     #[test]
     fn mixed_records_round_trip_and_a_bad_one_is_named_at_its_offset() {
-        use crate::format::util::testutil::{FIB, MAIN, SIMD};
+        use crate::format::util::testutil::{FIB, MAIN, PAIR, SIMD};
         use crate::record::RecordKind::{Enter, Exit, TailExit};
         use crate::table::{FunctionInfo, Import};
         let mut t = table(true);
         t.functions[SIMD as usize].params = vec![ValType::V128, ValType::Ref, ValType::F32];
+        t.functions[PAIR as usize].results = vec![ValType::I32];
         let write = crate::wasi::MODULE;
         t.functions.push(FunctionInfo {
             wasm_index: 0,
@@ -1132,6 +1168,8 @@ mod tests {
         rec(MAIN, Enter, 3, &[], None);
         rec(FIB, Enter, 4, &[Value::I64(-5)], None);
         rec(FIB, Exit, 4, &[Value::I64(i64::MIN)], None);
+        rec(PAIR, Enter, 5, &[Value::F64(-0.5), Value::I32(i32::MIN)], None);
+        rec(PAIR, Exit, 6, &[Value::I32(-7)], None);
         rec(fd_write, Enter, 9, &[Value::I32(1); 4], Some(&[1, 2, 3]));
         rec(fd_write, Exit, 2, &[Value::I32(-1)], Some(&[]));
         let simd = [
