@@ -382,10 +382,9 @@ impl TraceWriter {
         let mut clock = self.clock;
         let mut pos = 0;
         let mut count = 0;
-        while chunk.len() - pos >= 4
-            && out.len < SPLIT_BLOCK_BYTES
-            && out.buf.len() - out.len >= self.widest
-        {
+        // Room for one more record below the split size.
+        let full = SPLIT_BLOCK_BYTES.min(out.buf.len().saturating_sub(self.widest));
+        while chunk.len() - pos >= 4 && out.len < full {
             let header = record::read_u32(chunk, pos);
             let Some(&plan) = self.plans.get(header as usize) else {
                 break;
@@ -1168,7 +1167,13 @@ mod tests {
         rec(MAIN, Enter, 3, &[], None);
         rec(FIB, Enter, 4, &[Value::I64(-5)], None);
         rec(FIB, Exit, 4, &[Value::I64(i64::MIN)], None);
-        rec(PAIR, Enter, 5, &[Value::F64(-0.5), Value::I32(i32::MIN)], None);
+        rec(
+            PAIR,
+            Enter,
+            5,
+            &[Value::F64(-0.5), Value::I32(i32::MIN)],
+            None,
+        );
         rec(PAIR, Exit, 6, &[Value::I32(-7)], None);
         rec(fd_write, Enter, 9, &[Value::I32(1); 4], Some(&[1, 2, 3]));
         rec(fd_write, Exit, 2, &[Value::I32(-1)], Some(&[]));
