@@ -14,7 +14,7 @@ use crate::decode::{RunEnd, Stats, StreamState, Trace};
 use crate::event::{Event, EventKind};
 use crate::source::{SourceType, SourceValue};
 use crate::table::FunctionInfo;
-use crate::value::Value;
+use crate::value::{ValType, Value};
 use crate::wasi;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -269,9 +269,9 @@ impl Formatter for TextFormatter {
             match event.kind {
                 EventKind::Enter => {
                     let mut bytes = event.values;
-                    for (t, before) in event.function.params.iter().zip(&p.before_value) {
+                    for (&t, before) in event.function.params.iter().zip(&p.before_value) {
                         out.push_str(before);
-                        push_value_text(out, Value::read(*t, bytes));
+                        push_raw_value_text(out, t, bytes);
                         bytes = &bytes[t.record_size()..];
                     }
                     if event.function.params.is_empty() {
@@ -282,7 +282,7 @@ impl Formatter for TextFormatter {
                 }
                 EventKind::Exit if event.function.results.len() == 1 => {
                     out.push_str(&p.exit_with_value);
-                    push_value_text(out, Value::read(event.function.results[0], event.values));
+                    push_raw_value_text(out, event.function.results[0], event.values);
                     end_exit_line(out, event.duration_us);
                     return;
                 }
@@ -424,8 +424,27 @@ impl Formatter for TextFormatter {
     }
 }
 
+/// Appends the value of type `t` at the front of `bytes` (as a record
+/// holds it), integers read and written in place.
+#[inline(always)]
+fn push_raw_value_text(out: &mut String, t: ValType, bytes: &[u8]) {
+    match t {
+        ValType::I64 => {
+            let mut word = [0; 8];
+            word.copy_from_slice(&bytes[..8]);
+            push_i64(out, i64::from_le_bytes(word));
+        }
+        ValType::I32 => {
+            let mut word = [0; 4];
+            word.copy_from_slice(&bytes[..4]);
+            push_i64(out, i64::from(i32::from_le_bytes(word)));
+        }
+        _ => push_value_text(out, Value::read(t, bytes)),
+    }
+}
+
 /// Ends an exit's line: its duration, when the trace has timestamps.
-#[inline]
+#[inline(always)]
 fn end_exit_line(out: &mut String, duration_us: Option<u64>) {
     match duration_us {
         Some(d) => push_duration_and_end(out, d),

@@ -25,7 +25,7 @@ fn push_ascii(out: &mut String, digits: &[u8]) {
 }
 
 /// Appends `n` in decimal.
-#[inline]
+#[inline(always)]
 pub(crate) fn push_u64(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
@@ -57,7 +57,7 @@ pub(crate) fn push_optional_u32(out: &mut String, n: Option<u32>) {
 }
 
 /// Appends `n` in decimal.
-#[inline]
+#[inline(always)]
 pub(crate) fn push_i64(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
