@@ -6,8 +6,7 @@
 //! ```
 
 use super::util::{
-    param_name, push_duration_and_end, push_i64, push_micros_and_bracket, push_secs_micros,
-    push_u64, push_value_text,
+    param_name, push_duration_and_end, push_i64, push_micros_and_bracket, push_u64, push_value_text,
 };
 use super::Formatter;
 use crate::decode::{RunEnd, Stats, StreamState, Trace};
@@ -179,6 +178,10 @@ pub struct TextFormatter {
     /// formatted anew.
     second: Option<u64>,
     second_text: String,
+    /// The last time written, and its whole `[secs.micros] `: a clock
+    /// that ticks every 100 us stamps runs of thousands of events alike.
+    stamp_us: Option<u64>,
+    stamp: String,
 }
 
 impl TextFormatter {
@@ -190,6 +193,8 @@ impl TextFormatter {
             epoch_unix_us: 0,
             second: None,
             second_text: String::new(),
+            stamp_us: None,
+            stamp: String::new(),
         }
     }
 
@@ -241,19 +246,21 @@ impl Formatter for TextFormatter {
         if options.timestamps {
             if let Some(t) = event.timestamp_us {
                 let us = epoch.wrapping_add(t);
-                let second = us / 1_000_000;
-                if self.second == Some(second) {
-                    out.push_str(&self.second_text);
-                    push_micros_and_bracket(out, us % 1_000_000);
-                } else {
-                    let start = out.len();
-                    out.push('[');
-                    push_secs_micros(out, us);
-                    self.second = Some(second);
-                    self.second_text.clear();
-                    self.second_text.push_str(&out[start..out.len() - 6]);
-                    out.push_str("] ");
+                if self.stamp_us != Some(us) {
+                    self.stamp_us = Some(us);
+                    let second = us / 1_000_000;
+                    if self.second != Some(second) {
+                        self.second = Some(second);
+                        self.second_text.clear();
+                        self.second_text.push('[');
+                        push_u64(&mut self.second_text, second);
+                        self.second_text.push('.');
+                    }
+                    self.stamp.clear();
+                    self.stamp.push_str(&self.second_text);
+                    push_micros_and_bracket(&mut self.stamp, us % 1_000_000);
                 }
+                out.push_str(&self.stamp);
             }
         }
         if options.indent {
@@ -482,6 +489,34 @@ mod tests {
                 "[1761761183.406943] <- fibonacci() = 1 [1.525ms]",
                 "[1761761183.407013] <- main() [1.600ms]",
                 "# events: 8 kept, 0 lost",
+            ]
+        );
+    }
+
+    /// Events stamped alike share one time, and a time that crosses into
+    /// the next second is written whole.
+    #[test]
+    fn times_repeat_and_cross_seconds() {
+        let recs = vec![
+            (MAIN, Enter, 0, vec![]),
+            (FIB, Enter, 0, vec![Value::I64(1)]),
+            (FIB, Exit, 594_586, vec![Value::I64(1)]),
+            (FIB, Enter, 594_587, vec![Value::I64(0)]),
+            (FIB, Exit, 594_587, vec![Value::I64(0)]),
+            (MAIN, Exit, 1_594_587, vec![]),
+        ];
+        let t = trace(table(true), &recs, RunEnd::Returned, None);
+        let out = render(&mut TextFormatter::default(), &t);
+        let times: Vec<&str> = lines(&out).iter().map(|l| &l[..20]).collect();
+        assert_eq!(
+            times[..6],
+            [
+                "[1761761183.405413] ",
+                "[1761761183.405413] ",
+                "[1761761183.999999] ",
+                "[1761761184.000000] ",
+                "[1761761184.000000] ",
+                "[1761761185.000000] ",
             ]
         );
     }

@@ -65,35 +65,6 @@ pub(crate) fn push_i64(out: &mut String, n: i64) {
     push_u64(out, n.unsigned_abs());
 }
 
-/// Appends `n % 10^width` in decimal, zero-padded to `width` (at most 20)
-/// digits.
-#[inline]
-pub(crate) fn push_padded(out: &mut String, mut n: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let width = width.min(buf.len());
-    let mut i = width;
-    while i >= 2 {
-        let r = (n % 100) as usize * 2;
-        n /= 100;
-        i -= 2;
-        buf[i] = PAIRS[r];
-        buf[i + 1] = PAIRS[r + 1];
-    }
-    if i == 1 {
-        buf[0] = b'0' + (n % 10) as u8;
-    }
-    push_ascii(out, &buf[..width]);
-}
-
-/// Appends a microsecond count as seconds with six decimals:
-/// `1761761183.405413`.
-#[inline]
-pub(crate) fn push_secs_micros(out: &mut String, us: u64) {
-    push_u64(out, us / 1_000_000);
-    out.push('.');
-    push_padded(out, us % 1_000_000, 6);
-}
-
 /// Appends the microseconds of a second, six digits, and the `] ` that
 /// closes a text line's time: one store of eight bytes.
 #[inline]
@@ -587,12 +558,6 @@ mod tests {
         for n in [0i64, -1, -10, 42, i64::MIN, i64::MAX] {
             assert_eq!(s(|o| push_i64(o, n)), n.to_string());
         }
-        assert_eq!(s(|o| push_padded(o, 42, 6)), "000042");
-        assert_eq!(
-            s(|o| push_secs_micros(o, 1_761_761_183_405_413)),
-            "1761761183.405413"
-        );
-        assert_eq!(s(|o| push_secs_micros(o, 7)), "0.000007");
         assert_eq!(s(|o| push_duration_and_end(o, 2)), " [0.002ms]\n");
         assert_eq!(s(|o| push_duration_and_end(o, 1500)), " [1.500ms]\n");
         assert_eq!(
