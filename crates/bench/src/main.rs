@@ -46,6 +46,9 @@ struct Cli {
 enum Command_ {
     /// The fibonacci table (the default).
     Fib(FibArgs),
+    /// Only the whole-process rows of the fibonacci table: the
+    /// `ruchy-trace` binary run as a user runs it.
+    WholeProcess(FibArgs),
     /// Instrumenting real modules: `ruchy-trace instrument` against
     /// `wasm-opt --log-execution`, whole process, wall and CPU time, peak
     /// memory.
@@ -107,6 +110,7 @@ fn main() {
     match cli.command {
         None => fib(&cli.fib),
         Some(Command_::Fib(args)) => fib(&args),
+        Some(Command_::WholeProcess(args)) => whole_process_rows(&args),
         Some(Command_::Instrument(args)) => instrument(&args),
         Some(Command_::Plain { module, export, n }) => plain(&module, &export, n),
     }

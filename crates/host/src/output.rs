@@ -176,6 +176,16 @@ impl PendingFile {
             // crash of this process from leaving a partial file, and a
             // trace of hundreds of megabytes takes the disk seconds.
             Target::Temporary(tmp) => {
+                // A rename that replaces a file makes ext4 (auto_da_alloc)
+                // write the whole new file out before the rename returns:
+                // half a second for a text trace of 600 MB. Removed first,
+                // the file is renamed at once and written out in the
+                // system's own time. A crash in between leaves no file at
+                // the path, still never a partial one.
+                match std::fs::remove_file(&self.path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
                 tmp.persist(&self.path).map_err(|e| e.error)?;
                 Ok(())
             }

@@ -61,6 +61,13 @@ pub trait RecordSink: Send {
     ) -> std::io::Result<()>;
     /// A chunk of whole records.
     fn records(&mut self, chunk: &[u8]) -> std::io::Result<()>;
+    /// How many records the chunk last given to [`RecordSink::records`]
+    /// held, when the sink counted them on its way through, so the ring
+    /// need not read them again to count them; `None` (the default) when
+    /// it did not.
+    fn counted(&self) -> Option<u64> {
+        None
+    }
     /// Called once, after the last record.
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> std::io::Result<()>;
 }

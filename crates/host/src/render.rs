@@ -80,6 +80,8 @@ pub struct FormatSink {
     jobs: usize,
     out: Option<Box<dyn Write + Send>>,
     running: Option<Running>,
+    /// Records in the last chunk.
+    counted: Option<u64>,
 }
 
 impl std::fmt::Debug for FormatSink {
@@ -136,6 +138,7 @@ impl FormatSink {
             jobs,
             out: Some(out),
             running: None,
+            counted: None,
         }
     }
 
@@ -168,16 +171,7 @@ fn render_piece(
     };
     // Pooled buffers come back empty, so this checks nothing.
     let mut text = String::from_utf8(text).unwrap_or_default();
-    let mut result = Ok(());
-    for event in trace.events() {
-        match event {
-            Ok(e) => formatter.event(trace, &e, &mut text),
-            Err(e) => {
-                result = Err(decode_error(e));
-                break;
-            }
-        }
-    }
+    let result = formatter.events(trace, &mut text).map_err(decode_error);
     for chunk in std::mem::take(&mut trace.recorded.chunks) {
         pool.give(chunk);
     }
@@ -299,8 +293,10 @@ impl RecordSink for FormatSink {
     }
 
     fn records(&mut self, mut chunk: &[u8]) -> io::Result<()> {
+        self.counted = None;
         let r = self.running()?;
         let mut offset = 0;
+        let mut total = 0;
         while !chunk.is_empty() {
             let start = r.state.clone();
             let (count, used) = r
@@ -321,6 +317,7 @@ impl RecordSink for FormatSink {
             };
             r.next_seq += 1;
             r.events += count;
+            total += count;
             if let Some(p) = &r.pieces {
                 p.send(piece)
                     .map_err(|_| io::Error::other("the trace renderers stopped"))?;
@@ -328,7 +325,13 @@ impl RecordSink for FormatSink {
             chunk = &chunk[used..];
             offset += used;
         }
+        // Every record counted, unless a piece could not start.
+        self.counted = chunk.is_empty().then_some(total);
         Ok(())
+    }
+
+    fn counted(&self) -> Option<u64> {
+        self.counted
     }
 
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> io::Result<()> {
@@ -470,5 +473,61 @@ mod tests {
                 assert_eq!(expected.lines().count() as u64, events + 2);
             }
         }
+    }
+
+    /// A run stopped in the middle of a deep recursion (out of fuel): the
+    /// text streamed in many pieces on three threads, with the frames
+    /// still open closed as interrupted after the last piece, is byte for
+    /// byte the text rendered afterwards on one thread.
+    #[test]
+    fn an_interrupted_run_streams_the_text_rendered_after_it() {
+        let wasm = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/fixtures/bench/fib_bench.wasm"),
+        )
+        .unwrap();
+        let program = Tracer::builder()
+            .fuel(true)
+            .build()
+            .unwrap()
+            .load(&wasm, &Default::default())
+            .unwrap();
+        let make =
+            || Box::new(TextFormatter::new(TextOptions::default())) as Box<dyn Formatter + Send>;
+        let out = Shared::default();
+        let sink = FormatSink::new(Box::new(make), Box::new(out.clone()), 3);
+        let entry = Entry::Invoke {
+            name: "run".into(),
+            args: vec!["30".into()],
+        };
+        let options = RunOptions {
+            fuel: Some(40_000_000),
+            ..RunOptions::default()
+        };
+        let outcome = program
+            .run_with(&entry, &options, Some(Box::new(sink)))
+            .unwrap();
+        let trace = &outcome.trace;
+        assert_eq!(
+            trace.end,
+            RunEnd::Interrupted("fuel exhausted".into()),
+            "the run must stop before fib(30) returns"
+        );
+        let (expected, damage) = ruchy_trace_core::format::render_to_string(make().as_mut(), trace);
+        assert!(damage.is_none());
+        let events = trace.stats().kept_events;
+        assert!(events > 7 * PIECE_RECORDS, "{events} events");
+        let closed = expected
+            .lines()
+            .filter(|l| l.contains("[interrupted]"))
+            .count();
+        assert!(closed > 2, "{closed} frames closed");
+        let streamed = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            streamed == expected,
+            "streamed output differs from the rendered one ({} vs {} bytes)",
+            streamed.len(),
+            expected.len()
+        );
     }
 }

@@ -15,6 +15,10 @@ use std::path::Path;
 pub struct TraceFile {
     out: BufWriter<File>,
     writer: Option<TraceWriter>,
+    /// The blocks of the last chunk, the buffer kept from chunk to chunk.
+    blocks: Vec<u8>,
+    /// Records in the last chunk.
+    counted: Option<u64>,
 }
 
 impl std::fmt::Debug for TraceFile {
@@ -31,6 +35,8 @@ impl TraceFile {
         Ok(TraceFile {
             out: BufWriter::with_capacity(1 << 20, File::create(path)?),
             writer: None,
+            blocks: Vec::new(),
+            counted: None,
         })
     }
 }
@@ -55,16 +61,26 @@ impl RecordSink for TraceFile {
         let Some(w) = &mut self.writer else {
             return Ok(());
         };
-        let block = w.block(chunk).map_err(invalid)?;
-        self.out.write_all(&block)
+        self.blocks.clear();
+        self.counted = None;
+        let count = w.write_block(chunk, &mut self.blocks).map_err(invalid)?;
+        self.out.write_all(&self.blocks)?;
+        self.counted = Some(count);
+        Ok(())
+    }
+
+    fn counted(&self) -> Option<u64> {
+        self.counted
     }
 
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> io::Result<()> {
         if let Some(w) = &self.writer {
             self.out.write_all(&w.end(end, end_us, 0))?;
         }
-        self.out.flush()?;
-        self.out.get_ref().sync_all()
+        // Not forced to the disk: a crash of this process leaves every
+        // block written in the system's cache, and waiting on the disk
+        // would add its latency to every run.
+        self.out.flush()
     }
 }
 

@@ -104,15 +104,20 @@ impl Drop for Writer {
 }
 
 impl Written {
-    /// Streams `chunk` to the sink, then gives it to the ring.
+    /// Streams `chunk` to the sink, then gives it to the ring, with the
+    /// count of its records when the sink made one.
     pub fn take(&mut self, chunk: Vec<u8>) {
+        let mut counted = None;
         if let (Some(sink), false) = (&mut self.sink, chunk.is_empty()) {
-            if let Err(e) = sink.records(&chunk) {
-                self.sink_error.get_or_insert(e);
-                self.sink = None;
+            match sink.records(&chunk) {
+                Ok(()) => counted = sink.counted(),
+                Err(e) => {
+                    self.sink_error.get_or_insert(e);
+                    self.sink = None;
+                }
             }
         }
-        if let Err(e) = self.ring.push_chunk(chunk) {
+        if let Err(e) = self.ring.push_counted(chunk, counted) {
             self.error.get_or_insert(e);
         }
     }

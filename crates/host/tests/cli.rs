@@ -1043,3 +1043,39 @@ fn every_trace_states_the_clock_resolution() {
         serde_json::Value::Null
     );
 }
+
+/// `run -o FILE` over an existing file leaves the whole new trace at the
+/// path (the old file is removed before the new one is renamed in) and no
+/// temporary file beside it.
+#[test]
+fn running_over_an_existing_file_replaces_it_whole() {
+    let dir = temp("over-an-existing-file");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("trace.txt");
+    std::fs::write(&file, "an older trace\n".repeat(1000)).unwrap();
+    let out = ruchy_trace(&[
+        "run",
+        "--invoke",
+        "run",
+        fixture("bench/fib_bench.wasm").to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "5",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&file).unwrap();
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!written.contains("an older trace"), "{written}");
+    // fib(5) makes 15 calls, run(5) one more: 32 events.
+    assert_eq!(written.lines().filter(|l| l.contains("] -> ")).count(), 16);
+    assert!(
+        written.ends_with("# events: 32 kept, 0 lost\n"),
+        "{written}"
+    );
+    assert_eq!(names, ["trace.txt"]);
+}

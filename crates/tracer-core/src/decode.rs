@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::event::{CloseReason, Event, EventKind};
-use crate::record::{RecordKind, RecordLayout, Records};
+use crate::record::{RawRecord, RecordKind, RecordLayout, Records};
 use crate::ring::Recorded;
 use crate::table::FunctionTable;
 use alloc::string::String;
@@ -94,6 +94,7 @@ impl Trace {
         let first = slices.next().unwrap_or(&[]);
         Decoder {
             trace: self,
+            stride: self.layout.uniform_size(),
             records: Records::new(&self.layout, first, 0),
             consumed: first.len(),
             slices: alloc::boxed::Box::new(slices),
@@ -113,17 +114,45 @@ impl Trace {
     }
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'a> {
     /// The stack and clock after the events read so far: where the next
     /// piece of a streamed trace starts.
     pub fn state(&self) -> &StreamState {
         &self.state
+    }
+
+    /// The event of record `r`, the stack moved past it.
+    #[inline(always)]
+    fn event_of(&mut self, r: RawRecord<'a>) -> Result<Event<'a>, Error> {
+        let placed = self.state.apply(&r);
+        let Some(function) = self.trace.table.functions.get(r.id as usize) else {
+            return Err(Error::UnknownFunction {
+                id: r.id,
+                offset: 0,
+            });
+        };
+        Ok(Event {
+            kind: match r.kind {
+                RecordKind::Enter => EventKind::Enter,
+                RecordKind::Exit => EventKind::Exit,
+                RecordKind::TailExit => EventKind::TailExit,
+            },
+            id: r.id,
+            function,
+            timestamp_us: placed.timestamp_us,
+            depth: placed.depth,
+            duration_us: placed.duration_us,
+            values: r.values,
+            snapshot: r.snapshot,
+        })
     }
 }
 
 /// Iterator over a trace's events; see [`Trace::events`].
 pub struct Decoder<'a> {
     trace: &'a Trace,
+    /// The size of every entry and exit, when they all have one.
+    stride: Option<usize>,
     records: Records<'a>,
     /// Bytes of the chunks before the current one, for error offsets.
     consumed: usize,
@@ -147,31 +176,12 @@ impl<'a> Iterator for Decoder<'a> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let functions = &self.trace.table.functions;
+        if let Some(r) = self.stride.and_then(|s| self.records.next_uniform(s)) {
+            return Some(self.event_of(r));
+        }
         while !self.closing {
             match self.records.next() {
-                Some(Ok(r)) => {
-                    let placed = self.state.apply(&r);
-                    let Some(function) = functions.get(r.id as usize) else {
-                        return Some(Err(Error::UnknownFunction {
-                            id: r.id,
-                            offset: 0,
-                        }));
-                    };
-                    return Some(Ok(Event {
-                        kind: match r.kind {
-                            RecordKind::Enter => EventKind::Enter,
-                            RecordKind::Exit => EventKind::Exit,
-                            RecordKind::TailExit => EventKind::TailExit,
-                        },
-                        id: r.id,
-                        function,
-                        timestamp_us: placed.timestamp_us,
-                        depth: placed.depth,
-                        duration_us: placed.duration_us,
-                        values: r.values,
-                        snapshot: r.snapshot,
-                    }));
-                }
+                Some(Ok(r)) => return Some(self.event_of(r)),
                 Some(Err(e)) => {
                     self.closing = true;
                     return Some(Err(e));

@@ -297,6 +297,51 @@ impl<'a> Records<'a> {
     }
 }
 
+impl<'a> Records<'a> {
+    /// The next record when it is an entry or exit of a layout whose
+    /// records all take `stride` bytes ([`RecordLayout::uniform_size`]):
+    /// read without looking its size up. `None` at anything else (a tail
+    /// exit, the end, a fault), which [`Records::next`] then reads.
+    #[inline(always)]
+    pub fn next_uniform(&mut self, stride: usize) -> Option<RawRecord<'a>> {
+        let at = self.pos;
+        if self.failed || self.bytes.len().saturating_sub(at) < stride {
+            return None;
+        }
+        let header = read_u32(self.bytes, at);
+        if !self.layout.is_entry_or_exit(header) {
+            return None;
+        }
+        let enter = header & 3 == RecordKind::Enter as u32;
+        let mut p = at + 4;
+        let timestamp = if self.layout.timestamps {
+            p += 4;
+            Some(read_u32(self.bytes, p - 4))
+        } else {
+            None
+        };
+        let depth = if self.layout.depth && enter {
+            p += 4;
+            Some(read_u32(self.bytes, p - 4))
+        } else {
+            None
+        };
+        self.pos = at + stride;
+        Some(RawRecord {
+            kind: if enter {
+                RecordKind::Enter
+            } else {
+                RecordKind::Exit
+            },
+            id: header >> 2,
+            timestamp,
+            depth,
+            values: &self.bytes[p..at + stride],
+            snapshot: &self.bytes[..0],
+        })
+    }
+}
+
 impl<'a> Iterator for Records<'a> {
     type Item = Result<RawRecord<'a>, Error>;
 

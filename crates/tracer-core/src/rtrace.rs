@@ -38,20 +38,117 @@ const VERSION: u32 = 2;
 const BLOCK_RECORDS: u8 = b'R';
 const BLOCK_END: u8 = b'E';
 
-fn leb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
+/// A block payload being written: a zeroed buffer kept at least one
+/// record wider than what it holds, so each byte is a store rather than a
+/// push that checks capacity and length.
+#[derive(Debug)]
+struct Payload {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Payload {
+    fn new(room: usize) -> Payload {
+        Payload {
+            buf: vec![0; room],
+            len: 0,
         }
-        out.push(b | 0x80);
+    }
+
+    /// Makes room for `n` more bytes.
+    #[inline(always)]
+    fn room(&mut self, n: usize) {
+        if self.buf.len() - self.len < n {
+            self.buf.resize(self.len + n, 0);
+        }
+    }
+
+    /// Appends `v` as LEB128, into room made for [`MAX_LEB_BYTES`]. Values
+    /// under 2^56 (all but the largest) are spread into a word without a
+    /// loop whose length the processor would have to guess: seven bits a
+    /// byte, a continuation bit on all but the last.
+    #[inline(always)]
+    fn leb(&mut self, v: u64) {
+        let at = self.len;
+        if v < 0x80 {
+            self.buf[at] = v as u8;
+            self.len += 1;
+        } else if v < 1 << 56 {
+            let mut spread = 0u64;
+            for group in 0..8 {
+                spread |= (v << group) & (0x7f << (8 * group));
+            }
+            let bytes = (64 - v.leading_zeros() as usize).div_ceil(7);
+            let more = 0x8080_8080_8080_8080u64 & ((1u64 << (8 * (bytes - 1))) - 1);
+            self.buf[at..at + 8].copy_from_slice(&(spread | more).to_le_bytes());
+            self.len += bytes;
+        } else {
+            let mut v = v;
+            while v >= 0x80 {
+                self.buf[self.len] = (v & 0x7f) as u8 | 0x80;
+                self.len += 1;
+                v >>= 7;
+            }
+            self.buf[self.len] = v as u8;
+            self.len += 1;
+        }
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.room(b.len());
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
+/// The most bytes a LEB128 `u64` takes.
+const MAX_LEB_BYTES: usize = 10;
+
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// The types of the values a record of function `id` (known to the
+/// layout) of `kind` carries.
+#[inline(always)]
+fn types(table: &FunctionTable, id: u32, kind: RecordKind) -> &[ValType] {
+    let f = &table.functions[id as usize];
+    match kind {
+        RecordKind::Enter => &f.params,
+        RecordKind::Exit => &f.results,
+        RecordKind::TailExit => &[],
+    }
+}
+
+/// Appends the values of `types` held in `bytes` (as a record holds them)
+/// in compacted form: integers zigzag-LEB128, floats as their bits, a
+/// `v128` as two halves, a reference as 1 if null.
+#[inline(always)]
+fn compact_values(out: &mut Payload, types: &[ValType], bytes: &[u8]) {
+    let mut at = 0;
+    for &t in types {
+        let word = || record::read_u32(bytes, at);
+        let double = || u64::from(word()) | u64::from(record::read_u32(bytes, at + 4)) << 32;
+        match t {
+            ValType::I32 => out.leb(zigzag(i64::from(word() as i32))),
+            ValType::I64 => out.leb(zigzag(double() as i64)),
+            ValType::F32 => out.leb(u64::from(word())),
+            ValType::F64 => out.leb(double()),
+            ValType::V128 => {
+                out.leb(double());
+                out.leb(
+                    u64::from(record::read_u32(bytes, at + 8))
+                        | u64::from(record::read_u32(bytes, at + 12)) << 32,
+                );
+            }
+            ValType::Ref => out.leb(u64::from(word() != 0)),
+        }
+        at += t.record_size();
+    }
 }
 
 fn unzigzag(v: u64) -> i64 {
@@ -64,6 +161,96 @@ pub struct TraceWriter {
     layout: RecordLayout,
     table: FunctionTable,
     clock: u32,
+    /// Per header word (`id << 2 | kind`), where its record's fields are.
+    plans: Vec<Plan>,
+    /// The value types the plans name, side by side.
+    plan_types: Vec<ValType>,
+    /// The most bytes one compacted record takes, snapshot aside.
+    widest: usize,
+    /// The payload buffer, kept from block to block.
+    payload: Payload,
+}
+
+/// Where the fields of a record of one header are, so records without a
+/// snapshot are compacted without branching on their kind.
+#[derive(Debug, Clone, Copy, Default)]
+struct Plan {
+    /// The record's size; 0 for a header of no function, or whose records
+    /// carry a snapshot (the full reader takes those).
+    size: u32,
+    /// Whether a depth follows the timestamp.
+    depth: bool,
+    /// Offset of the values.
+    values: u32,
+    /// The values' types: a range of [`TraceWriter::plan_types`].
+    types: (u32, u32),
+    /// The values, when they are one integer or none (most functions of
+    /// most programs): written without walking their types.
+    shape: Shape,
+}
+
+/// The values of a [`Plan`]'s records at a glance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Shape {
+    /// No values.
+    None,
+    /// One `i32`.
+    I32,
+    /// One `i64`.
+    I64,
+    /// Anything else: walk the types.
+    #[default]
+    Other,
+}
+
+/// The most bytes one compacted record of `table`'s functions takes,
+/// snapshot aside: a LEB128 header, timestamp, depth and snapshot length,
+/// and two per value (a `v128` takes two).
+fn widest(table: &FunctionTable) -> usize {
+    let values = table
+        .functions
+        .iter()
+        .map(|f| f.params.len().max(f.results.len()))
+        .max()
+        .unwrap_or(0);
+    MAX_LEB_BYTES * (4 + 2 * values)
+}
+
+/// The plans of every header of `table`'s functions, and the types they
+/// name.
+fn plans(table: &FunctionTable, layout: &RecordLayout) -> (Vec<Plan>, Vec<ValType>) {
+    let mut plans = Vec::with_capacity(table.functions.len() * 4);
+    let mut types = Vec::new();
+    for (id, f) in table.functions.iter().enumerate() {
+        for kind in [RecordKind::Enter, RecordKind::Exit, RecordKind::TailExit] {
+            let header = record::header(id as u32, kind);
+            let values: &[ValType] = match kind {
+                RecordKind::Enter => &f.params,
+                RecordKind::Exit => &f.results,
+                RecordKind::TailExit => &[],
+            };
+            let start = types.len() as u32;
+            types.extend_from_slice(values);
+            plans.push(Plan {
+                size: match layout.size_of(header) {
+                    Some(size) if !layout.snapshot_of(header) => size as u32,
+                    _ => 0,
+                },
+                depth: layout.depth() && kind == RecordKind::Enter,
+                values: layout.values_offset(kind) as u32,
+                types: (start, types.len() as u32),
+                shape: match values {
+                    [] => Shape::None,
+                    [ValType::I32] => Shape::I32,
+                    [ValType::I64] => Shape::I64,
+                    _ => Shape::Other,
+                },
+            });
+        }
+        // Kind 3 names no record.
+        plans.push(Plan::default());
+    }
+    (plans, types)
 }
 
 impl TraceWriter {
@@ -85,11 +272,17 @@ impl TraceWriter {
             .min(MAX_CLOCK_RESOLUTION_US);
         out.extend_from_slice(&resolution.to_le_bytes());
         out.extend_from_slice(&t);
+        let layout = RecordLayout::new(table);
+        let (plans, plan_types) = plans(table, &layout);
         (
             TraceWriter {
-                layout: RecordLayout::new(table),
+                layout,
                 table: table.clone(),
                 clock: 0,
+                widest: widest(table),
+                payload: Payload::new(SPLIT_BLOCK_BYTES + widest(table)),
+                plans,
+                plan_types,
             },
             out,
         )
@@ -100,51 +293,164 @@ impl TraceWriter {
     /// [`SPLIT_BLOCK_BYTES`], so no block nears the readers' cap.
     pub fn block(&mut self, chunk: &[u8]) -> Result<Vec<u8>, Error> {
         let mut out = Vec::with_capacity(chunk.len() / 3 + BLOCK_HEAD_BYTES);
-        let mut payload = Vec::with_capacity(chunk.len().min(SPLIT_BLOCK_BYTES * 2) / 3);
-        for r in Records::new(&self.layout, chunk, 0) {
-            if payload.len() >= SPLIT_BLOCK_BYTES {
-                records_block(&mut out, &payload);
-                payload.clear();
+        self.write_block(chunk, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`TraceWriter::block`], appending to `out` (nothing, when the
+    /// chunk holds a record it cannot read): a writer that reuses one
+    /// buffer for every chunk faults no fresh memory in. Returns how many
+    /// records the chunk held.
+    pub fn write_block(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<u64, Error> {
+        let start = out.len();
+        let mut payload = core::mem::replace(&mut self.payload, Payload::new(0));
+        payload.len = 0;
+        let written = self.compact_into(chunk, &mut payload, out);
+        match written {
+            Ok(_) if payload.len != 0 || out.len() == start => {
+                records_block(out, payload.as_slice())
             }
+            Ok(_) => {}
+            // Nothing of a chunk that holds a bad record is written.
+            Err(_) => out.truncate(start),
+        }
+        self.payload = payload;
+        written
+    }
+
+    /// Compacts `chunk` into `payload`, moving each full payload into a
+    /// block of `out`.
+    fn compact_into(
+        &mut self,
+        chunk: &[u8],
+        payload: &mut Payload,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, Error> {
+        let mut pos = 0;
+        let mut count = 0;
+        while pos < chunk.len() {
+            if payload.len >= SPLIT_BLOCK_BYTES {
+                records_block(out, payload.as_slice());
+                payload.len = 0;
+            }
+            payload.room(self.widest);
+            // Records of known size straight from their bytes; a record
+            // with a snapshot (or one the full reader names the fault of)
+            // through the full reader.
+            let (passed, used) = self.compact_sized(&chunk[pos..], payload);
+            count += passed;
+            pos += used;
+            if pos == chunk.len()
+                || payload.len >= SPLIT_BLOCK_BYTES
+                || payload.buf.len() - payload.len < self.widest
+            {
+                continue;
+            }
+            let mut records = Records::new(&self.layout, &chunk[pos..], pos);
+            let Some(r) = records.next() else { break };
             let r = r?;
-            leb(&mut payload, u64::from(record::header(r.id, r.kind)));
-            if let Some(t) = r.timestamp {
-                leb(&mut payload, u64::from(t.wrapping_sub(self.clock)));
-                self.clock = t;
+            Self::compact_head(&mut self.clock, payload, r.id, r.kind, r.timestamp, r.depth);
+            compact_values(payload, types(&self.table, r.id, r.kind), r.values);
+            if self.layout.snapshot_of(record::header(r.id, r.kind)) {
+                payload.leb(r.snapshot.len() as u64);
+                payload.bytes(r.snapshot);
             }
-            if let Some(d) = r.depth {
-                leb(&mut payload, u64::from(d));
-            }
-            let f = &self.table.functions[r.id as usize];
-            let types: &[ValType] = match r.kind {
-                RecordKind::Enter => &f.params,
-                RecordKind::Exit => &f.results,
-                RecordKind::TailExit => &[],
+            pos += records.position();
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Compacts the records at the start of `chunk` that carry no snapshot
+    /// while the payload has room for one more and is under
+    /// [`SPLIT_BLOCK_BYTES`], reading each where its header's [`Plan`] says
+    /// its fields are rather than decoding it; returns how many it passed
+    /// and their bytes.
+    /// Stops at a record with a snapshot, or one it cannot size, for
+    /// [`Records`] to take or name the fault of.
+    fn compact_sized(&mut self, chunk: &[u8], payload: &mut Payload) -> (u64, usize) {
+        let stamped = self.layout.timestamps();
+        // In a layout of one record size, where the next record starts
+        // does not wait on looking this one's plan up.
+        let stride = self.layout.uniform_size();
+        // The buffer and its length as locals: a byte stored through the
+        // buffer could otherwise alias the length, reloading it each time.
+        let mut out = Payload {
+            buf: core::mem::take(&mut payload.buf),
+            len: payload.len,
+        };
+        let mut clock = self.clock;
+        let mut pos = 0;
+        let mut count = 0;
+        // Room for one more record below the split size.
+        let full = SPLIT_BLOCK_BYTES.min(out.buf.len().saturating_sub(self.widest));
+        while chunk.len() - pos >= 4 && out.len < full {
+            let header = record::read_u32(chunk, pos);
+            let Some(&plan) = self.plans.get(header as usize) else {
+                break;
             };
-            for v in record::values(types, r.values) {
-                match v {
-                    Value::I32(x) => leb(&mut payload, zigzag(i64::from(x))),
-                    Value::I64(x) => leb(&mut payload, zigzag(x)),
-                    Value::F32(x) => leb(&mut payload, u64::from(x.to_bits())),
-                    Value::F64(x) => leb(&mut payload, x.to_bits()),
-                    Value::V128(x) => {
-                        leb(&mut payload, x as u64);
-                        leb(&mut payload, (x >> 64) as u64);
-                    }
-                    Value::Ref { null } => leb(&mut payload, u64::from(null)),
-                    // Records decoded from bytes always hold their values.
-                    Value::Unrecorded(_) => {}
+            let size = match stride {
+                Some(stride) if self.layout.is_entry_or_exit(header) => stride,
+                _ if plan.size == 0 => break,
+                _ => plan.size as usize,
+            };
+            if chunk.len() - pos < size {
+                break;
+            }
+            let fields = &chunk[pos..pos + size];
+            out.leb(u64::from(header));
+            if stamped {
+                let t = record::read_u32(fields, 4);
+                out.leb(u64::from(t.wrapping_sub(clock)));
+                clock = t;
+            }
+            if plan.depth {
+                out.leb(u64::from(record::read_u32(
+                    fields,
+                    4 + 4 * usize::from(stamped),
+                )));
+            }
+            let values = plan.values as usize;
+            match plan.shape {
+                Shape::None => {}
+                Shape::I32 => out.leb(zigzag(i64::from(record::read_u32(fields, values) as i32))),
+                Shape::I64 => out.leb(zigzag(
+                    (u64::from(record::read_u32(fields, values))
+                        | u64::from(record::read_u32(fields, values + 4)) << 32)
+                        as i64,
+                )),
+                Shape::Other => {
+                    let types = &self.plan_types[plan.types.0 as usize..plan.types.1 as usize];
+                    compact_values(&mut out, types, &fields[values..]);
                 }
             }
-            if self.layout.snapshot_of(record::header(r.id, r.kind)) {
-                leb(&mut payload, r.snapshot.len() as u64);
-                payload.extend_from_slice(r.snapshot);
-            }
+            pos += size;
+            count += 1;
         }
-        if !payload.is_empty() || out.is_empty() {
-            records_block(&mut out, &payload);
+        self.clock = clock;
+        *payload = out;
+        (count, pos)
+    }
+
+    /// Appends a record's header, timestamp (as a step from `clock`, the
+    /// previous one) and depth.
+    #[inline(always)]
+    fn compact_head(
+        clock: &mut u32,
+        payload: &mut Payload,
+        id: u32,
+        kind: RecordKind,
+        timestamp: Option<u32>,
+        depth: Option<u32>,
+    ) {
+        payload.leb(u64::from(record::header(id, kind)));
+        if let Some(t) = timestamp {
+            payload.leb(u64::from(t.wrapping_sub(*clock)));
+            *clock = t;
         }
-        Ok(out)
+        if let Some(d) = depth {
+            payload.leb(u64::from(d));
+        }
     }
 
     /// The closing block.
@@ -823,6 +1129,106 @@ mod tests {
             .collect();
         let want: Vec<Vec<Value>> = recs.into_iter().map(|r| r.3).collect();
         assert_eq!(values, want);
+    }
+
+    /// Records of every shape (values of each type, a tail exit, records
+    /// carrying snapshots between records of fixed size) survive the
+    /// compacted blocks byte for byte, and a record the layout cannot read
+    /// after them is an error at its own offset in the chunk.
+    #[test]
+    fn mixed_records_round_trip_and_a_bad_one_is_named_at_its_offset() {
+        use crate::format::util::testutil::{FIB, MAIN, PAIR, SIMD};
+        use crate::record::RecordKind::{Enter, Exit, TailExit};
+        use crate::table::{FunctionInfo, Import};
+        let mut t = table(true);
+        t.functions[SIMD as usize].params = vec![ValType::V128, ValType::Ref, ValType::F32];
+        t.functions[PAIR as usize].results = vec![ValType::I32];
+        let write = crate::wasi::MODULE;
+        t.functions.push(FunctionInfo {
+            wasm_index: 0,
+            raw_name: "fd_write".into(),
+            name: "fd_write".into(),
+            params: vec![ValType::I32; 4],
+            results: vec![ValType::I32],
+            param_names: crate::wasi::param_names(write, "fd_write", 4),
+            location: None,
+            source: None,
+            import: Some(Import {
+                module: write.into(),
+                field: "fd_write".into(),
+            }),
+        });
+        let fd_write = t.functions.len() as u32 - 1;
+        assert!(RecordLayout::new(&t).snapshot_of(record::header(fd_write, Enter)));
+        let mut raw = Vec::new();
+        let mut rec = |id, kind, ts, values: &[Value], snapshot: Option<&[u8]>| {
+            record::write_record(&mut raw, id, kind, Some(ts), None, values, snapshot);
+        };
+        rec(MAIN, Enter, 3, &[], None);
+        rec(FIB, Enter, 4, &[Value::I64(-5)], None);
+        rec(FIB, Exit, 4, &[Value::I64(i64::MIN)], None);
+        rec(
+            PAIR,
+            Enter,
+            5,
+            &[Value::F64(-0.5), Value::I32(i32::MIN)],
+            None,
+        );
+        rec(PAIR, Exit, 6, &[Value::I32(-7)], None);
+        rec(fd_write, Enter, 9, &[Value::I32(1); 4], Some(&[1, 2, 3]));
+        rec(fd_write, Exit, 2, &[Value::I32(-1)], Some(&[]));
+        let simd = [
+            Value::V128(u128::MAX - 7),
+            Value::Ref { null: true },
+            Value::F32(f32::from_bits(0x7fc0_0001)),
+        ];
+        rec(SIMD, Enter, u32::MAX, &simd, None);
+        rec(SIMD, Exit, 0, &[Value::V128(1 << 100)], None);
+        rec(MAIN, TailExit, 1, &[], None);
+        let good = raw.len();
+        raw.extend_from_slice(&record::header(99, Enter).to_le_bytes());
+        raw.extend_from_slice(&[0; 12]);
+        let (mut w, _) = TraceWriter::new(&t, 0, None);
+        assert_eq!(
+            w.block(&raw),
+            Err(Error::UnknownFunction {
+                id: 99,
+                offset: good
+            })
+        );
+        let (mut w, mut file) = TraceWriter::new(&t, 0, None);
+        file.extend(w.block(&raw[..good]).unwrap());
+        let mut r = TraceReader::new(&file[..]).unwrap();
+        let Some(Ok(Block::Records(back))) = r.next_block() else {
+            panic!("no records block");
+        };
+        assert_eq!(back, raw[..good]);
+    }
+
+    /// LEB128 written without a loop reads back, in as few bytes as the
+    /// value needs, at every length's edges.
+    #[test]
+    fn leb_writes_every_length_in_the_fewest_bytes() {
+        for bits in 0..64 {
+            for v in [
+                (1u64 << bits) - 1,
+                1 << bits,
+                (1 << bits) + 1,
+                u64::MAX >> bits,
+            ] {
+                let mut p = Payload::new(MAX_LEB_BYTES);
+                p.leb(v);
+                let fewest = (64 - v.leading_zeros() as usize).div_ceil(7).max(1);
+                assert_eq!(p.len, fewest, "{v:#x}");
+                let mut c = Cursor {
+                    bytes: p.as_slice(),
+                    pos: 0,
+                    base: 0,
+                };
+                assert_eq!(c.leb(), Ok(v));
+                assert_eq!(c.pos, fewest);
+            }
+        }
     }
 
     /// A file of `head` (the fixed header with the stated table length)

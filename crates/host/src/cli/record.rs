@@ -4,6 +4,7 @@
 use super::exit::{self, Failure};
 use super::flags::GuestFlags;
 use clap::Args;
+use ruchy_trace::RunOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,12 +26,12 @@ pub struct Opts {
 impl Opts {
     /// Runs the guest, recording its trace; the status is the guest's.
     pub fn run(self) -> Result<ExitCode, Failure> {
-        let outcome = super::run::execute(
-            &self.guest,
-            &self.guest.run_options(),
-            Some(&self.output),
-            None,
-        )?;
+        // Every event goes to the file; nothing reads a ring afterwards.
+        let options = RunOptions {
+            capacity: 0,
+            ..self.guest.run_options()
+        };
+        let outcome = super::run::execute(&self.guest, &options, Some(&self.output), None)?;
         exit::guest_status(&outcome.trace.end)
     }
 }

@@ -29,6 +29,17 @@ pub trait Formatter {
     fn event(&mut self, trace: &Trace, event: &Event<'_>, out: &mut String);
     /// Writes whatever follows the events.
     fn end(&mut self, trace: &Trace, stats: &Stats, out: &mut String);
+    /// Writes every event of `trace` ([`Trace::events`]), as
+    /// [`Formatter::event`] would one at a time; a record that cannot be
+    /// decoded stops it and is returned. Called on a trait object, this
+    /// is one call for a whole piece of a trace, inside which every event
+    /// goes to the formatter's own `event` directly.
+    fn events(&mut self, trace: &Trace, out: &mut String) -> Result<(), crate::Error> {
+        for event in trace.events() {
+            self.event(trace, &event?, out);
+        }
+        Ok(())
+    }
     /// Prepares to render a piece of a trace cut into pieces (a trace
     /// rendered while it is recorded, piece by piece on several threads):
     /// the piece follows `events_before` events, and the stack and clock

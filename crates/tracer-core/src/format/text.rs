@@ -6,13 +6,14 @@
 //! ```
 
 use super::util::{
-    param_name, push_i64, push_millis, push_padded, push_secs_micros, push_u64, push_value_text,
+    param_name, push_duration_and_end, push_i64, push_micros_and_bracket, push_u64, push_value_text,
 };
 use super::Formatter;
 use crate::decode::{RunEnd, Stats, StreamState, Trace};
 use crate::event::{Event, EventKind};
 use crate::source::{SourceType, SourceValue};
 use crate::table::FunctionInfo;
+use crate::value::{ValType, Value};
 use crate::wasi;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -54,6 +55,17 @@ struct Pieces {
     /// Per source parameter, when the source signature is known:
     /// `n: i64 = `.
     source_labels: Vec<String>,
+    /// Whether the function's events read as its wasm values alone (no
+    /// source signature, not a WASI call): lines built from the pieces
+    /// below, without asking how to read the values.
+    plain: bool,
+    /// Per parameter, what comes before its value: `-> name(i64=` for the
+    /// first, `, y: i32 = ` for the others.
+    before_value: Vec<String>,
+    /// `)`, the location, the line's end.
+    enter_end: String,
+    /// `<- name() = `: the exit of a function with one result.
+    exit_with_value: String,
 }
 
 impl Pieces {
@@ -78,7 +90,7 @@ impl Pieces {
             }
             location.push('>');
         }
-        let labels = f
+        let labels: Vec<String> = f
             .params
             .iter()
             .enumerate()
@@ -112,7 +124,25 @@ impl Pieces {
                 s
             })
             .collect();
+        let before_value = labels
+            .iter()
+            .enumerate()
+            .map(|(i, label)| {
+                let mut s = String::from(if i == 0 { enter.as_str() } else { ", " });
+                s.push_str(label);
+                s
+            })
+            .collect();
+        let mut enter_end = String::from(")");
+        enter_end.push_str(&location);
+        enter_end.push('\n');
+        let mut exit_with_value = exit.clone();
+        exit_with_value.push_str(" = ");
         Pieces {
+            plain: f.source.is_none() && wasi::known(f).is_none(),
+            before_value,
+            enter_end,
+            exit_with_value,
             enter,
             exit,
             location,
@@ -148,6 +178,10 @@ pub struct TextFormatter {
     /// formatted anew.
     second: Option<u64>,
     second_text: String,
+    /// The last time written, and its whole `[secs.micros] `: a clock
+    /// that ticks every 100 us stamps runs of thousands of events alike.
+    stamp_us: Option<u64>,
+    stamp: String,
 }
 
 impl TextFormatter {
@@ -159,6 +193,8 @@ impl TextFormatter {
             epoch_unix_us: 0,
             second: None,
             second_text: String::new(),
+            stamp_us: None,
+            stamp: String::new(),
         }
     }
 
@@ -210,19 +246,21 @@ impl Formatter for TextFormatter {
         if options.timestamps {
             if let Some(t) = event.timestamp_us {
                 let us = epoch.wrapping_add(t);
-                let second = us / 1_000_000;
-                if self.second == Some(second) {
-                    out.push_str(&self.second_text);
-                    push_padded(out, us % 1_000_000, 6);
-                } else {
-                    let start = out.len();
-                    out.push('[');
-                    push_secs_micros(out, us);
-                    self.second = Some(second);
-                    self.second_text.clear();
-                    self.second_text.push_str(&out[start..out.len() - 6]);
+                if self.stamp_us != Some(us) {
+                    self.stamp_us = Some(us);
+                    let second = us / 1_000_000;
+                    if self.second != Some(second) {
+                        self.second = Some(second);
+                        self.second_text.clear();
+                        self.second_text.push('[');
+                        push_u64(&mut self.second_text, second);
+                        self.second_text.push('.');
+                    }
+                    self.stamp.clear();
+                    self.stamp.push_str(&self.second_text);
+                    push_micros_and_bracket(&mut self.stamp, us % 1_000_000);
                 }
-                out.push_str("] ");
+                out.push_str(&self.stamp);
             }
         }
         if options.indent {
@@ -234,6 +272,30 @@ impl Formatter for TextFormatter {
         }
         let types = &trace.table.types;
         let p = self.pieces(event.id, event.function, types);
+        if p.plain {
+            match event.kind {
+                EventKind::Enter => {
+                    let mut bytes = event.values;
+                    for (&t, before) in event.function.params.iter().zip(&p.before_value) {
+                        out.push_str(before);
+                        push_raw_value_text(out, t, bytes);
+                        bytes = &bytes[t.record_size()..];
+                    }
+                    if event.function.params.is_empty() {
+                        out.push_str(&p.enter);
+                    }
+                    out.push_str(&p.enter_end);
+                    return;
+                }
+                EventKind::Exit if event.function.results.len() == 1 => {
+                    out.push_str(&p.exit_with_value);
+                    push_raw_value_text(out, event.function.results[0], event.values);
+                    end_exit_line(out, event.duration_us);
+                    return;
+                }
+                _ => {}
+            }
+        }
         if let Some(call) = wasi::decode(event, trace.table.limits) {
             if event.kind == EventKind::Enter {
                 out.push_str(&p.enter);
@@ -369,15 +431,32 @@ impl Formatter for TextFormatter {
     }
 }
 
-/// Ends an exit's line: its duration, when the trace has timestamps.
-#[inline]
-fn end_exit_line(out: &mut String, duration_us: Option<u64>) {
-    if let Some(d) = duration_us {
-        out.push_str(" [");
-        push_millis(out, d);
-        out.push_str("ms]");
+/// Appends the value of type `t` at the front of `bytes` (as a record
+/// holds it), integers read and written in place.
+#[inline(always)]
+fn push_raw_value_text(out: &mut String, t: ValType, bytes: &[u8]) {
+    match t {
+        ValType::I64 => {
+            let mut word = [0; 8];
+            word.copy_from_slice(&bytes[..8]);
+            push_i64(out, i64::from_le_bytes(word));
+        }
+        ValType::I32 => {
+            let mut word = [0; 4];
+            word.copy_from_slice(&bytes[..4]);
+            push_i64(out, i64::from(i32::from_le_bytes(word)));
+        }
+        _ => push_value_text(out, Value::read(t, bytes)),
     }
-    out.push('\n');
+}
+
+/// Ends an exit's line: its duration, when the trace has timestamps.
+#[inline(always)]
+fn end_exit_line(out: &mut String, duration_us: Option<u64>) {
+    match duration_us {
+        Some(d) => push_duration_and_end(out, d),
+        None => out.push('\n'),
+    }
 }
 
 #[cfg(test)]
@@ -410,6 +489,34 @@ mod tests {
                 "[1761761183.406943] <- fibonacci() = 1 [1.525ms]",
                 "[1761761183.407013] <- main() [1.600ms]",
                 "# events: 8 kept, 0 lost",
+            ]
+        );
+    }
+
+    /// Events stamped alike share one time, and a time that crosses into
+    /// the next second is written whole.
+    #[test]
+    fn times_repeat_and_cross_seconds() {
+        let recs = vec![
+            (MAIN, Enter, 0, vec![]),
+            (FIB, Enter, 0, vec![Value::I64(1)]),
+            (FIB, Exit, 594_586, vec![Value::I64(1)]),
+            (FIB, Enter, 594_587, vec![Value::I64(0)]),
+            (FIB, Exit, 594_587, vec![Value::I64(0)]),
+            (MAIN, Exit, 1_594_587, vec![]),
+        ];
+        let t = trace(table(true), &recs, RunEnd::Returned, None);
+        let out = render(&mut TextFormatter::default(), &t);
+        let times: Vec<&str> = lines(&out).iter().map(|l| &l[..20]).collect();
+        assert_eq!(
+            times[..6],
+            [
+                "[1761761183.405413] ",
+                "[1761761183.405413] ",
+                "[1761761183.999999] ",
+                "[1761761184.000000] ",
+                "[1761761184.000000] ",
+                "[1761761185.000000] ",
             ]
         );
     }
