@@ -298,6 +298,22 @@ impl<'a> Records<'a> {
 }
 
 impl<'a> Records<'a> {
+    /// The timestamp and depth of the record at `at` (an entry when
+    /// `enter`), where the layout has them, and where its values start.
+    #[inline(always)]
+    fn stamps(&self, at: usize, enter: bool) -> (Option<u32>, Option<u32>, usize) {
+        let mut p = at + 4;
+        let timestamp = self.layout.timestamps.then(|| {
+            p += 4;
+            read_u32(self.bytes, p - 4)
+        });
+        let depth = (self.layout.depth && enter).then(|| {
+            p += 4;
+            read_u32(self.bytes, p - 4)
+        });
+        (timestamp, depth, p)
+    }
+
     /// The next record when it is an entry or exit of a layout whose
     /// records all take `stride` bytes ([`RecordLayout::uniform_size`]):
     /// read without looking its size up. `None` at anything else (a tail
@@ -313,19 +329,7 @@ impl<'a> Records<'a> {
             return None;
         }
         let enter = header & 3 == RecordKind::Enter as u32;
-        let mut p = at + 4;
-        let timestamp = if self.layout.timestamps {
-            p += 4;
-            Some(read_u32(self.bytes, p - 4))
-        } else {
-            None
-        };
-        let depth = if self.layout.depth && enter {
-            p += 4;
-            Some(read_u32(self.bytes, p - 4))
-        } else {
-            None
-        };
+        let (timestamp, depth, p) = self.stamps(at, enter);
         self.pos = at + stride;
         Some(RawRecord {
             kind: if enter {
@@ -425,19 +429,7 @@ impl<'a> Iterator for Records<'a> {
             1 => RecordKind::Exit,
             _ => RecordKind::TailExit,
         };
-        let mut p = at + 4;
-        let timestamp = if self.layout.timestamps {
-            p += 4;
-            Some(read_u32(self.bytes, p - 4))
-        } else {
-            None
-        };
-        let depth = if self.layout.depth && kind == RecordKind::Enter {
-            p += 4;
-            Some(read_u32(self.bytes, p - 4))
-        } else {
-            None
-        };
+        let (timestamp, depth, p) = self.stamps(at, kind == RecordKind::Enter);
         self.pos = at + total;
         Some(Ok(RawRecord {
             kind,
