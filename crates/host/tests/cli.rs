@@ -910,16 +910,7 @@ fn run_to_a_file_keeps_every_event_past_the_default_ring() {
     const EVENTS: u64 = 5_385_076;
     assert!(EVENTS > 1 << 22);
     let file = temp("every-event.txt");
-    let out = ruchy_trace(&[
-        "run",
-        "--invoke",
-        "run",
-        fixture("bench/fib_bench.wasm").to_str().unwrap(),
-        "-o",
-        file.to_str().unwrap(),
-        "--",
-        "30",
-    ]);
+    let out = fib_bench_to("run", &[], &file, "30");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "832040\n");
     let (mut enters, mut exits, mut lines) = (0u64, 0u64, Vec::new());
@@ -950,18 +941,7 @@ fn run_to_a_file_keeps_every_event_past_the_default_ring() {
 #[test]
 fn run_to_a_file_with_a_buffer_size_keeps_the_ring() {
     let file = temp("ring.txt");
-    let out = ruchy_trace(&[
-        "run",
-        "--invoke",
-        "run",
-        "--buffer-size",
-        "100",
-        fixture("bench/fib_bench.wasm").to_str().unwrap(),
-        "-o",
-        file.to_str().unwrap(),
-        "--",
-        "10",
-    ]);
+    let out = fib_bench_to("run", &["--buffer-size", "100"], &file, "10");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let trace = std::fs::read_to_string(&file).unwrap();
     let _ = std::fs::remove_file(&file);
@@ -1053,16 +1033,7 @@ fn running_over_an_existing_file_replaces_it_whole() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("trace.txt");
     std::fs::write(&file, "an older trace\n".repeat(1000)).unwrap();
-    let out = ruchy_trace(&[
-        "run",
-        "--invoke",
-        "run",
-        fixture("bench/fib_bench.wasm").to_str().unwrap(),
-        "-o",
-        file.to_str().unwrap(),
-        "--",
-        "5",
-    ]);
+    let out = fib_bench_to("run", &[], &file, "5");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let written = std::fs::read_to_string(&file).unwrap();
     let names: Vec<String> = std::fs::read_dir(&dir)

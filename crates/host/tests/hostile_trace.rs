@@ -70,16 +70,7 @@ fn recorded() -> Vec<u8> {
     static FILE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     FILE.get_or_init(|| {
         let file = temp("fib10.rtrace");
-        let out = ruchy_trace(&[
-            "record",
-            "--invoke",
-            "run",
-            fixture("bench/fib_bench.wasm").to_str().unwrap(),
-            "-o",
-            file.to_str().unwrap(),
-            "--",
-            "10",
-        ]);
+        let out = fib_bench_to("record", &[], &file, "10");
         assert!(out.status.success(), "{}", text(&out.stderr));
         std::fs::read(&file).unwrap()
     })

@@ -98,8 +98,6 @@ pub const MAX_FUNCTION_ID: u32 = u32::MAX >> 2;
 pub struct RecordLayout {
     timestamps: bool,
     depth: bool,
-    /// Per function id: (entry size, exit size) before any snapshot.
-    sizes: Vec<(u32, u32)>,
     /// Record size by whole header (`id << 2 | kind`), 0 where no record
     /// has that header: one load sizes a record, which is what walking
     /// records of varying sizes costs per record.
@@ -155,13 +153,12 @@ impl RecordLayout {
             _ => None,
         };
         let by_header = sizes
-            .iter()
-            .flat_map(|&(enter, exit)| [enter, exit, fixed, 0])
+            .into_iter()
+            .flat_map(|(enter, exit)| [enter, exit, fixed, 0])
             .collect();
         RecordLayout {
             timestamps,
             depth,
-            sizes,
             by_header,
             snapshots,
             max,
@@ -198,7 +195,7 @@ impl RecordLayout {
     /// size. Tests the header alone, without looking its size up.
     #[inline(always)]
     pub fn is_entry_or_exit(&self, header: u32) -> bool {
-        header & 2 == 0 && ((header >> 2) as usize) < self.sizes.len()
+        header & 2 == 0 && ((header >> 2) as usize) < self.function_count()
     }
 
     /// Whether records carry timestamps.
@@ -218,8 +215,9 @@ impl RecordLayout {
     }
 
     /// Number of functions the layout knows.
+    #[inline(always)]
     pub fn function_count(&self) -> usize {
-        self.sizes.len()
+        self.snapshots.len()
     }
 
     /// Size of the record starting with `header`, if its id is known and its

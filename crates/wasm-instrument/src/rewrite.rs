@@ -49,6 +49,7 @@ struct Rewriter<'a> {
     /// out of the re-encoder's module just before the code section (see
     /// [`Rewriter::parse_code_section`]).
     head: Option<Vec<u8>>,
+    /// Whether the function table's custom section is in the output.
     table_written: bool,
     /// Sections the hook still has to create because the input lacks them.
     missing: Vec<SectionId>,

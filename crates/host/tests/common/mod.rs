@@ -20,6 +20,17 @@ pub fn ruchy_trace(args: &[&str]) -> Output {
         .expect("runs ruchy-trace")
 }
 
+/// Runs `ruchy-trace COMMAND --invoke run FLAGS fib_bench.wasm -o OUT --
+/// N`: `run(N)` of the benchmark's fibonacci module, its trace written to
+/// `out`.
+pub fn fib_bench_to(command: &str, flags: &[&str], out: &std::path::Path, n: &str) -> Output {
+    let wasm = fixture("bench/fib_bench.wasm");
+    let mut args = vec![command, "--invoke", "run"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[wasm.to_str().unwrap(), "-o", out.to_str().unwrap(), "--", n]);
+    ruchy_trace(&args)
+}
+
 /// Output bytes as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
