@@ -13,7 +13,16 @@ cargo build -p ruchy-trace-core --target wasm32-unknown-unknown
 cargo build -p ruchy-trace-instrument --target wasm32-unknown-unknown
 
 echo "== the library crates package and build as they would be published"
-cargo publish --dry-run --allow-dirty -p ruchy-trace-core -p ruchy-trace-instrument -p ruchy-trace-web
+# Cargo verifies each package by unpacking it under
+# $CARGO_HOME/registry/src/<hash of the temporary registry's path>/ and
+# building it as a registry crate. It keeps an unpacking made there before for
+# the same name and version, and a registry crate's build is never rebuilt for
+# changed sources: either would verify a tree packaged by an earlier run
+# instead of this one. So both start empty.
+package_target=target/package-check
+rm -rf "$package_target" "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/ruchy-trace-*-[0-9]*/
+CARGO_TARGET_DIR="$package_target" \
+    cargo publish --dry-run --allow-dirty -p ruchy-trace-core -p ruchy-trace-instrument -p ruchy-trace-web
 # The browser crate's doc example runs natively (alone: built together with
 # the host, its dependencies' features would rebuild wasmtime).
 cargo test -p ruchy-trace-web --doc
