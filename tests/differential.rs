@@ -479,6 +479,10 @@ impl Side {
             let recorded = done
                 .finish(&end, 0)
                 .map_err(|e| format!("records do not decode: {e}"))?;
+            // The ring trusts the count each flush's staging cursor gives:
+            // it must be the number of records the guest wrote.
+            let counted = recorded.kept;
+            let mut records = 0;
             let trace = Trace::new(t.table.clone(), recorded, end, 0, None);
             let mut events = Vec::new();
             let mut depth = 0i64;
@@ -502,7 +506,13 @@ impl Side {
                 if depth < 0 {
                     return Err(format!("exit of `{}` without an entry", e.function.name));
                 }
+                if !matches!(e.kind, EventKind::Closed(_)) {
+                    records += 1;
+                }
                 events.push(e);
+            }
+            if records != counted {
+                return Err(format!("{records} records decoded, {counted} counted"));
             }
             if depth != 0 {
                 return Err(format!("{depth} frame(s) neither left nor closed"));

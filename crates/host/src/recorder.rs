@@ -61,13 +61,6 @@ pub trait RecordSink: Send {
     ) -> std::io::Result<()>;
     /// A chunk of whole records.
     fn records(&mut self, chunk: &[u8]) -> std::io::Result<()>;
-    /// How many records the chunk last given to [`RecordSink::records`]
-    /// held, when the sink counted them on its way through, so the ring
-    /// need not read them again to count them; `None` (the default) when
-    /// it did not.
-    fn counted(&self) -> Option<u64> {
-        None
-    }
     /// Called once, after the last record.
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> std::io::Result<()>;
 }
@@ -79,6 +72,9 @@ pub struct Recorder {
     table: Arc<FunctionTable>,
     /// The chunk being filled.
     current: Vec<u8>,
+    /// How many records `current` holds: the guest counts those it stages
+    /// (see [`record::PTR_EXPORT`]), so no one reads a record to count it.
+    current_records: u64,
     /// Largest record the table's functions write.
     max_record: usize,
     /// When the trace started; timestamps count from here.
@@ -116,6 +112,7 @@ impl Recorder {
             layout: ring.layout().clone(),
             table,
             current: Vec::new(),
+            current_records: 0,
             max_record,
             epoch,
             error: None,
@@ -172,9 +169,10 @@ impl Recorder {
     /// Hands the chunk being filled over.
     pub fn drain_staging(&mut self) {
         let chunk = std::mem::take(&mut self.current);
+        let records = std::mem::take(&mut self.current_records);
         match &mut self.delivery {
-            Delivery::Here(w) => w.take(chunk),
-            Delivery::Thread(t) if !chunk.is_empty() => t.send(chunk),
+            Delivery::Here(w) => w.take(chunk, records),
+            Delivery::Thread(t) if !chunk.is_empty() => t.send(chunk, records),
             Delivery::Thread(_) => {}
         }
     }
@@ -247,6 +245,7 @@ impl Recorder {
             .timestamps
             .then(|| micros_since(self.epoch));
         self.reserve(self.max_record + snapshot.as_ref().map_or(0, |s| s.len() + 4));
+        self.current_records += 1;
         record::write_record(
             &mut self.current,
             id,
@@ -271,13 +270,16 @@ impl Recorder {
         capture::snapshot_of_hook(&self.table, id, kind, values, extra, GuestMemory(memory))
     }
 
-    /// Copies the staging area `[STAGING_BASE, end)` of the trace memory.
-    fn take_staging(&mut self, memory: &[u8], end: i32) {
+    /// Copies the staging area `[STAGING_BASE, end)` of the trace memory,
+    /// holding the number of records the cursor says.
+    fn take_staging(&mut self, memory: &[u8], cursor: i64) {
+        let cursor = record::StagingCursor::from_bits(cursor);
         let start = record::STAGING_BASE as usize;
-        let end = (end as u32 as usize).min(memory.len());
+        let end = (cursor.end as usize).min(memory.len());
         if end > start {
             self.reserve(end - start);
             self.current.extend_from_slice(&memory[start..end]);
+            self.current_records += u64::from(cursor.records);
         }
     }
 }
@@ -367,9 +369,9 @@ pub fn link_to<T: 'static>(
             linker.func_wrap(
                 record::HOOK_MODULE,
                 record::FLUSH_IMPORT,
-                move |mut caller: Caller<'_, T>, end: i32| -> i32 {
-                    flush(&mut caller, end, recorder);
-                    record::STAGING_BASE as i32
+                move |mut caller: Caller<'_, T>, cursor: i64| -> i64 {
+                    flush(&mut caller, cursor, recorder);
+                    record::EMPTY_STAGING
                 },
             )?;
         } else {
@@ -391,12 +393,9 @@ fn hook<T>(caller: &mut Caller<'_, T>, params: &[Val], recorder: impl Fn(&mut T)
     if recorder(caller.data_mut()).table.options.strategy == Strategy::Inline {
         // Records staged inline come before this one.
         if let Some(Extern::Global(ptr)) = caller.get_export(record::PTR_EXPORT) {
-            let end = ptr
-                .get(&mut *caller)
-                .i32()
-                .unwrap_or(record::STAGING_BASE as i32);
-            flush(caller, end, &recorder);
-            let _ = ptr.set(&mut *caller, Val::I32(record::STAGING_BASE as i32));
+            let cursor = ptr.get(&mut *caller).i64().unwrap_or(record::EMPTY_STAGING);
+            flush(caller, cursor, &recorder);
+            let _ = ptr.set(&mut *caller, Val::I64(record::EMPTY_STAGING));
         }
     }
     let header = params.first().and_then(Val::i32).unwrap_or(-1) as u32;
@@ -415,11 +414,11 @@ fn hook<T>(caller: &mut Caller<'_, T>, params: &[Val], recorder: impl Fn(&mut T)
     }
 }
 
-fn flush<T>(caller: &mut Caller<'_, T>, end: i32, recorder: impl Fn(&mut T) -> &mut Recorder) {
+fn flush<T>(caller: &mut Caller<'_, T>, cursor: i64, recorder: impl Fn(&mut T) -> &mut Recorder) {
     if let Some(Extern::Memory(memory)) = caller.get_export(record::MEMORY_EXPORT) {
         let (data, state) = memory.data_and_store_mut(caller);
         let recorder = recorder(state);
-        recorder.take_staging(data, end);
+        recorder.take_staging(data, cursor);
         // The clock thread ticks every 100 us, and a busy machine may not
         // run it for longer: a flush is a moment the host runs anyway, so
         // it brings the clock cell up to date too.
@@ -450,10 +449,10 @@ pub fn final_flush_to<T>(
     let memory = instance.get_memory(&mut *store, record::MEMORY_EXPORT);
     let ptr = instance.get_global(&mut *store, record::PTR_EXPORT);
     if let (Some(memory), Some(ptr)) = (memory, ptr) {
-        let end = ptr.get(&mut *store).i32().unwrap_or(0);
+        let cursor = ptr.get(&mut *store).i64().unwrap_or(record::EMPTY_STAGING);
         let (data, state) = memory.data_and_store_mut(&mut *store);
-        recorder(state).take_staging(data, end);
-        let _ = ptr.set(&mut *store, Val::I32(record::STAGING_BASE as i32));
+        recorder(state).take_staging(data, cursor);
+        let _ = ptr.set(&mut *store, Val::I64(record::EMPTY_STAGING));
     }
     recorder(store.data_mut()).drain_staging();
 }

@@ -80,8 +80,6 @@ pub struct FormatSink {
     jobs: usize,
     out: Option<Box<dyn Write + Send>>,
     running: Option<Running>,
-    /// Records in the last chunk.
-    counted: Option<u64>,
 }
 
 impl std::fmt::Debug for FormatSink {
@@ -138,7 +136,6 @@ impl FormatSink {
             jobs,
             out: Some(out),
             running: None,
-            counted: None,
         }
     }
 
@@ -293,10 +290,8 @@ impl RecordSink for FormatSink {
     }
 
     fn records(&mut self, mut chunk: &[u8]) -> io::Result<()> {
-        self.counted = None;
         let r = self.running()?;
         let mut offset = 0;
-        let mut total = 0;
         while !chunk.is_empty() {
             let start = r.state.clone();
             let (count, used) = r
@@ -317,7 +312,6 @@ impl RecordSink for FormatSink {
             };
             r.next_seq += 1;
             r.events += count;
-            total += count;
             if let Some(p) = &r.pieces {
                 p.send(piece)
                     .map_err(|_| io::Error::other("the trace renderers stopped"))?;
@@ -325,13 +319,7 @@ impl RecordSink for FormatSink {
             chunk = &chunk[used..];
             offset += used;
         }
-        // Every record counted, unless a piece could not start.
-        self.counted = chunk.is_empty().then_some(total);
         Ok(())
-    }
-
-    fn counted(&self) -> Option<u64> {
-        self.counted
     }
 
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> io::Result<()> {

@@ -17,8 +17,6 @@ pub struct TraceFile {
     writer: Option<TraceWriter>,
     /// The blocks of the last chunk, the buffer kept from chunk to chunk.
     blocks: Vec<u8>,
-    /// Records in the last chunk.
-    counted: Option<u64>,
 }
 
 impl std::fmt::Debug for TraceFile {
@@ -36,7 +34,6 @@ impl TraceFile {
             out: BufWriter::with_capacity(1 << 20, File::create(path)?),
             writer: None,
             blocks: Vec::new(),
-            counted: None,
         })
     }
 }
@@ -62,15 +59,8 @@ impl RecordSink for TraceFile {
             return Ok(());
         };
         self.blocks.clear();
-        self.counted = None;
-        let count = w.write_block(chunk, &mut self.blocks).map_err(invalid)?;
-        self.out.write_all(&self.blocks)?;
-        self.counted = Some(count);
-        Ok(())
-    }
-
-    fn counted(&self) -> Option<u64> {
-        self.counted
+        w.write_block(chunk, &mut self.blocks).map_err(invalid)?;
+        self.out.write_all(&self.blocks)
     }
 
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> io::Result<()> {

@@ -29,7 +29,7 @@ pub struct Written {
 
 /// A running writer thread.
 pub struct Writer {
-    chunks: Option<SyncSender<Vec<u8>>>,
+    chunks: Option<SyncSender<(Vec<u8>, u64)>>,
     spare: Receiver<Vec<u8>>,
     thread: Option<JoinHandle<Written>>,
 }
@@ -37,7 +37,7 @@ pub struct Writer {
 impl Writer {
     /// Starts a thread that feeds every chunk to `sink`, then to `ring`.
     pub fn start(ring: Ring, sink: Option<Box<dyn RecordSink>>) -> Writer {
-        let (chunks, incoming) = mpsc::sync_channel::<Vec<u8>>(QUEUE);
+        let (chunks, incoming) = mpsc::sync_channel::<(Vec<u8>, u64)>(QUEUE);
         let (give_back, spare) = mpsc::sync_channel::<Vec<u8>>(QUEUE + 1);
         let thread = std::thread::Builder::new()
             .name("ruchy-trace-writer".into())
@@ -48,8 +48,8 @@ impl Writer {
                     error: None,
                     sink_error: None,
                 };
-                for chunk in incoming {
-                    w.take(chunk);
+                for (chunk, records) in incoming {
+                    w.take(chunk, records);
                     if let Some(buffer) = w.ring.take_spare() {
                         match give_back.try_send(buffer) {
                             Ok(()) | Err(TrySendError::Disconnected(_)) => {}
@@ -70,11 +70,12 @@ impl Writer {
         }
     }
 
-    /// Hands a chunk over; waits while the queue is full.
-    pub fn send(&mut self, chunk: Vec<u8>) {
+    /// Hands a chunk of `records` records over; waits while the queue is
+    /// full.
+    pub fn send(&mut self, chunk: Vec<u8>, records: u64) {
         if let Some(c) = &self.chunks {
             // The thread only stops once the queue is closed, in finish.
-            let _ = c.send(chunk);
+            let _ = c.send((chunk, records));
         }
     }
 
@@ -104,20 +105,16 @@ impl Drop for Writer {
 }
 
 impl Written {
-    /// Streams `chunk` to the sink, then gives it to the ring, with the
-    /// count of its records when the sink made one.
-    pub fn take(&mut self, chunk: Vec<u8>) {
-        let mut counted = None;
+    /// Streams `chunk`, which holds `records` records, to the sink, then
+    /// gives it to the ring.
+    pub fn take(&mut self, chunk: Vec<u8>, records: u64) {
         if let (Some(sink), false) = (&mut self.sink, chunk.is_empty()) {
-            match sink.records(&chunk) {
-                Ok(()) => counted = sink.counted(),
-                Err(e) => {
-                    self.sink_error.get_or_insert(e);
-                    self.sink = None;
-                }
+            if let Err(e) = sink.records(&chunk) {
+                self.sink_error.get_or_insert(e);
+                self.sink = None;
             }
         }
-        if let Err(e) = self.ring.push_counted(chunk, counted) {
+        if let Err(e) = self.ring.push_counted(chunk, Some(records)) {
             self.error.get_or_insert(e);
         }
     }

@@ -20,8 +20,9 @@ use alloc::vec::Vec;
 
 /// Import module of the hooks and of the flush call.
 pub const HOOK_MODULE: &str = "ruchy_trace";
-/// Import taking a full staging area: `flush(end: i32) -> i32` receives the
-/// address one past the last written byte and returns where to write next.
+/// Import taking a full staging area: `flush(cursor: i64) -> i64` receives
+/// the staging cursor (see [`PTR_EXPORT`]) and returns the one to go on
+/// with, normally [`EMPTY_STAGING`].
 pub const FLUSH_IMPORT: &str = "flush";
 /// Import returning the clock (`now() -> i32`, microseconds since the trace
 /// started): sampled modules read it per traced event, since their events
@@ -46,7 +47,11 @@ pub const MEMORY_EXPORT: &str = "__ruchy_trace_memory";
 pub const GUEST_MEMORY_EXPORT: &str = "__ruchy_trace_guest_memory";
 /// Exported mutable `i32` global: the run-time switch (non-zero traces).
 pub const ENABLED_EXPORT: &str = "__ruchy_trace_enabled";
-/// Exported mutable `i32` global: where the next inline record goes.
+/// Exported mutable `i64` global, the staging cursor: its low 32 bits are
+/// where the next inline record goes, its high 32 bits how many records
+/// the staging area holds. The instrumented code bumps both with one add
+/// per record, so a host learns a flush's record count without reading
+/// the records (see [`StagingCursor`]).
 pub const PTR_EXPORT: &str = "__ruchy_trace_ptr";
 /// Exported mutable `i32` global: the call depth in sampled modules.
 pub const DEPTH_EXPORT: &str = "__ruchy_trace_depth";
@@ -56,6 +61,30 @@ pub const CLOCK_ADDRESS: u32 = 0;
 /// Byte address where the staging area starts; the clock cell has the cache
 /// line before it to itself.
 pub const STAGING_BASE: u32 = 64;
+/// The staging cursor of an empty staging area.
+pub const EMPTY_STAGING: i64 = STAGING_BASE as i64;
+/// What the staging cursor gains per record besides the record's size.
+pub const CURSOR_RECORD: i64 = 1 << 32;
+
+/// The staging cursor ([`PTR_EXPORT`], the argument of [`FLUSH_IMPORT`])
+/// taken apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StagingCursor {
+    /// One past the last byte written.
+    pub end: u32,
+    /// Records written since the staging area was last emptied.
+    pub records: u32,
+}
+
+impl StagingCursor {
+    /// Reads a cursor's two halves.
+    pub fn from_bits(cursor: i64) -> StagingCursor {
+        StagingCursor {
+            end: cursor as u32,
+            records: (cursor >> 32) as u32,
+        }
+    }
+}
 
 /// Name of the hook taking records of the given kind for the given value
 /// types: `enter_i64_f64`, `exit_i32`, `enter` for no recorded values.

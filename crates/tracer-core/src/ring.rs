@@ -46,9 +46,6 @@ pub struct Ring {
     /// Buffers of dropped chunks, kept for reuse: fresh memory costs a page
     /// fault per page, which would dominate the cost of a record.
     spare: Vec<Vec<u8>>,
-    /// Whether chunks likely to be kept are counted as they arrive (see
-    /// [`Ring::counting_at_finish`]).
-    count_on_arrival: bool,
 }
 
 /// The records a ring kept, trimmed to its capacity.
@@ -117,20 +114,7 @@ impl Ring {
             full: false,
             offset: 0,
             spare: Vec::new(),
-            count_on_arrival: true,
         }
-    }
-
-    /// Leaves the chunks it keeps uncounted until [`Ring::finish`], which
-    /// then walks them: for a host that takes chunks on the guest's own
-    /// thread (the browser), where counting a chunk as it arrives only makes
-    /// the guest wait for work finishing does anyway. A host with a thread
-    /// of its own for chunks keeps the default, so finishing walks nothing.
-    /// Records of varying size (snapshots) are always counted on arrival:
-    /// the bound needs their count.
-    pub fn counting_at_finish(mut self) -> Ring {
-        self.count_on_arrival = false;
-        self
     }
 
     /// The layout records are read with.
@@ -194,7 +178,7 @@ impl Ring {
         let n = match records {
             Some(n) => Some(n),
             None if counted
-                || (self.count_on_arrival && (chunk.len() as u64) < self.guaranteed_bytes()) =>
+                || (chunk.len() as u64) < self.guaranteed_bytes() =>
             {
                 Some(count_records(&self.layout, &chunk, base)?)
             }

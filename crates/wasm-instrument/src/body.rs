@@ -205,7 +205,9 @@ struct ProbeLocals {
     /// 0: not counted; 1: counted for depth but not traced; 2 (or 1 when
     /// not sampling): traced.
     traced: u32,
-    /// The record pointer (inline strategy).
+    /// The staging cursor, `i64` (inline strategy).
+    cursor: u32,
+    /// The cursor's address half: where this record goes.
     ptr: u32,
     /// Scratch for the sampling countdown.
     scratch: u32,
@@ -357,13 +359,18 @@ impl Probe<'_> {
                     align,
                     memory_index: memory,
                 };
+                let cursor = self.locals.cursor;
                 f.instruction(&Instruction::GlobalGet(ptr_global));
+                f.instruction(&Instruction::LocalTee(cursor));
+                f.instruction(&Instruction::I32WrapI64);
                 f.instruction(&Instruction::LocalTee(p));
                 f.instruction(&Instruction::I32Const(limit as i32));
                 f.instruction(&Instruction::I32GtU);
                 f.instruction(&Instruction::If(BlockType::Empty));
-                f.instruction(&Instruction::LocalGet(p));
+                f.instruction(&Instruction::LocalGet(cursor));
                 f.instruction(&Instruction::Call(added.functions[record::FLUSH_IMPORT]));
+                f.instruction(&Instruction::LocalTee(cursor));
+                f.instruction(&Instruction::I32WrapI64);
                 f.instruction(&Instruction::LocalSet(p));
                 f.instruction(&Instruction::End);
                 f.instruction(&Instruction::LocalGet(p));
@@ -404,9 +411,12 @@ impl Probe<'_> {
                     });
                     offset += t.record_size() as u32;
                 }
-                f.instruction(&Instruction::LocalGet(p));
-                f.instruction(&Instruction::I32Const(offset as i32));
-                f.instruction(&Instruction::I32Add);
+                // One add moves the address past this record and counts it.
+                f.instruction(&Instruction::LocalGet(cursor));
+                f.instruction(&Instruction::I64Const(
+                    i64::from(offset) + record::CURSOR_RECORD,
+                ));
+                f.instruction(&Instruction::I64Add);
                 f.instruction(&Instruction::GlobalSet(ptr_global));
             }
         }
@@ -503,6 +513,7 @@ pub fn instrument(
         next_local - 1
     };
     let traced = fresh(wasm_encoder::ValType::I32, &mut locals);
+    let cursor = fresh(wasm_encoder::ValType::I64, &mut locals);
     let ptr = fresh(wasm_encoder::ValType::I32, &mut locals);
     let scratch = fresh(wasm_encoder::ValType::I32, &mut locals);
     let mut results = Vec::new();
@@ -528,6 +539,7 @@ pub fn instrument(
         results: info.results.clone(),
         locals: ProbeLocals {
             traced,
+            cursor,
             ptr,
             scratch,
             results,

@@ -113,7 +113,12 @@ impl Plan {
         };
         let types = &table.types;
         if options.strategy == Strategy::Inline {
-            plan.add_import(module, record::FLUSH_IMPORT.into(), vec![I32], vec![I32]);
+            plan.add_import(
+                module,
+                record::FLUSH_IMPORT.into(),
+                vec![wasm_encoder::ValType::I64],
+                vec![wasm_encoder::ValType::I64],
+            );
             if record::clock_by_call(options) {
                 plan.add_import(module, record::NOW_IMPORT.into(), vec![], vec![I32]);
             }

@@ -168,10 +168,11 @@ impl Rewriter<'_> {
         };
         globals.global(mutable_i32, &ConstExpr::i32_const(1));
         if self.added.ptr.is_some() {
-            globals.global(
-                mutable_i32,
-                &ConstExpr::i32_const(record::STAGING_BASE as i32),
-            );
+            let mutable_i64 = GlobalType {
+                val_type: wasm_encoder::ValType::I64,
+                ..mutable_i32
+            };
+            globals.global(mutable_i64, &ConstExpr::i64_const(record::EMPTY_STAGING));
         }
         if self.added.countdown.is_some() {
             globals.global(mutable_i32, &ConstExpr::i32_const(1));

@@ -1,7 +1,7 @@
 // The JavaScript half of the browser host of ruchy-trace: it compiles and
 // instantiates a module, provides the `ruchy_trace` imports (hook and inline
 // strategies) and a WASI preview1 shim, runs `_start`, and hands records to
-// the Rust half in batches through `sink(Uint8Array)`. A call whose values
+// the Rust half in batches through `sink(Uint8Array, records)`. A call whose values
 // live in guest memory goes to `capture(params, clock, memoryView)`
 // instead, where the Rust half reads that memory while the call happens:
 // this file only moves bytes.
@@ -78,7 +78,7 @@ function makeHook(st, name, timestamps, sampled, inline, snapshots) {
     params.push("v" + i);
     body += w("v" + i) + "\n";
   }
-  body += "st.p = p;";
+  body += "st.p = p; st.n++;";
   if (snapshots) {
     // Every parameter goes to the Rust half, which knows which are values
     // and which it needs besides (an sret exit's result address).
@@ -202,6 +202,9 @@ export async function run_module(bytes, spec, sink, capture) {
     stderr: [],
     now,
     p: 0,
+    // Records in `buf`, which the Rust half takes with the bytes rather
+    // than count them again.
+    n: 0,
     buf: new ArrayBuffer(HOOK_BATCH + (spec.maxRecord || 64) + 64),
     limit: HOOK_BATCH,
     tick() {
@@ -210,20 +213,27 @@ export async function run_module(bytes, spec, sink, capture) {
       }
     },
     drain() {
-      if (st.p > 0) sink(new Uint8Array(st.buf, 0, st.p));
+      if (st.p > 0) sink(new Uint8Array(st.buf, 0, st.p), st.n);
       st.p = 0;
+      st.n = 0;
+    },
+    // The staging cursor (ruchy_trace_core::record::PTR_EXPORT): its low
+    // half is where the module's next record goes, its high half how many
+    // records it staged.
+    takeStaged(cursor) {
+      const end = Number(cursor & 0xffffffffn);
+      if (end > 64) {
+        st.drain();
+        const b = new Uint8Array(st.traceMemory.buffer);
+        sink(b.subarray(64, Math.min(end, b.length)), Number(cursor >> 32n));
+      }
     },
     exports: null,
     flushStaged() {
       const ptr = st.exports && st.exports.__ruchy_trace_ptr;
       if (!st.traceMemory || !(ptr instanceof WebAssembly.Global)) return;
-      const end = ptr.value;
-      if (end > 64) {
-        st.drain();
-        const b = new Uint8Array(st.traceMemory.buffer);
-        sink(b.subarray(64, Math.min(end, b.length)));
-      }
-      ptr.value = 64;
+      st.takeStaged(ptr.value);
+      ptr.value = 64n;
     },
     snapshots: spec.snapshots || null,
     capture(params) {
@@ -246,12 +256,10 @@ export async function run_module(bytes, spec, sink, capture) {
         // A sampled module with timestamps reads the clock per traced event.
         imports[HOOK_MODULE].now = now;
       } else if (imp.name === "flush") {
-        imports[HOOK_MODULE].flush = (end) => {
-          st.drain();
-          const b = new Uint8Array(st.traceMemory.buffer);
-          if (end > 64) sink(b.subarray(64, Math.min(end, b.length)));
+        imports[HOOK_MODULE].flush = (cursor) => {
+          st.takeStaged(cursor);
           st.tick();
-          return 64;
+          return 64n;
         };
       } else {
         const hook = makeHook(st, imp.name, spec.timestamps, spec.sampled, spec.inline, st.snapshots !== null);

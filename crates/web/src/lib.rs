@@ -46,7 +46,7 @@ extern "C" {
     fn run_module(
         bytes: &[u8],
         spec: &JsValue,
-        sink: &Closure<dyn FnMut(Uint8Array)>,
+        sink: &Closure<dyn FnMut(Uint8Array, u32)>,
         capture: &Closure<dyn FnMut(Array, JsValue, JsValue)>,
     ) -> Result<js_sys::Promise, JsValue>;
 }
@@ -527,19 +527,21 @@ pub async fn run(bytes: Vec<u8>, options: JsValue) -> Result<RunResult, JsError>
         (out.bytes, out.table, out.notes, true)
     };
     let layout = RecordLayout::new(&table);
-    // The guest and the ring share the page's thread: records are counted
-    // once the guest has returned, not while it waits on each flush.
-    let ring = Rc::new(RefCell::new(
-        Ring::new(layout.clone(), options.capacity, options.policy).counting_at_finish(),
-    ));
+    let ring = Rc::new(RefCell::new(Ring::new(
+        layout.clone(),
+        options.capacity,
+        options.policy,
+    )));
     let error: Rc<RefCell<Option<String>>> = Rc::default();
     let sink = {
         let ring = ring.clone();
         let error = error.clone();
-        Closure::<dyn FnMut(Uint8Array)>::new(move |chunk: Uint8Array| {
+        // The records come counted: by the module's staging cursor, or by
+        // the hooks that batched them.
+        Closure::<dyn FnMut(Uint8Array, u32)>::new(move |chunk: Uint8Array, records: u32| {
             let mut ring = ring.borrow_mut();
             let buffer = copy_chunk(&chunk, ring.take_spare().unwrap_or_default());
-            if let Err(e) = ring.push_chunk(buffer) {
+            if let Err(e) = ring.push_counted(buffer, Some(u64::from(records))) {
                 error.borrow_mut().get_or_insert(e.to_string());
             }
         })

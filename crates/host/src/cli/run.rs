@@ -145,11 +145,6 @@ impl RecordSink for Sinks {
         self.0.iter_mut().try_for_each(|s| s.records(chunk))
     }
 
-    fn counted(&self) -> Option<u64> {
-        // Every sink saw the same chunk.
-        self.0.iter().find_map(|s| s.counted())
-    }
-
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> std::io::Result<()> {
         self.0.iter_mut().try_for_each(|s| s.finish(end, end_us))
     }
