@@ -356,6 +356,15 @@ fn check_module(engine: &Engine, wasm: &[u8], seed: u64, t: &mut Tally) -> Resul
     wasmparser::Validator::new()
         .validate_all(&out.bytes)
         .map_err(|e| format!("output does not validate: {e}"))?;
+    // Streamed into a writer that already holds something, the module is
+    // written after it, byte for byte the one made in memory.
+    let mut streamed = std::io::Cursor::new(b"before".to_vec());
+    streamed.set_position(6);
+    ruchy_trace_instrument::instrument_into(wasm, &config, 0, &mut streamed)
+        .map_err(|e| format!("instrument_into: {e}"))?;
+    if streamed.get_ref()[6..] != out.bytes[..] {
+        return Err("the streamed module differs from the one made in memory".into());
+    }
     let traced = Module::new(engine, &out.bytes)
         .map_err(|e| format!("wasmtime rejects the output: {e:#}"))?;
     let (reference_bytes, shape) =

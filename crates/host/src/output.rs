@@ -168,6 +168,20 @@ impl PendingFile {
         Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
     }
 
+    /// A buffered writer into the file that can also seek, when the file
+    /// can (not a pipe); flush it before [`PendingFile::commit`].
+    pub fn seekable_writer(&self) -> io::Result<Option<BufWriter<std::fs::File>>> {
+        use std::io::Seek;
+        let mut file = match &self.target {
+            Target::Temporary(t) => t.as_file().try_clone()?,
+            Target::Direct(f) => f.try_clone()?,
+        };
+        Ok(match file.stream_position() {
+            Ok(_) => Some(BufWriter::with_capacity(1 << 20, file)),
+            Err(_) => None,
+        })
+    }
+
     /// Makes the written file the one at its path.
     pub fn commit(self) -> io::Result<()> {
         match self.target {

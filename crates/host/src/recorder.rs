@@ -21,7 +21,7 @@ use wasmtime::{Caller, Extern, Linker, Module, Val};
 /// Records gather in chunks of this size before they reach the ring; big
 /// enough for huge pages, so filling fresh memory costs a fault per 2 MiB
 /// rather than per 4 KiB.
-const CHUNK_BYTES: usize = 8 << 20;
+const CHUNK_BYTES: usize = 4 << 20;
 
 /// A buffer for records, backed by huge pages where the system allows.
 fn fresh_chunk() -> Vec<u8> {

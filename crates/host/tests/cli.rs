@@ -475,6 +475,9 @@ fn invoke_prints_results_and_traces_the_call() {
     assert!(err.contains("-> fibonacci(i64=1)"), "{err}");
 }
 
+/// `instrument` writes a valid module, the same into a file and a pipe,
+/// fails with status 74 on a full device, and its output runs as it is
+/// but is refused a second instrumentation.
 #[test]
 fn instrument_writes_a_module_that_runs_anywhere_we_do() {
     let out_path = temp("fib.traced.wasm");
@@ -487,6 +490,27 @@ fn instrument_writes_a_module_that_runs_anywhere_we_do() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let bytes = std::fs::read(&out_path).unwrap();
     wasmparser::Validator::new().validate_all(&bytes).unwrap();
+    // Into a file the module is streamed as it is made; into a pipe (the
+    // captured stdout), written once made: the same bytes either way.
+    let piped = ruchy_trace(&[
+        "instrument",
+        fixture("fibonacci.wasm").to_str().unwrap(),
+        "-o",
+        "/dev/stdout",
+    ]);
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    assert!(
+        piped.stdout == bytes,
+        "the piped module differs from the file"
+    );
+    // A device that takes nothing: one line naming the output, status 74.
+    let full = ruchy_trace(&[
+        "instrument",
+        fixture("fibonacci.wasm").to_str().unwrap(),
+        "-o",
+        "/dev/full",
+    ]);
+    assert_one_line_error(&full, 74, "cannot write /dev/full");
     // Running an instrumented module uses its own table as it is.
     let run = ruchy_trace(&["run", out_path.to_str().unwrap()]);
     assert_eq!(text(&run.stdout), "5\n");

@@ -177,9 +177,7 @@ impl Ring {
         // uncounted: the next chunk would drop it, and dropping walks it.
         let n = match records {
             Some(n) => Some(n),
-            None if counted
-                || (chunk.len() as u64) < self.guaranteed_bytes() =>
-            {
+            None if counted || (chunk.len() as u64) < self.guaranteed_bytes() => {
                 Some(count_records(&self.layout, &chunk, base)?)
             }
             None => None,

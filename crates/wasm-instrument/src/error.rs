@@ -35,12 +35,28 @@ pub enum Error {
     /// The module's ruchy-trace table could not be read.
     #[error("unreadable ruchy-trace function table")]
     BadTable(#[source] ruchy_trace_core::Error),
+    /// The instrumented module could not be written where it was streamed
+    /// to (see [`crate::instrument_into`]).
+    #[error("cannot write the instrumented module: {message}")]
+    Write {
+        /// What kind of I/O error it was.
+        kind: std::io::ErrorKind,
+        /// The error's message.
+        message: String,
+    },
     /// The rewrite produced something wrong: a bug in ruchy-trace.
     #[error("internal error (please report): {0}")]
     Internal(String),
 }
 
 impl Error {
+    pub(crate) fn write(e: std::io::Error) -> Error {
+        Error::Write {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+
     pub(crate) fn invalid(e: wasmparser::BinaryReaderError) -> Error {
         Error::Invalid {
             message: e.message().to_string(),

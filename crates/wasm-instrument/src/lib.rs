@@ -129,6 +129,52 @@ pub fn instrument_with_jobs(
     config: &Config,
     jobs: usize,
 ) -> Result<Instrumented, Error> {
+    let (bytes, Summary { table, notes }) =
+        instrument_to(wasm, config, jobs, rewrite::Destination::Memory)?;
+    #[cfg(debug_assertions)]
+    wasmparser::Validator::new()
+        .validate_all(&bytes)
+        .map_err(|e| Error::Internal(format!("instrumented module does not validate: {e}")))?;
+    Ok(Instrumented {
+        bytes,
+        table,
+        notes,
+    })
+}
+
+/// Somewhere [`instrument_into`] can write a module as it is produced: a
+/// writer that can go back (a file).
+pub trait Output: std::io::Write + std::io::Seek {}
+impl<T: std::io::Write + std::io::Seek> Output for T {}
+
+/// What [`instrument_into`] reports besides the module it wrote.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The table the written module carries.
+    pub table: FunctionTable,
+    /// Things the rewrite did that a user should know.
+    pub notes: Vec<String>,
+}
+
+/// Like [`instrument_with_jobs`], writing the module to `out` as it is
+/// produced rather than returning it: the rewritten code section, most of
+/// a module, never exists whole in memory. `out` is written from where it
+/// stands, and sought back once, to fill in the code section's size.
+pub fn instrument_into(
+    wasm: &[u8],
+    config: &Config,
+    jobs: usize,
+    out: &mut dyn Output,
+) -> Result<Summary, Error> {
+    instrument_to(wasm, config, jobs, rewrite::Destination::Stream(out)).map(|(_, s)| s)
+}
+
+fn instrument_to(
+    wasm: &[u8],
+    config: &Config,
+    jobs: usize,
+    destination: rewrite::Destination<'_>,
+) -> Result<(Vec<u8>, Summary), Error> {
     let wrapped;
     let (wasm, wrappers) = if config.imports {
         check_header(wasm)?;
@@ -157,16 +203,16 @@ pub fn instrument_with_jobs(
         limits: config.limits,
     };
     let mut notes = Vec::new();
-    let bytes = rewrite::rewrite(wasm, module, selection, &table, jobs, &mut notes)?;
-    #[cfg(debug_assertions)]
-    wasmparser::Validator::new()
-        .validate_all(&bytes)
-        .map_err(|e| Error::Internal(format!("instrumented module does not validate: {e}")))?;
-    Ok(Instrumented {
-        bytes,
-        table,
-        notes,
-    })
+    let bytes = rewrite::rewrite(
+        wasm,
+        module,
+        selection,
+        &table,
+        jobs,
+        destination,
+        &mut notes,
+    )?;
+    Ok((bytes, Summary { table, notes }))
 }
 
 /// The trace's name for a wasmparser value type.
@@ -229,4 +275,76 @@ pub fn read_table(wasm: &[u8]) -> Result<Option<FunctionTable>, Error> {
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file that takes `room` bytes in all, then fails every write.
+    struct Full {
+        file: std::io::Cursor<Vec<u8>>,
+        written: usize,
+        room: usize,
+    }
+
+    impl std::io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.written + buf.len() > self.room {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "disk full",
+                ));
+            }
+            self.written += buf.len();
+            self.file.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl std::io::Seek for Full {
+        fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+            self.file.seek(to)
+        }
+    }
+
+    /// A writer that fails part way, before the code section, inside it,
+    /// or after it, makes `instrument_into` return [`Error::Write`] with
+    /// the writer's error kind; with room enough it holds exactly the
+    /// module `instrument` returns.
+    #[test]
+    fn a_failing_writer_is_a_write_error() {
+        let wasm = wat::parse_str(
+            r#"(module (func (export "f") (param i32) (result i32) local.get 0)
+                       (data (i32.const 0) "x") (memory 1))"#,
+        )
+        .unwrap();
+        let whole = instrument(&wasm, &Config::default()).unwrap().bytes;
+        let mut failures = 0;
+        for room in 0..whole.len() {
+            let mut out = Full {
+                file: Default::default(),
+                written: 0,
+                room,
+            };
+            match instrument_into(&wasm, &Config::default(), 1, &mut out) {
+                Err(Error::Write { kind, .. }) => {
+                    assert_eq!(kind, std::io::ErrorKind::StorageFull, "room {room}");
+                    failures += 1;
+                }
+                other => panic!("room {room}: {other:?}"),
+            }
+        }
+        assert_eq!(failures, whole.len());
+        // With room for every byte written, the sought-back size included.
+        let mut out = Full {
+            file: Default::default(),
+            written: 0,
+            room: whole.len() + 5,
+        };
+        instrument_into(&wasm, &Config::default(), 1, &mut out).unwrap();
+        assert_eq!(out.file.into_inner(), whole);
+    }
 }

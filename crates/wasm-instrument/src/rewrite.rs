@@ -36,7 +36,22 @@ fn rank(id: SectionId) -> u8 {
     }
 }
 
-struct Rewriter<'a> {
+/// Where the rewritten module goes.
+pub enum Destination<'w> {
+    /// Into memory, returned whole.
+    Memory,
+    /// Written as it is produced, code section body by body, so the output
+    /// never exists whole in memory; the writer goes back once, to fill in
+    /// the code section's size.
+    Stream(&'w mut dyn crate::Output),
+}
+
+struct Rewriter<'a, 'w> {
+    /// Where the output goes.
+    destination: Destination<'w>,
+    /// Whether a streamed destination holds the output up to the end of
+    /// the code section.
+    streamed: bool,
     /// The input module.
     wasm: &'a [u8],
     module: &'a ModuleInfo<'a>,
@@ -58,14 +73,16 @@ struct Rewriter<'a> {
 }
 
 /// Rewrites `wasm`, instrumenting `selection`, using up to `jobs` threads
-/// for function bodies. Takes the analysis and the selection to free them
-/// before the output's last part is joined, where memory use peaks.
+/// for function bodies, into `destination`; returns the output when that is
+/// memory. Takes the analysis and the selection to free them before the
+/// output's last part is joined, where memory use peaks.
 pub fn rewrite(
     wasm: &[u8],
     module: ModuleInfo<'_>,
     selection: Selection,
     table: &FunctionTable,
     jobs: usize,
+    destination: Destination<'_>,
     notes: &mut Vec<String>,
 ) -> Result<Vec<u8>, Error> {
     let added = Plan::new(&module, table)?;
@@ -80,6 +97,8 @@ pub fn rewrite(
     }
     missing.retain(|s| !module.sections.contains(&(*s as u8)));
     let mut rewriter = Rewriter {
+        destination,
+        streamed: false,
         wasm,
         module: &module,
         selection: &selection,
@@ -102,14 +121,29 @@ pub fn rewrite(
         })?;
     notes.append(&mut rewriter.notes);
     let head = rewriter.head.take();
+    let destination = std::mem::replace(&mut rewriter.destination, Destination::Memory);
+    let streamed = rewriter.streamed;
     drop(rewriter);
     drop(module);
     drop(selection);
     let tail = out.finish();
-    Ok(match head {
-        Some(head) => join(head, &tail),
-        None => tail,
-    })
+    match destination {
+        Destination::Memory => Ok(match head {
+            Some(head) => join(head, &tail),
+            None => tail,
+        }),
+        Destination::Stream(w) => {
+            // Streamed from the code section on; a module without one is
+            // written here whole.
+            let rest = match streamed {
+                false => &tail[..],
+                true => &tail[PREAMBLE + EMPTY_CODE_SECTION.len()..],
+            };
+            w.write_all(rest).map_err(Error::write)?;
+            w.flush().map_err(Error::write)?;
+            Ok(Vec::new())
+        }
+    }
 }
 
 /// The module's bytes before the code section are moved out of the
@@ -130,7 +164,7 @@ fn join(mut head: Vec<u8>, tail: &[u8]) -> Vec<u8> {
     head
 }
 
-impl Rewriter<'_> {
+impl Rewriter<'_, '_> {
     fn append_types(&self, types: &mut TypeSection) {
         for (params, results) in &self.added.types {
             types
@@ -203,7 +237,7 @@ impl Rewriter<'_> {
 
 type ReResult<T = ()> = Result<T, reencode::Error<Error>>;
 
-impl Reencode for Rewriter<'_> {
+impl Reencode for Rewriter<'_, '_> {
     type Error = Error;
 
     fn function_index(&mut self, func: u32) -> ReResult<u32> {
@@ -319,11 +353,33 @@ impl Reencode for Rewriter<'_> {
                 "the code section came without its section hook".into(),
             ))
         })?;
-        head.reserve(input_size + input_size / 4 + 16);
+        let streaming = matches!(self.destination, Destination::Stream(_));
+        if !streaming {
+            head.reserve(input_size + input_size / 4 + 16);
+        }
         head.push(SectionId::Code as u8);
         let size_at = head.len();
         head.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
+        let bodies_at = head.len();
         leb128_u32(&mut head, bodies.len() as u32);
+        let mut section_size = (head.len() - bodies_at) as u64;
+        // The first error writing a streamed piece; later pieces are not
+        // written.
+        let mut failed: Option<std::io::Error> = None;
+        // Where a streamed output starts.
+        let mut start = 0;
+        if let Destination::Stream(w) = &mut self.destination {
+            match w
+                .stream_position()
+                .and_then(|at| w.write_all(&head).map(|()| at))
+            {
+                Ok(at) => start = at,
+                Err(e) => failed = Some(e),
+            }
+            self.streamed = true;
+            head = Vec::new();
+        }
+        let destination = &mut self.destination;
         crate::parallel::for_each_piece(
             &bodies,
             self.jobs,
@@ -335,14 +391,41 @@ impl Reencode for Rewriter<'_> {
                 }
                 Ok::<_, reencode::Error<Error>>(out)
             },
-            |piece| head.extend_from_slice(&piece),
+            |piece| {
+                section_size += piece.len() as u64;
+                match destination {
+                    Destination::Memory => head.extend_from_slice(&piece),
+                    Destination::Stream(w) if failed.is_none() => {
+                        if let Err(e) = w.write_all(&piece) {
+                            failed = Some(e);
+                        }
+                    }
+                    Destination::Stream(_) => {}
+                }
+            },
         )?;
-        let size = u32::try_from(head.len() - size_at - 5).map_err(|_| {
+        let size = u32::try_from(section_size).map_err(|_| {
             reencode::Error::UserError(Error::Internal(
                 "the rewritten code section is over 4 GiB".into(),
             ))
         })?;
-        head[size_at..size_at + 5].copy_from_slice(&padded_leb128_u32(size));
+        let size = padded_leb128_u32(size);
+        match &mut self.destination {
+            Destination::Memory => head[size_at..size_at + 5].copy_from_slice(&size),
+            Destination::Stream(w) => {
+                let patched = failed.map_or_else(
+                    || {
+                        let end = w.stream_position()?;
+                        w.seek(std::io::SeekFrom::Start(start + size_at as u64))?;
+                        w.write_all(&size)?;
+                        w.seek(std::io::SeekFrom::Start(end))?;
+                        Ok(())
+                    },
+                    Err,
+                );
+                patched.map_err(|e| reencode::Error::UserError(Error::write(e)))?;
+            }
+        }
         self.head = Some(head);
         Ok(())
     }

@@ -547,7 +547,7 @@ function __wbg_get_imports() {
             const ret = Promise.resolve(arg0);
             return ret;
         },
-        __wbg_run_module_ec0186e8ce048edc: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4) {
+        __wbg_run_module_9b466fb5b1126b3a: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4) {
             const ret = run_module(getArrayU8FromWasm0(arg0, arg1), arg2, arg3, arg4);
             return ret;
         }, arguments); },
@@ -593,13 +593,13 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Array<any>"), Externref, Externref], shim_idx: 59, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Array<any>"), Externref, Externref], shim_idx: 74, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h3fd8058d6f60d556);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Uint8Array")], shim_idx: 57, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h786462fac658dabe);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Uint8Array"), U32], shim_idx: 72, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__he683166930359e53);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0) {
@@ -632,10 +632,6 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h786462fac658dabe(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h786462fac658dabe(arg0, arg1, arg2);
-}
-
 function wasm_bindgen__convert__closures_____invoke__h0531fd743f4bc429(arg0, arg1, arg2) {
     const ret = wasm.wasm_bindgen__convert__closures_____invoke__h0531fd743f4bc429(arg0, arg1, arg2);
     if (ret[1]) {
@@ -649,6 +645,10 @@ function wasm_bindgen__convert__closures_____invoke__h8c223939539c9d7c(arg0, arg
 
 function wasm_bindgen__convert__closures_____invoke__h3fd8058d6f60d556(arg0, arg1, arg2, arg3, arg4) {
     wasm.wasm_bindgen__convert__closures_____invoke__h3fd8058d6f60d556(arg0, arg1, arg2, arg3, arg4);
+}
+
+function wasm_bindgen__convert__closures_____invoke__he683166930359e53(arg0, arg1, arg2, arg3) {
+    wasm.wasm_bindgen__convert__closures_____invoke__he683166930359e53(arg0, arg1, arg2, arg3);
 }
 
 const InstrumentedFinalization = (typeof FinalizationRegistry === 'undefined')

@@ -84,6 +84,7 @@ impl From<HostError> for Failure {
         let code = match &e {
             HostError::Trace(_) | HostError::Engine(_) => INTERNAL,
             HostError::Instrument(ruchy_trace_instrument::Error::Internal(_)) => INTERNAL,
+            HostError::Instrument(ruchy_trace_instrument::Error::Write { .. }) => IO,
             HostError::Preopen { .. } => NO_INPUT,
             HostError::Io(_) => IO,
             HostError::Instrument(_)
