@@ -99,7 +99,7 @@ impl std::fmt::Debug for Recorder {
 /// Where the recorder's full chunks go: to the ring (and sink) on this
 /// thread, or to a writer thread that owns them.
 enum Delivery {
-    Here(Written),
+    Here(Box<Written>),
     Thread(Writer),
 }
 
@@ -116,12 +116,12 @@ impl Recorder {
             max_record,
             epoch,
             error: None,
-            delivery: Delivery::Here(Written {
+            delivery: Delivery::Here(Box::new(Written {
                 ring,
                 sink: None,
                 error: None,
                 sink_error: None,
-            }),
+            })),
         }
     }
 
@@ -137,14 +137,15 @@ impl Recorder {
     /// Moves the ring and the sink to a writer thread: from then on, the
     /// guest's thread only hands whole chunks over.
     pub fn start_writer_thread(&mut self) {
-        let placeholder = Delivery::Here(Written {
+        let placeholder = Delivery::Here(Box::new(Written {
             ring: Ring::new(self.layout.clone(), 0, Default::default()),
             sink: None,
             error: None,
             sink_error: None,
-        });
+        }));
         self.delivery = match std::mem::replace(&mut self.delivery, placeholder) {
             Delivery::Here(w) if w.error.is_none() && w.sink_error.is_none() => {
+                let w = *w;
                 Delivery::Thread(Writer::start(w.ring, w.sink))
             }
             other => other,
@@ -188,7 +189,7 @@ impl Recorder {
     ) -> Result<ruchy_trace_core::ring::Recorded, HostError> {
         self.drain_staging();
         let written = match self.delivery {
-            Delivery::Here(w) => w,
+            Delivery::Here(w) => *w,
             Delivery::Thread(t) => t.finish(),
         };
         if let Some(e) = self.error.or(written.error) {

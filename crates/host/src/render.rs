@@ -419,7 +419,8 @@ mod tests {
             .unwrap()
             .load(&wasm, &Default::default())
             .unwrap();
-        let formats: [(&str, fn() -> Box<dyn Formatter + Send>); 4] = [
+        type Make = fn() -> Box<dyn Formatter + Send>;
+        let formats: [(&str, Make); 4] = [
             ("text", || {
                 Box::new(TextFormatter::new(TextOptions::default()))
             }),

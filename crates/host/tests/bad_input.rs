@@ -112,9 +112,8 @@ fn every_prefix_of_a_small_module_is_an_error_or_a_valid_module() {
 fn every_prefix_of_an_instrumented_module_reads_or_fails_cleanly() {
     let out = ruchy_trace_instrument::instrument(&small(), &all()).unwrap();
     for len in 0..out.bytes.len() {
-        match ruchy_trace_instrument::read_table(&out.bytes[..len]) {
-            Ok(Some(table)) => assert_eq!(table, out.table, "prefix of {len} bytes"),
-            Ok(None) | Err(_) => {}
+        if let Ok(Some(table)) = ruchy_trace_instrument::read_table(&out.bytes[..len]) {
+            assert_eq!(table, out.table, "prefix of {len} bytes");
         }
         let _ = ruchy_trace_instrument::instrument(&out.bytes[..len], &all());
     }

@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// Writes the module a WAT text makes to a temporary file.
@@ -17,12 +17,7 @@ fn module(name: &str, wat: &str) -> PathBuf {
 
 /// Runs `--invoke main` on a module, the JSON trace written to a file;
 /// returns the process output and the parsed trace.
-fn run_json(
-    name: &str,
-    wasm: &PathBuf,
-    extra: &[&str],
-    args: &[&str],
-) -> (Output, serde_json::Value) {
+fn run_json(name: &str, wasm: &Path, extra: &[&str], args: &[&str]) -> (Output, serde_json::Value) {
     let json = temp(&format!("{name}.json"));
     let mut argv = vec![
         "run",

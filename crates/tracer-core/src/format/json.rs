@@ -353,6 +353,35 @@ impl Formatter for JsonFormatter {
     }
 }
 
+/// `"type_info": {"name": "Point", "fields": [{"name": "x", "type": "i64"}]}`.
+fn push_type_info(out: &mut String, types: &[SourceType], ty: u32) {
+    out.push_str("\"type_info\": {\"name\": ");
+    let t = types.get(ty as usize);
+    push_json_str(out, t.map_or("?", |t| t.name.as_str()));
+    if let Some(SourceType {
+        kind: TypeKind::Struct { fields },
+        ..
+    }) = t
+    {
+        out.push_str(", \"fields\": [");
+        for (i, (name, _, fty)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str("{\"name\": ");
+            push_json_str(out, name);
+            out.push_str(", \"type\": ");
+            push_json_str(
+                out,
+                types.get(*fty as usize).map_or("?", |t| t.name.as_str()),
+            );
+            out.push('}');
+        }
+        out.push(']');
+    }
+    out.push('}');
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::util::testutil::*;
@@ -560,33 +589,4 @@ mod tests {
         let out = render(&mut JsonFormatter::lines(), &empty);
         assert_eq!(out.lines().count(), 2);
     }
-}
-
-/// `"type_info": {"name": "Point", "fields": [{"name": "x", "type": "i64"}]}`.
-fn push_type_info(out: &mut String, types: &[SourceType], ty: u32) {
-    out.push_str("\"type_info\": {\"name\": ");
-    let t = types.get(ty as usize);
-    push_json_str(out, t.map_or("?", |t| t.name.as_str()));
-    if let Some(SourceType {
-        kind: TypeKind::Struct { fields },
-        ..
-    }) = t
-    {
-        out.push_str(", \"fields\": [");
-        for (i, (name, _, fty)) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str("{\"name\": ");
-            push_json_str(out, name);
-            out.push_str(", \"type\": ");
-            push_json_str(
-                out,
-                types.get(*fty as usize).map_or("?", |t| t.name.as_str()),
-            );
-            out.push('}');
-        }
-        out.push(']');
-    }
-    out.push('}');
 }
