@@ -431,3 +431,69 @@ fn modules_using_our_names_are_refused_with_a_name_clash() {
         );
     }
 }
+
+/// A module made to look instrumented, whose `main(n)` writes one entry
+/// record of itself into the staging area and hands it over with a flush
+/// whose cursor claims `n` records.
+fn forged_count_module() -> Vec<u8> {
+    let honest = ruchy_trace_instrument::instrument(
+        &wat::parse_str(r#"(module (func (export "main") (param i64) (result i64) local.get 0))"#)
+            .unwrap(),
+        &all(),
+    )
+    .unwrap();
+    let table: String = honest
+        .table
+        .encode()
+        .iter()
+        .map(|b| format!("\\{b:02x}"))
+        .collect();
+    wat::parse_str(format!(
+        r#"(module
+  (import "ruchy_trace" "flush" (func $flush (param i64) (result i64)))
+  (memory (export "__ruchy_trace_memory") 1)
+  (global (export "__ruchy_trace_enabled") (mut i32) (i32.const 1))
+  (global (export "__ruchy_trace_ptr") (mut i64) (i64.const 64))
+  (func (export "main") (param i64) (result i64)
+    (i32.store (i32.const 64) (i32.const 0))
+    (i32.store (i32.const 68) (i32.const 0))
+    (i64.store (i32.const 72) (local.get 0))
+    (drop (call $flush (i64.or (i64.const 80) (i64.shl (local.get 0) (i64.const 32)))))
+    (i64.const 0))
+  (@custom "ruchy-trace" "{table}"))"#
+    ))
+    .unwrap()
+}
+
+/// The record count a flush claims is checked against what the flushed
+/// bytes can hold: a count no 16 bytes of this table's records can be (0,
+/// or 2^32 - 1) is one clear line and status 70, whatever the ring keeps;
+/// a count they can be is taken at its word, as records are.
+#[test]
+fn a_flush_claiming_an_impossible_record_count_is_one_clear_line() {
+    let path = write("forged-count.wasm", &forged_count_module());
+    let run = |claimed: &str, buffer: &str| {
+        ruchy_trace(&[
+            "run",
+            "--invoke",
+            "main",
+            "--buffer-size",
+            buffer,
+            path.to_str().unwrap(),
+            "--",
+            claimed,
+        ])
+    };
+    for claimed in ["0", "4294967295"] {
+        for buffer in ["16", "1", "0"] {
+            assert_one_line_error(&run(claimed, buffer), 70, "invalid record count");
+        }
+    }
+    let honest = run("1", "16");
+    assert!(honest.status.success(), "{}", text(&honest.stderr));
+    let err = text(&honest.stderr);
+    assert!(err.contains("-> main(i64=1)"), "{err}");
+    assert!(err.contains("# events: 1 kept, 0 lost"), "{err}");
+    let two = text(&run("2", "16").stderr);
+    assert!(two.contains("# events: 2 kept, 0 lost"), "{two}");
+}

@@ -150,15 +150,33 @@ impl Ring {
         self.push_counted(chunk, None)
     }
 
-    /// Like [`Ring::push_chunk`], for a chunk whose `records` a reader
-    /// that went through it before (a trace file's writer) counted: the
-    /// ring trusts the count rather than read the chunk again to count.
+    /// Like [`Ring::push_chunk`], for a chunk whose records were counted
+    /// as they were written (the staging cursor's count): the ring takes
+    /// the count rather than read the chunk to count. A count no chunk of
+    /// this length can hold (each record takes at least its header and
+    /// timestamp, and, snapshots aside, at most the largest record) is an
+    /// error; a count within those bounds is taken at its word, like the
+    /// records themselves.
     pub fn push_counted(&mut self, chunk: Vec<u8>, records: Option<u64>) -> Result<(), Error> {
+        let base = self.offset as usize;
+        if let Some(n) = records {
+            let len = chunk.len() as u64;
+            let smallest = self.layout.values_offset(crate::record::RecordKind::Exit) as u64;
+            let fewest = match self.layout.has_snapshots() {
+                true => u64::from(len > 0),
+                false => len.div_ceil(u64::from(self.layout.max_record_size()).max(1)),
+            };
+            if n < fewest || n > len / smallest {
+                return Err(Error::Invalid {
+                    what: "record count",
+                    offset: base,
+                });
+            }
+        }
         if chunk.is_empty() {
             self.recycle(chunk);
             return Ok(());
         }
-        let base = self.offset as usize;
         self.offset += chunk.len() as u64;
         if self.full || self.capacity == 0 {
             self.full = true;
