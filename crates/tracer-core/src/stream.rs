@@ -162,18 +162,18 @@ impl StreamState {
         let mut pos = 0;
         while count < most {
             if let Some(stride) = layout.uniform_size() {
-                let fit = ((bytes.len() - pos) / stride)
-                    .min(usize::try_from(most - count).unwrap_or(usize::MAX));
-                let mut k = 0;
-                while k < fit {
-                    let header = read_u32(bytes, pos);
-                    if !layout.is_entry_or_exit(header) {
-                        break;
+                let room = usize::try_from(most - count).unwrap_or(usize::MAX);
+                let run = &bytes[pos..];
+                let functions = layout.function_count();
+                let k = match (frames.timestamps, frames.depths) {
+                    (false, false) => {
+                        frames.place_run::<false, false>(run, stride, room, functions)
                     }
-                    frames.place(bytes, pos, header);
-                    pos += stride;
-                    k += 1;
-                }
+                    (true, false) => frames.place_run::<true, false>(run, stride, room, functions),
+                    (false, true) => frames.place_run::<false, true>(run, stride, room, functions),
+                    (true, true) => frames.place_run::<true, true>(run, stride, room, functions),
+                };
+                pos += k * stride;
                 count += k as u64;
                 if count == most {
                     break;
@@ -211,6 +211,65 @@ struct Frames {
 }
 
 impl Frames {
+    /// Places the entries and exits of `stride` bytes each at the start of
+    /// `bytes`, at most `most`, stopping at any other record; returns how
+    /// many. [`Frames::place`] for a layout of one record size, with the
+    /// layout's choices made once (`TIMESTAMPS`, `DEPTHS`) and the stack
+    /// and clock in registers: it runs where a ring drops whole chunks.
+    // Its own function, so its loop gets the registers to itself.
+    #[inline(never)]
+    fn place_run<const TIMESTAMPS: bool, const DEPTHS: bool>(
+        &mut self,
+        bytes: &[u8],
+        stride: usize,
+        most: usize,
+        functions: usize,
+    ) -> usize {
+        let depth_at = 4 + 4 * usize::from(TIMESTAMPS);
+        if stride < depth_at + 4 * usize::from(DEPTHS) {
+            return 0;
+        }
+        let (mut top, mut clock_us) = (self.top, self.clock_us);
+        let open = &mut self.open;
+        let mut placed = 0;
+        for record in bytes.chunks_exact(stride).take(most) {
+            let header = read_u32(record, 0);
+            if header & 2 != 0 || (header >> 2) as usize >= functions {
+                break;
+            }
+            let enter = header & 1 == 0;
+            if TIMESTAMPS {
+                clock_us = advance(clock_us, read_u32(record, 4));
+            }
+            let depth = if DEPTHS && enter {
+                read_u32(record, depth_at)
+            } else {
+                top as u32
+            };
+            if top == open.len() {
+                open.push(OpenFrame {
+                    id: 0,
+                    entered_us: None,
+                    depth: 0,
+                });
+            }
+            open[top] = OpenFrame {
+                id: header >> 2,
+                entered_us: TIMESTAMPS.then_some(clock_us),
+                depth,
+            };
+            top = if enter {
+                top + 1
+            } else {
+                top.saturating_sub(1)
+            };
+            placed += 1;
+        }
+        self.top = top;
+        self.clock_us = clock_us;
+        placed
+    }
+
     /// Places the record at `at` (whose size was checked) on the stack.
     #[inline(always)]
     fn place(&mut self, bytes: &[u8], at: usize, header: u32) {
@@ -254,5 +313,97 @@ fn advance(clock_us: u64, t: u32) -> u64 {
         clock_us + u64::from(step)
     } else {
         clock_us
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::util::testutil::{table, FIB, MAIN};
+    use crate::record::{write_record, Records};
+    use crate::Value;
+    use alloc::vec;
+
+    /// Skipping (which takes runs of one record size in a loop of its own)
+    /// leaves the stack and clock exactly where applying the records one
+    /// by one does, and passes the same bytes: with and without timestamps
+    /// and depths, in a layout of one record size and in one of several,
+    /// across tail exits and clock steps back, whatever the stopping point.
+    #[test]
+    fn skipping_places_what_applying_each_record_places() {
+        let mut compared = 0;
+        for timestamps in [false, true] {
+            for sampled in [false, true] {
+                for mixed in [false, true] {
+                    let mut t = table(timestamps);
+                    if !mixed {
+                        t.functions.truncate(1);
+                    }
+                    t.options.sample = if sampled { 7 } else { 1 };
+                    if sampled {
+                        // An entry's depth takes the 4 bytes its argument
+                        // gives up: still one record size.
+                        t.functions[0].params = vec![crate::ValType::I32];
+                    }
+                    let layout = RecordLayout::new(&t);
+                    assert_eq!(layout.uniform_size().is_some(), !mixed);
+                    let mut bytes = Vec::new();
+                    let (mut depth, mut clock, mut x) = (0u32, 0u32, 0x9e37_79b9_u64);
+                    for i in 0..3000i64 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let kind = match (depth, x % 9) {
+                            (0, _) | (_, 0..=3) => RecordKind::Enter,
+                            (_, 4..=7) => RecordKind::Exit,
+                            _ => RecordKind::TailExit,
+                        };
+                        let id = if mixed && x % 5 == 0 { MAIN } else { FIB };
+                        let values = match (id, kind) {
+                            (FIB, RecordKind::Enter) if sampled => vec![Value::I32(i as i32)],
+                            (FIB, RecordKind::Enter | RecordKind::Exit) => vec![Value::I64(i)],
+                            _ => vec![],
+                        };
+                        // Mostly forward, now and then a little back.
+                        clock = if x % 11 == 0 {
+                            clock.wrapping_sub(3)
+                        } else {
+                            clock.wrapping_add((x % 1000) as u32)
+                        };
+                        let d = (sampled && kind == RecordKind::Enter).then_some(depth);
+                        write_record(
+                            &mut bytes,
+                            id,
+                            kind,
+                            timestamps.then_some(clock),
+                            d,
+                            &values,
+                            None,
+                        );
+                        depth = match kind {
+                            RecordKind::Enter => depth + 1,
+                            _ => depth - 1,
+                        };
+                    }
+                    for most in [0, 1, 17, 1000, u64::MAX] {
+                        let mut skipped = StreamState::default();
+                        let (n, used) = skipped.skip_some(&layout, &bytes, 0, most).unwrap();
+                        let mut applied = StreamState::default();
+                        let mut records = Records::new(&layout, &bytes, 0);
+                        for _ in 0..n {
+                            applied.apply(&records.next().unwrap().unwrap());
+                        }
+                        assert_eq!(n, most.min(3000));
+                        assert_eq!(used, records.position());
+                        assert_eq!(
+                            skipped, applied,
+                            "timestamps {timestamps}, sampled {sampled}, mixed {mixed}, most {most}"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 40);
     }
 }
