@@ -74,6 +74,7 @@ pub mod event;
 pub mod filter;
 pub mod format;
 pub mod glob;
+mod leb128;
 pub mod profile;
 pub mod record;
 pub mod relocate;
