@@ -174,7 +174,7 @@ impl Run<'_> {
                 let Some(window) = rest.first_chunk::<WINDOW>() else {
                     break None;
                 };
-                prefetch(rest);
+                record::prefetch(rest);
                 let header = read_u32(window, 0);
                 let Some(plan) = plans.get(header as usize) else {
                     break None;
@@ -250,24 +250,6 @@ impl Run<'_> {
         self.len = len;
         (count, chunk.len() - rest.len())
     }
-}
-
-/// Asks for the chunk's bytes a kilobyte past the start of `rest` to be
-/// brought into the cache. A chunk arrives from the thread that ran the
-/// guest and is read once, front to back; with the hint, recording fib(32)
-/// took 8% less processor time.
-#[inline(always)]
-fn prefetch(rest: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        const AHEAD: usize = 1024;
-        // SAFETY: a prefetch is a hint that never faults, whatever the
-        // address, and SSE is part of every x86_64 processor.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(rest.as_ptr().wrapping_add(AHEAD).cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = rest;
 }
 
 /// The little-endian `u64` at `at`.

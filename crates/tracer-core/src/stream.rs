@@ -233,6 +233,7 @@ impl Frames {
         let open = &mut self.open;
         let mut placed = 0;
         for record in bytes.chunks_exact(stride).take(most) {
+            crate::record::prefetch(record);
             let header = read_u32(record, 0);
             if header & 2 != 0 || (header >> 2) as usize >= functions {
                 break;
