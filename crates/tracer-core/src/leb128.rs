@@ -100,6 +100,22 @@ pub(crate) fn reference(mut v: u64) -> alloc::vec::Vec<u8> {
     }
 }
 
+/// Every length's edges: 2^k - 1, 2^k and 2^k + 1, and all-ones and
+/// alternating bits of every width.
+#[cfg(test)]
+pub(crate) fn edge_values() -> impl Iterator<Item = u64> {
+    (0..64).flat_map(|bits| {
+        [
+            (1u64 << bits) - 1,
+            1 << bits,
+            (1 << bits) + 1,
+            u64::MAX >> bits,
+            0x5555_5555_5555_5555 >> bits,
+            0xaaaa_aaaa_aaaa_aaaa >> bits,
+        ]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,19 +175,10 @@ mod tests {
     /// and [`len`] counts them.
     #[test]
     fn put_and_len_agree_with_the_reference_at_every_bit_width() {
-        for bits in 0..64 {
-            for v in [
-                (1u64 << bits) - 1,
-                1 << bits,
-                (1 << bits) + 1,
-                u64::MAX >> bits,
-                0x5555_5555_5555_5555 >> bits,
-                0xaaaa_aaaa_aaaa_aaaa >> bits,
-            ] {
-                let want = reference(v);
-                assert_eq!(written(v), want, "{v:#x}");
-                assert_eq!(len(v), want.len(), "{v:#x}");
-            }
+        for v in edge_values() {
+            let want = reference(v);
+            assert_eq!(written(v), want, "{v:#x}");
+            assert_eq!(len(v), want.len(), "{v:#x}");
         }
     }
 
