@@ -161,25 +161,23 @@ impl PendingFile {
     /// A buffered writer into the file, for another thread to fill; flush
     /// it before [`PendingFile::commit`].
     pub fn writer(&self) -> io::Result<Box<dyn Write + Send>> {
-        let file = match &self.target {
-            Target::Temporary(t) => t.as_file().try_clone()?,
-            Target::Direct(f) => f.try_clone()?,
-        };
-        Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
+        Ok(Box::new(self.buffered()?))
     }
 
     /// A buffered writer into the file that can also seek, when the file
     /// can (not a pipe); flush it before [`PendingFile::commit`].
     pub fn seekable_writer(&self) -> io::Result<Option<BufWriter<std::fs::File>>> {
         use std::io::Seek;
-        let mut file = match &self.target {
+        let mut w = self.buffered()?;
+        Ok(w.stream_position().is_ok().then_some(w))
+    }
+
+    fn buffered(&self) -> io::Result<BufWriter<std::fs::File>> {
+        let file = match &self.target {
             Target::Temporary(t) => t.as_file().try_clone()?,
             Target::Direct(f) => f.try_clone()?,
         };
-        Ok(match file.stream_position() {
-            Ok(_) => Some(BufWriter::with_capacity(1 << 20, file)),
-            Err(_) => None,
-        })
+        Ok(BufWriter::with_capacity(1 << 20, file))
     }
 
     /// Makes the written file the one at its path.

@@ -403,17 +403,22 @@ mod tests {
         }
     }
 
+    /// The benchmark's fibonacci module, which the tests run deep.
+    fn fib_bench() -> Vec<u8> {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/fixtures/bench/fib_bench.wasm"),
+        )
+        .unwrap()
+    }
+
     /// For each format: the text a sink streams while the guest runs, cut
     /// into many small pieces rendered on three threads (one for the
     /// Chrome trace), is byte for byte the text rendered afterwards from
     /// the ring that kept every event.
     #[test]
     fn streamed_output_equals_the_output_rendered_after_the_run() {
-        let wasm = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../tests/fixtures/bench/fib_bench.wasm"),
-        )
-        .unwrap();
+        let wasm = fib_bench();
         let program = Tracer::builder()
             .build()
             .unwrap()
@@ -470,11 +475,7 @@ mod tests {
     /// byte the text rendered afterwards on one thread.
     #[test]
     fn an_interrupted_run_streams_the_text_rendered_after_it() {
-        let wasm = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../tests/fixtures/bench/fib_bench.wasm"),
-        )
-        .unwrap();
+        let wasm = fib_bench();
         let program = Tracer::builder()
             .fuel(true)
             .build()

@@ -411,13 +411,14 @@ impl TraceWriter {
         out.extend_from_slice(&t);
         let layout = RecordLayout::new(table);
         let (plans, plan_types) = plans(table, &layout);
+        let widest = widest(table);
         (
             TraceWriter {
                 layout,
                 table: table.clone(),
                 clock: 0,
-                widest: widest(table),
-                payload: Payload::new(SPLIT_BLOCK_BYTES + widest(table)),
+                widest,
+                payload: Payload::new(SPLIT_BLOCK_BYTES + widest),
                 plans,
                 plan_types,
             },

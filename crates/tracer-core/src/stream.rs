@@ -154,8 +154,10 @@ impl StreamState {
             open: core::mem::take(&mut self.open),
             top: 0,
             clock_us: self.clock_us,
-            timestamps: layout.timestamps(),
-            depths: layout.depth(),
+            fields: Fields {
+                timestamps: layout.timestamps(),
+                depths: layout.depth(),
+            },
         };
         frames.top = frames.open.len();
         let mut count = 0;
@@ -165,7 +167,7 @@ impl StreamState {
                 let room = usize::try_from(most - count).unwrap_or(usize::MAX);
                 let run = &bytes[pos..];
                 let functions = layout.function_count();
-                let k = match (frames.timestamps, frames.depths) {
+                let k = match (frames.fields.timestamps, frames.fields.depths) {
                     (false, false) => {
                         frames.place_run::<false, false>(run, stride, room, functions)
                     }
@@ -206,7 +208,14 @@ struct Frames {
     open: Vec<OpenFrame>,
     top: usize,
     clock_us: u64,
+    fields: Fields,
+}
+
+/// Which fields records carry before their values, besides the header.
+#[derive(Clone, Copy)]
+struct Fields {
     timestamps: bool,
+    /// Entries only.
     depths: bool,
 }
 
@@ -225,8 +234,7 @@ impl Frames {
         most: usize,
         functions: usize,
     ) -> usize {
-        let depth_at = 4 + 4 * usize::from(TIMESTAMPS);
-        if stride < depth_at + 4 * usize::from(DEPTHS) {
+        if stride < 4 + 4 * usize::from(TIMESTAMPS) + 4 * usize::from(DEPTHS) {
             return 0;
         }
         let (mut top, mut clock_us) = (self.top, self.clock_us);
@@ -238,32 +246,20 @@ impl Frames {
             if header & 2 != 0 || (header >> 2) as usize >= functions {
                 break;
             }
+            // An entry or an exit (the test above): bit 0 tells which.
             let enter = header & 1 == 0;
-            if TIMESTAMPS {
-                clock_us = advance(clock_us, read_u32(record, 4));
-            }
-            let depth = if DEPTHS && enter {
-                read_u32(record, depth_at)
-            } else {
-                top as u32
-            };
-            if top == open.len() {
-                open.push(OpenFrame {
-                    id: 0,
-                    entered_us: None,
-                    depth: 0,
-                });
-            }
-            open[top] = OpenFrame {
-                id: header >> 2,
-                entered_us: TIMESTAMPS.then_some(clock_us),
-                depth,
-            };
-            top = if enter {
-                top + 1
-            } else {
-                top.saturating_sub(1)
-            };
+            (top, clock_us) = place_record(
+                open,
+                top,
+                clock_us,
+                record,
+                header,
+                enter,
+                Fields {
+                    timestamps: TIMESTAMPS,
+                    depths: DEPTHS,
+                },
+            );
             placed += 1;
         }
         self.top = top;
@@ -274,35 +270,62 @@ impl Frames {
     /// Places the record at `at` (whose size was checked) on the stack.
     #[inline(always)]
     fn place(&mut self, bytes: &[u8], at: usize, header: u32) {
-        let enter = header & 3 == RecordKind::Enter as u32;
-        let mut field = at + 4;
-        if self.timestamps {
-            self.clock_us = advance(self.clock_us, read_u32(bytes, field));
-            field += 4;
-        }
-        let depth = if self.depths && enter {
-            read_u32(bytes, field)
-        } else {
-            self.top as u32
-        };
-        if self.top == self.open.len() {
-            self.open.push(OpenFrame {
-                id: 0,
-                entered_us: None,
-                depth: 0,
-            });
-        }
-        self.open[self.top] = OpenFrame {
-            id: header >> 2,
-            entered_us: self.timestamps.then_some(self.clock_us),
-            depth,
-        };
-        self.top = if enter {
-            self.top + 1
-        } else {
-            self.top.saturating_sub(1)
-        };
+        (self.top, self.clock_us) = place_record(
+            &mut self.open,
+            self.top,
+            self.clock_us,
+            &bytes[at..],
+            header,
+            header & 3 == RecordKind::Enter as u32,
+            self.fields,
+        );
     }
+}
+
+/// Places the record that starts `record` (with header `header`; `enter`
+/// when it is an entry) on the stack `open`, live up to `top`, with the
+/// clock at `clock_us`; returns the new top and clock. What both of
+/// [`Frames`]' loops do per record: a record writes the slot at `top`
+/// whatever its kind and then moves `top`, so the stack costs no branch on
+/// the kind.
+#[inline(always)]
+fn place_record(
+    open: &mut Vec<OpenFrame>,
+    top: usize,
+    mut clock_us: u64,
+    record: &[u8],
+    header: u32,
+    enter: bool,
+    fields: Fields,
+) -> (usize, u64) {
+    let mut field = 4;
+    if fields.timestamps {
+        clock_us = advance(clock_us, read_u32(record, field));
+        field += 4;
+    }
+    let depth = if fields.depths && enter {
+        read_u32(record, field)
+    } else {
+        top as u32
+    };
+    if top == open.len() {
+        open.push(OpenFrame {
+            id: 0,
+            entered_us: None,
+            depth: 0,
+        });
+    }
+    open[top] = OpenFrame {
+        id: header >> 2,
+        entered_us: fields.timestamps.then_some(clock_us),
+        depth,
+    };
+    let top = if enter {
+        top + 1
+    } else {
+        top.saturating_sub(1)
+    };
+    (top, clock_us)
 }
 
 /// The clock at `clock_us` moved to the wrapping timestamp `t` (see

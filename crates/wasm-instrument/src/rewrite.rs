@@ -49,9 +49,6 @@ pub enum Destination<'w> {
 struct Rewriter<'a, 'w> {
     /// Where the output goes.
     destination: Destination<'w>,
-    /// Whether a streamed destination holds the output up to the end of
-    /// the code section.
-    streamed: bool,
     /// The input module.
     wasm: &'a [u8],
     module: &'a ModuleInfo<'a>,
@@ -62,7 +59,8 @@ struct Rewriter<'a, 'w> {
     jobs: usize,
     /// The output up to and including the rewritten code section, taken
     /// out of the re-encoder's module just before the code section (see
-    /// [`Rewriter::parse_code_section`]).
+    /// [`Rewriter::parse_code_section`]); empty once written to a streamed
+    /// destination, and `None` in a module without a code section.
     head: Option<Vec<u8>>,
     /// Whether the function table's custom section is in the output.
     table_written: bool,
@@ -98,7 +96,6 @@ pub fn rewrite(
     missing.retain(|s| !module.sections.contains(&(*s as u8)));
     let mut rewriter = Rewriter {
         destination,
-        streamed: false,
         wasm,
         module: &module,
         selection: &selection,
@@ -122,7 +119,6 @@ pub fn rewrite(
     notes.append(&mut rewriter.notes);
     let head = rewriter.head.take();
     let destination = std::mem::replace(&mut rewriter.destination, Destination::Memory);
-    let streamed = rewriter.streamed;
     drop(rewriter);
     drop(module);
     drop(selection);
@@ -133,11 +129,12 @@ pub fn rewrite(
             None => tail,
         }),
         Destination::Stream(w) => {
-            // Streamed from the code section on; a module without one is
-            // written here whole.
-            let rest = match streamed {
-                false => &tail[..],
-                true => &tail[PREAMBLE + EMPTY_CODE_SECTION.len()..],
+            // Everything up to the end of the code section is written
+            // already (`head` is what is left of it, nothing); a module
+            // without a code section is written here whole.
+            let rest = match head {
+                Some(_) => &tail[PREAMBLE + EMPTY_CODE_SECTION.len()..],
+                None => &tail[..],
             };
             w.write_all(rest).map_err(Error::write)?;
             w.flush().map_err(Error::write)?;
@@ -376,7 +373,6 @@ impl Reencode for Rewriter<'_, '_> {
                 Ok(at) => start = at,
                 Err(e) => failed = Some(e),
             }
-            self.streamed = true;
             head = Vec::new();
         }
         let destination = &mut self.destination;

@@ -1,10 +1,10 @@
 // The JavaScript half of the browser host of ruchy-trace: it compiles and
 // instantiates a module, provides the `ruchy_trace` imports (hook and inline
 // strategies) and a WASI preview1 shim, runs `_start`, and hands records to
-// the Rust half in batches through `sink(Uint8Array, records)`. A call whose values
-// live in guest memory goes to `capture(params, clock, memoryView)`
-// instead, where the Rust half reads that memory while the call happens:
-// this file only moves bytes.
+// the Rust half in batches through `sink(Uint8Array, records)`. A call
+// whose values live in guest memory goes to `capture(params, clock,
+// memoryView)` instead, where the Rust half reads that memory while the
+// call happens: this file only moves bytes.
 
 const HOOK_MODULE = "ruchy_trace";
 const WASI_MODULE = "wasi_snapshot_preview1";
