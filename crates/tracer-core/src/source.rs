@@ -21,6 +21,11 @@ pub const MAX_STRING_BYTES: u32 = 64;
 pub const MAX_ELEMENTS: u32 = 8;
 /// Deepest nesting followed through pointers and fields.
 pub const MAX_DEPTH: u32 = 6;
+/// Most type nodes one walk visits, reading a value or counting a type's
+/// scalar leaves. Types come from debug information a module carries, and a
+/// forged table can make types refer to each other many times over (or to
+/// themselves): without this, one walk could take exponential time.
+pub const MAX_TYPE_VISITS: u32 = 1 << 12;
 /// Most hash-map buckets scanned for entries: the control bytes of a
 /// larger table are not read past this many.
 pub const MAX_MAP_BUCKETS: u32 = 1 << 12;
@@ -257,45 +262,57 @@ pub struct SourceSignature {
 impl SourceSignature {
     /// Whether reading the arguments needs guest memory.
     pub fn entry_reads_memory(&self, types: &[SourceType]) -> bool {
-        self.params.iter().any(|p| {
-            matches!(p.lowering, Lowering::Indirect { .. }) || needs_memory(types, p.ty, 0)
-        })
+        self.params
+            .iter()
+            .any(|p| matches!(p.lowering, Lowering::Indirect { .. }) || needs_memory(types, p.ty))
     }
 
     /// Whether reading the result needs guest memory.
     pub fn exit_reads_memory(&self, types: &[SourceType]) -> bool {
         match self.result {
             Some((_, ResultLowering::Indirect { .. })) => true,
-            Some((ty, ResultLowering::Direct)) => needs_memory(types, ty, 0),
+            Some((ty, ResultLowering::Direct)) => needs_memory(types, ty),
             None => false,
         }
     }
 }
 
-fn needs_memory(types: &[SourceType], ty: TypeId, depth: u32) -> bool {
-    let Some(t) = types.get(ty as usize) else {
-        return false;
-    };
-    if depth > MAX_DEPTH {
-        return false;
+/// Whether a memory-backed type is among `ty` and the types its fields
+/// reach within [`MAX_DEPTH`] levels. Breadth first, each type visited once
+/// at its shallowest level, so a table whose types share fields costs its
+/// size and no more.
+fn needs_memory(types: &[SourceType], ty: TypeId) -> bool {
+    let mut seen = alloc::vec![false; types.len()];
+    let mut level = alloc::vec![ty];
+    for _ in 0..=MAX_DEPTH {
+        let mut next = Vec::new();
+        for ty in level {
+            let Some(t) = types.get(ty as usize) else {
+                continue;
+            };
+            if core::mem::replace(&mut seen[ty as usize], true) {
+                continue;
+            }
+            match &t.kind {
+                TypeKind::Str { .. }
+                | TypeKind::StrRef
+                | TypeKind::Slice { .. }
+                | TypeKind::Vec { .. }
+                | TypeKind::Pointer { .. }
+                | TypeKind::HashMap { .. }
+                | TypeKind::BTreeMap { .. } => return true,
+                TypeKind::Struct { fields } => next.extend(fields.iter().map(|&(_, _, f)| f)),
+                TypeKind::Enum { variants, .. } => next.extend(
+                    variants
+                        .iter()
+                        .flat_map(|v| v.fields.iter().map(|&(_, _, f)| f)),
+                ),
+                _ => {}
+            }
+        }
+        level = next;
     }
-    match &t.kind {
-        TypeKind::Str { .. }
-        | TypeKind::StrRef
-        | TypeKind::Slice { .. }
-        | TypeKind::Vec { .. }
-        | TypeKind::Pointer { .. } => true,
-        TypeKind::Struct { fields } => fields
-            .iter()
-            .any(|&(_, _, f)| needs_memory(types, f, depth + 1)),
-        TypeKind::Enum { variants, .. } => variants.iter().any(|v| {
-            v.fields
-                .iter()
-                .any(|&(_, _, f)| needs_memory(types, f, depth + 1))
-        }),
-        TypeKind::HashMap { .. } | TypeKind::BTreeMap { .. } => true,
-        _ => false,
-    }
+    false
 }
 
 /// A value read back in source terms.
@@ -473,9 +490,17 @@ fn value_bits(v: &Value) -> u128 {
     }
 }
 
-/// Number of scalar leaves a type spreads over when passed by value.
+/// Number of scalar leaves a type spreads over when passed by value, or
+/// `None` when it is not passed in scalars (or would take more than
+/// [`MAX_TYPE_VISITS`] types to count, as only a cyclic or forged table does).
 pub fn leaf_count(types: &[SourceType], ty: TypeId) -> Option<u32> {
+    leaves(types, ty, &mut { MAX_TYPE_VISITS })
+}
+
+/// [`leaf_count`], taking each type it visits from `visits`.
+fn leaves(types: &[SourceType], ty: TypeId, visits: &mut u32) -> Option<u32> {
     let t = types.get(ty as usize)?;
+    *visits = visits.checked_sub(1)?;
     Some(match &t.kind {
         TypeKind::Int { bytes: 16, .. } => 2,
         TypeKind::Int { .. }
@@ -486,9 +511,9 @@ pub fn leaf_count(types: &[SourceType], ty: TypeId) -> Option<u32> {
         TypeKind::Unit => 0,
         TypeKind::StrRef | TypeKind::Slice { .. } => 2,
         TypeKind::Struct { fields } => {
-            let mut n = 0;
+            let mut n = 0u32;
             for &(_, _, f) in fields {
-                n += leaf_count(types, f)?;
+                n = n.checked_add(leaves(types, f, visits)?)?;
             }
             n
         }
@@ -520,13 +545,24 @@ pub fn read_value_within(
     mem: &mut dyn Memory,
     limits: Limits,
 ) -> SourceValue {
-    Walker { types, mem, limits }.read(ty, place, 0)
+    Walker {
+        types,
+        mem,
+        limits,
+        visits: MAX_TYPE_VISITS,
+    }
+    .read(ty, place, 0)
 }
 
 struct Walker<'t, 'm> {
     types: &'t [SourceType],
     mem: &'m mut dyn Memory,
     limits: Limits,
+    /// Type nodes this value may still visit; past them a value shows as
+    /// its type's name, as one nested deeper than [`MAX_DEPTH`] does. A
+    /// value then has at most this many parts, plus the cut fields of the
+    /// structs being read when it ran out: [`MAX_DEPTH`] structs at most.
+    visits: u32,
 }
 
 fn masked(raw: u128, bytes: u32) -> u128 {
@@ -562,6 +598,10 @@ impl Walker<'_, '_> {
         let Some(t) = types.get(ty as usize) else {
             return SourceValue::Opaque(String::from("?"));
         };
+        if self.visits == 0 {
+            return SourceValue::Opaque(t.name.clone());
+        }
+        self.visits -= 1;
         if depth > MAX_DEPTH {
             return SourceValue::Opaque(t.name.clone());
         }
@@ -734,7 +774,7 @@ impl Walker<'_, '_> {
                     self.read(*fty, Place::Memory(addr.wrapping_add(*offset)), depth + 1)
                 }
                 Place::Scalars(vals) => {
-                    let n = leaf_count(self.types, *fty).unwrap_or(0) as usize;
+                    let n = leaves(self.types, *fty, &mut self.visits).unwrap_or(0) as usize;
                     let part = vals.get(leaf..leaf + n).unwrap_or(&[]);
                     leaf += n;
                     self.read(*fty, Place::Scalars(part), depth + 1)
@@ -1374,5 +1414,93 @@ mod tests {
             limits,
         );
         assert_eq!(s.to_string(), "\"he\"…(+3 more bytes)");
+    }
+    /// Values in `v`, itself included.
+    fn nodes(v: &SourceValue) -> usize {
+        1 + match v {
+            SourceValue::Struct { fields, .. } | SourceValue::Enum { fields, .. } => {
+                fields.iter().map(|(_, f)| nodes(f)).sum()
+            }
+            SourceValue::Tuple(items)
+            | SourceValue::Set { items, .. }
+            | SourceValue::Seq { items, .. } => items.iter().map(nodes).sum(),
+            SourceValue::Map { entries, .. } => {
+                entries.iter().map(|(k, v)| nodes(k) + nodes(v)).sum()
+            }
+            SourceValue::Ref(inner) => nodes(inner),
+            _ => 0,
+        }
+    }
+
+    /// Type 0 is a struct of `fanout` fields of type 1, type 1 one of
+    /// `fanout` fields of type 2, and so on `levels` deep; the last type
+    /// is `leaf`.
+    fn fanned(fanout: u32, levels: u32, leaf: SourceType) -> Vec<SourceType> {
+        let mut t: Vec<SourceType> = (0..levels)
+            .map(|l| SourceType {
+                name: format!("L{l}"),
+                size: 8 * fanout,
+                kind: TypeKind::Struct {
+                    fields: (0..fanout)
+                        .map(|i| (format!("f{i}"), 8 * i, l + 1))
+                        .collect(),
+                },
+            })
+            .collect();
+        t.push(leaf);
+        t
+    }
+
+    /// A struct that holds itself has no scalar leaves to count, needs no
+    /// memory, and reads as a value of at most `MAX_TYPE_VISITS` parts
+    /// plus the cut fields of the `MAX_DEPTH + 1` structs being read when
+    /// the visits ran out, from memory or from scalars.
+    #[test]
+    fn a_struct_that_holds_itself_is_walked_within_bounds() {
+        let t = vec![SourceType {
+            name: "Loop".into(),
+            size: 8,
+            kind: TypeKind::Struct {
+                fields: (0..40).map(|i| (format!("f{i}"), 0, 0)).collect(),
+            },
+        }];
+        assert_eq!(leaf_count(&t, 0), None);
+        assert!(!needs_memory(&t, 0));
+        let mut mem = Flat(vec![0; 64]);
+        let scalars = [Value::I64(1); 4];
+        for place in [Place::Memory(0), Place::Scalars(&scalars)] {
+            let v = read_value(&t, 0, place, &mut mem);
+            let n = nodes(&v);
+            let cut = (MAX_DEPTH as usize + 1) * 40;
+            assert!(n > 40 && n <= MAX_TYPE_VISITS as usize + cut, "{n} parts");
+        }
+    }
+
+    /// Types that share their fields many times over (64 fields, 10
+    /// levels: 64^10 paths) are answered by visiting each type once:
+    /// memory is needed exactly when the shared leaf within `MAX_DEPTH`
+    /// levels is a `String`, and a value reads in at most
+    /// `MAX_TYPE_VISITS` parts plus cut fields (as above), cut parts
+    /// showing their type's name.
+    #[test]
+    fn types_sharing_fields_many_times_over_are_walked_within_bounds() {
+        let int = types().remove(0);
+        let string = types().remove(2);
+        assert!(!needs_memory(&fanned(64, 10, int.clone()), 0));
+        assert!(!needs_memory(&fanned(64, MAX_DEPTH + 1, string.clone()), 0));
+        assert!(needs_memory(&fanned(64, MAX_DEPTH, string), 0));
+        let t = fanned(64, 10, int);
+        assert_eq!(leaf_count(&t, 0), None);
+        assert_eq!(leaf_count(&t, 9), Some(64));
+        assert_eq!(leaf_count(&t, 8), None, "64 * 64 leaves take more visits");
+        let mut mem = Flat(vec![0; 1 << 16]);
+        let v = read_value(&t, 0, Place::Memory(0), &mut mem);
+        let cut = (MAX_DEPTH as usize + 1) * 64;
+        assert!(
+            nodes(&v) <= MAX_TYPE_VISITS as usize + cut,
+            "{} parts",
+            nodes(&v)
+        );
+        assert!(v.to_string().contains("<L"), "{v}");
     }
 }

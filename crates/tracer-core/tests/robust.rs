@@ -394,3 +394,24 @@ fn a_corrupt_depth_indents_at_most_max_indent_levels() {
     let indent = out.len() - out.trim_start_matches(' ').len();
     assert_eq!(indent, 2 * MAX_INDENT as usize, "{out:?}");
 }
+
+/// Inputs the fuzz targets once found a failure with, each run through
+/// the same steps as the target that found it.
+const REGRESSIONS: &[(&str, &[u8])] = &[(
+    "decode_table-exponential-fields",
+    include_bytes!("regressions/decode_table-exponential-fields.bin"),
+)];
+
+/// The table whose enum fields referred to a few types many times over
+/// (the `decode_table` target timed out on it: asking whether a function's
+/// arguments need guest memory walked every path through the types)
+/// decodes, re-encodes to itself and lays out its records.
+#[test]
+fn fuzz_regressions_decode_and_lay_out() {
+    for (name, bytes) in REGRESSIONS {
+        let table = FunctionTable::decode(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let again = FunctionTable::decode(&table.encode()).expect("re-encoded table decodes");
+        assert_eq!(again, table, "{name}");
+        let _ = ruchy_trace_core::RecordLayout::new(&table).max_record_size();
+    }
+}
