@@ -16,7 +16,7 @@ use ruchy_trace_core::source;
 use ruchy_trace_core::{FunctionTable, RecordLayout, Ring, Strategy, ValType, Value};
 use std::sync::Arc;
 use std::time::Instant;
-use wasmtime::{Caller, Extern, Linker, Module, Val};
+use wasmtime::{AsContextMut, Caller, Extern, Global, Linker, Memory, Module, Val};
 
 /// Records gather in chunks of this size before they reach the ring; big
 /// enough for huge pages, so filling fresh memory costs a fault per 2 MiB
@@ -393,10 +393,11 @@ pub fn link_to<T: 'static>(
 fn hook<T>(caller: &mut Caller<'_, T>, params: &[Val], recorder: impl Fn(&mut T) -> &mut Recorder) {
     if recorder(caller.data_mut()).table.options.strategy == Strategy::Inline {
         // Records staged inline come before this one.
-        if let Some(Extern::Global(ptr)) = caller.get_export(record::PTR_EXPORT) {
-            let cursor = ptr.get(&mut *caller).i64().unwrap_or(record::EMPTY_STAGING);
-            flush(caller, cursor, &recorder);
-            let _ = ptr.set(&mut *caller, Val::I64(record::EMPTY_STAGING));
+        let memory = caller.get_export(record::MEMORY_EXPORT);
+        if let (Some(Extern::Memory(memory)), Some(Extern::Global(ptr))) =
+            (memory, caller.get_export(record::PTR_EXPORT))
+        {
+            take_staged(&mut *caller, memory, ptr, &recorder);
         }
     }
     let header = params.first().and_then(Val::i32).unwrap_or(-1) as u32;
@@ -450,10 +451,22 @@ pub fn final_flush_to<T>(
     let memory = instance.get_memory(&mut *store, record::MEMORY_EXPORT);
     let ptr = instance.get_global(&mut *store, record::PTR_EXPORT);
     if let (Some(memory), Some(ptr)) = (memory, ptr) {
-        let cursor = ptr.get(&mut *store).i64().unwrap_or(record::EMPTY_STAGING);
-        let (data, state) = memory.data_and_store_mut(&mut *store);
-        recorder(state).take_staging(data, cursor);
-        let _ = ptr.set(&mut *store, Val::I64(record::EMPTY_STAGING));
+        take_staged(&mut *store, memory, ptr, &recorder);
     }
     recorder(store.data_mut()).drain_staging();
+}
+
+/// Hands the records staged inline in `memory` up to the cursor in `ptr`
+/// to the recorder and empties the staging area: from a hook (the guest
+/// is running) or after the guest stopped.
+fn take_staged<T: 'static>(
+    mut store: impl AsContextMut<Data = T>,
+    memory: Memory,
+    ptr: Global,
+    recorder: impl Fn(&mut T) -> &mut Recorder,
+) {
+    let cursor = ptr.get(&mut store).i64().unwrap_or(record::EMPTY_STAGING);
+    let (data, state) = memory.data_and_store_mut(store.as_context_mut());
+    recorder(state).take_staging(data, cursor);
+    let _ = ptr.set(&mut store, Val::I64(record::EMPTY_STAGING));
 }

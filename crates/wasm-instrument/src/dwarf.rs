@@ -5,6 +5,12 @@ use gimli::{AttributeValue, EndianSlice, LittleEndian, Unit, UnitOffset};
 use ruchy_trace_core::source::{SourceType, TypeId, TypeKind, Variant};
 use std::collections::HashMap;
 
+/// Most struct members one search through nested structs looks at. Real
+/// collections nest a few levels of a few members; debug information that
+/// repeats a struct many times over would otherwise make a search
+/// exponential in its depth.
+const MAX_MEMBER_VISITS: u32 = 256;
+
 type R<'a> = EndianSlice<'a, LittleEndian>;
 
 /// What the debug information says about one function.
@@ -361,12 +367,14 @@ impl<'a> UnitReader<'a, '_> {
     }
 
     /// Offset of the first thin pointer inside a struct, and of its field
-    /// named `len`, searching nested structs.
+    /// named `len`, searching nested structs; `visits` is how many more
+    /// members the search may look at.
     fn find_ptr_len(
         &self,
         off: UnitOffset,
         base: u32,
         depth: u32,
+        visits: &mut u32,
         ptr: &mut Option<(u32, UnitOffset)>,
         len: &mut Option<u32>,
     ) -> gimli::Result<()> {
@@ -377,7 +385,11 @@ impl<'a> UnitReader<'a, '_> {
             if m.tag() != gimli::DW_TAG_member {
                 continue;
             }
-            let at = base + Self::member_offset(&m);
+            let Some(left) = visits.checked_sub(1) else {
+                return Ok(());
+            };
+            *visits = left;
+            let at = base.wrapping_add(Self::member_offset(&m));
             let mname = self
                 .string(m.attr_value(gimli::DW_AT_name))
                 .unwrap_or_default();
@@ -394,7 +406,9 @@ impl<'a> UnitReader<'a, '_> {
                         *ptr = Some((at, p));
                     }
                 }
-                gimli::DW_TAG_structure_type => self.find_ptr_len(t, at, depth + 1, ptr, len)?,
+                gimli::DW_TAG_structure_type => {
+                    self.find_ptr_len(t, at, depth + 1, visits, ptr, len)?
+                }
                 _ => {}
             }
         }
@@ -494,13 +508,17 @@ impl<'a> UnitReader<'a, '_> {
     /// is nested, gives the entry type and where its control bytes,
     /// bucket mask and entry count are.
     fn hash_map(&mut self, off: UnitOffset, depth: u32) -> gimli::Result<TypeKind> {
-        let Some((base, table)) = self.find_struct(off, 0, "RawTable<", 0)? else {
+        let Some((base, table)) =
+            self.find_struct(off, 0, "RawTable<", 0, &mut { MAX_MEMBER_VISITS })?
+        else {
             return Ok(TypeKind::Opaque);
         };
         let Some(entry) = self.template_param(table, "T")? else {
             return Ok(TypeKind::Opaque);
         };
-        let Some((inner_at, inner)) = self.find_struct(table, base, "RawTableInner", 0)? else {
+        let Some((inner_at, inner)) =
+            self.find_struct(table, base, "RawTableInner", 0, &mut { MAX_MEMBER_VISITS })?
+        else {
             return Ok(TypeKind::Opaque);
         };
         let at = |name: &str| -> gimli::Result<Option<u32>> {
@@ -611,13 +629,14 @@ impl<'a> UnitReader<'a, '_> {
 
     /// The first struct member (searching nested structs) whose type name
     /// starts with `prefix`: its offset from `off`'s start plus `base`, and
-    /// its type.
+    /// its type; `visits` is how many more members the search may look at.
     fn find_struct(
         &self,
         off: UnitOffset,
         base: u32,
         prefix: &str,
         depth: u32,
+        visits: &mut u32,
     ) -> gimli::Result<Option<(u32, UnitOffset)>> {
         if depth > 6 {
             return Ok(None);
@@ -626,6 +645,10 @@ impl<'a> UnitReader<'a, '_> {
             if m.tag() != gimli::DW_TAG_member {
                 continue;
             }
+            let Some(left) = visits.checked_sub(1) else {
+                return Ok(None);
+            };
+            *visits = left;
             let Some(AttributeValue::UnitRef(t)) = m.attr_value(gimli::DW_AT_type) else {
                 continue;
             };
@@ -633,14 +656,14 @@ impl<'a> UnitReader<'a, '_> {
             if te.tag() != gimli::DW_TAG_structure_type {
                 continue;
             }
-            let at = base + Self::member_offset(&m);
+            let at = base.wrapping_add(Self::member_offset(&m));
             let tname = self
                 .string(te.attr_value(gimli::DW_AT_name))
                 .unwrap_or_default();
             if tname.starts_with(prefix) {
                 return Ok(Some((at, t)));
             }
-            if let Some(found) = self.find_struct(t, at, prefix, depth + 1)? {
+            if let Some(found) = self.find_struct(t, at, prefix, depth + 1, visits)? {
                 return Ok(Some(found));
             }
         }
@@ -696,7 +719,7 @@ impl<'a> UnitReader<'a, '_> {
         }
         if name == "String" || name.starts_with("Vec<") {
             let (mut ptr, mut len) = (None, None);
-            self.find_ptr_len(off, 0, 0, &mut ptr, &mut len)?;
+            self.find_ptr_len(off, 0, 0, &mut { MAX_MEMBER_VISITS }, &mut ptr, &mut len)?;
             let (Some((ptr, _)), Some(len)) = (ptr, len) else {
                 return Ok(TypeKind::Opaque);
             };
@@ -732,7 +755,114 @@ impl<'a> UnitReader<'a, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::source_type_name;
+    use super::*;
+    use gimli::write::{self, DwarfUnit, EndianVec, Sections, UnitEntryId};
+    use std::collections::HashSet;
+
+    /// A unit holding the struct `X` of 50 members that are all `X`, a
+    /// struct named `name` of 50 `X` members and then `len: usize`, and the
+    /// function `f(s: <that struct>)`: what `read` finds for `f`.
+    fn read_repeated_struct(name: &str) -> (DebugInfo, TypeId) {
+        let encoding = gimli::Encoding {
+            format: gimli::Format::Dwarf32,
+            version: 4,
+            address_size: 4,
+        };
+        let mut dwarf = DwarfUnit::new(encoding);
+        let root = dwarf.unit.root();
+        let mut add =
+            |parent: UnitEntryId, tag, attrs: Vec<(gimli::DwAt, write::AttributeValue)>| {
+                let id = dwarf.unit.add(parent, tag);
+                for (at, value) in attrs {
+                    dwarf.unit.get_mut(id).set(at, value);
+                }
+                id
+            };
+        let text = |s: &str| write::AttributeValue::String(s.as_bytes().to_vec());
+        let usize_ty = add(
+            root,
+            gimli::DW_TAG_base_type,
+            vec![
+                (gimli::DW_AT_name, text("usize")),
+                (gimli::DW_AT_byte_size, write::AttributeValue::Udata(4)),
+            ],
+        );
+        let x = add(
+            root,
+            gimli::DW_TAG_structure_type,
+            vec![(gimli::DW_AT_name, text("X"))],
+        );
+        let outer = add(
+            root,
+            gimli::DW_TAG_structure_type,
+            vec![(gimli::DW_AT_name, text(name))],
+        );
+        for parent in [x, outer] {
+            for i in 0..50 {
+                add(
+                    parent,
+                    gimli::DW_TAG_member,
+                    vec![
+                        (gimli::DW_AT_name, text(&format!("f{i}"))),
+                        (gimli::DW_AT_type, write::AttributeValue::UnitRef(x)),
+                    ],
+                );
+            }
+        }
+        add(
+            outer,
+            gimli::DW_TAG_member,
+            vec![
+                (gimli::DW_AT_name, text("len")),
+                (gimli::DW_AT_type, write::AttributeValue::UnitRef(usize_ty)),
+            ],
+        );
+        let f = add(
+            root,
+            gimli::DW_TAG_subprogram,
+            vec![
+                (gimli::DW_AT_name, text("f")),
+                (
+                    gimli::DW_AT_low_pc,
+                    write::AttributeValue::Address(write::Address::Constant(0)),
+                ),
+            ],
+        );
+        add(
+            f,
+            gimli::DW_TAG_formal_parameter,
+            vec![
+                (gimli::DW_AT_name, text("s")),
+                (gimli::DW_AT_type, write::AttributeValue::UnitRef(outer)),
+            ],
+        );
+        let mut sections = Sections::new(EndianVec::new(gimli::LittleEndian));
+        dwarf.write(&mut sections).expect("DWARF writes");
+        let mut owned = HashMap::new();
+        sections
+            .for_each(|id, data| {
+                owned.insert(id.name().to_string(), data.slice().to_vec());
+                Ok::<_, ()>(())
+            })
+            .expect("sections");
+        let borrowed = owned.iter().map(|(k, v)| (k.clone(), &v[..])).collect();
+        let info = read(&borrowed, &HashSet::from(["f"]));
+        let ty = info.functions["f"].params[0].1;
+        (info, ty)
+    }
+
+    /// A `String` or `HashMap` whose members repeat a struct 50 times over,
+    /// 8 levels deep (50^8 paths), is read at once: the search for its
+    /// pointer, length or table gives up after `MAX_MEMBER_VISITS`
+    /// members, and the type is shown by name, its contents opaque.
+    #[test]
+    fn a_struct_repeated_many_times_over_is_searched_within_bounds() {
+        for name in ["String", "HashMap<i32, i32>"] {
+            let (info, ty) = read_repeated_struct(name);
+            let t = &info.types[ty as usize];
+            assert_eq!((t.name.as_str(), &t.kind), (name, &TypeKind::Opaque));
+        }
+    }
 
     #[test]
     fn names_are_spelled_as_in_source() {
