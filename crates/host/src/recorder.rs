@@ -61,6 +61,14 @@ pub trait RecordSink: Send {
     ) -> std::io::Result<()>;
     /// A chunk of whole records.
     fn records(&mut self, chunk: &[u8]) -> std::io::Result<()>;
+    /// Whether [`RecordSink::records`] costs a few nanoseconds a record
+    /// (compacting them, not rendering text), so that it is cheapest run on
+    /// the guest's thread as each staging area is flushed, while the
+    /// records are in that core's cache (see
+    /// [`Recorder::start_writer_thread`]).
+    fn is_light(&self) -> bool {
+        false
+    }
     /// Called once, after the last record.
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> std::io::Result<()>;
 }
@@ -83,6 +91,9 @@ pub struct Recorder {
     pub error: Option<ruchy_trace_core::Error>,
     /// Where full chunks go.
     delivery: Delivery,
+    /// Each flushed staging area goes to the ring as a chunk of its own,
+    /// on this thread (see [`Recorder::start_writer_thread`]).
+    chunk_per_flush: bool,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -122,6 +133,7 @@ impl Recorder {
                 error: None,
                 sink_error: None,
             })),
+            chunk_per_flush: false,
         }
     }
 
@@ -136,7 +148,27 @@ impl Recorder {
 
     /// Moves the ring and the sink to a writer thread: from then on, the
     /// guest's thread only hands whole chunks over.
+    ///
+    /// Except when little is done per record and the ring keeps fewer
+    /// events than one staging area holds: no sink or a light one
+    /// ([`RecordSink::is_light`]: `record`'s compaction), and a small ring
+    /// (`--buffer-size 16`, or none) that drops nearly every record and
+    /// only reads each to track the open frames. That work is cheapest
+    /// straight after the guest wrote the records, while they are in this
+    /// core's cache, so it stays on this thread and takes each flushed
+    /// staging area where it lies, rather than copying them into big
+    /// chunks for another core to read cold.
     pub fn start_writer_thread(&mut self) {
+        if let Delivery::Here(w) = &self.delivery {
+            let kept_bytes = w.ring.capacity().saturating_mul(self.max_record as u64);
+            if w.sink.as_ref().is_none_or(|s| s.is_light())
+                && self.table.options.strategy == Strategy::Inline
+                && kept_bytes <= u64::from(self.table.options.staging_bytes)
+            {
+                self.chunk_per_flush = true;
+                return;
+            }
+        }
         let placeholder = Delivery::Here(Box::new(Written {
             ring: Ring::new(self.layout.clone(), 0, Default::default()),
             sink: None,
@@ -277,7 +309,18 @@ impl Recorder {
         let cursor = record::StagingCursor::from_bits(cursor);
         let start = record::STAGING_BASE as usize;
         let end = (cursor.end as usize).min(memory.len());
-        if end > start {
+        if end <= start {
+            return;
+        }
+        if self.chunk_per_flush {
+            // Hook records gathered so far came first.
+            if !self.current.is_empty() {
+                self.drain_staging();
+            }
+            if let Delivery::Here(w) = &mut self.delivery {
+                w.take_slice(&memory[start..end], u64::from(cursor.records));
+            }
+        } else {
             self.reserve(end - start);
             self.current.extend_from_slice(&memory[start..end]);
             self.current_records += u64::from(cursor.records);

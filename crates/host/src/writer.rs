@@ -6,6 +6,10 @@
 //! no work per record: when the writer falls behind, the guest waits at its
 //! next flush (backpressure) rather than memory growing. Buffers the ring
 //! no longer needs travel back, so chunk memory is reused.
+//!
+//! When the work per record is a few nanoseconds (a small ring, `record`'s
+//! compaction), the recorder does it on the guest's thread instead, straight
+//! from each flushed staging area (see `Recorder::start_writer_thread`).
 
 use crate::recorder::RecordSink;
 use ruchy_trace_core::Ring;
@@ -108,14 +112,27 @@ impl Written {
     /// Streams `chunk`, which holds `records` records, to the sink, then
     /// gives it to the ring.
     pub fn take(&mut self, chunk: Vec<u8>, records: u64) {
-        if let (Some(sink), false) = (&mut self.sink, chunk.is_empty()) {
-            if let Err(e) = sink.records(&chunk) {
+        self.stream(&chunk);
+        if let Err(e) = self.ring.push_counted(chunk, Some(records)) {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// Like [`Written::take`], for records still in the guest's staging
+    /// area: the ring copies what it keeps.
+    pub fn take_slice(&mut self, bytes: &[u8], records: u64) {
+        self.stream(bytes);
+        if let Err(e) = self.ring.push_slice(bytes, records) {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    fn stream(&mut self, bytes: &[u8]) {
+        if let (Some(sink), false) = (&mut self.sink, bytes.is_empty()) {
+            if let Err(e) = sink.records(bytes) {
                 self.sink_error.get_or_insert(e);
                 self.sink = None;
             }
-        }
-        if let Err(e) = self.ring.push_counted(chunk, Some(records)) {
-            self.error.get_or_insert(e);
         }
     }
 }

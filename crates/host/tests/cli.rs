@@ -1074,3 +1074,50 @@ fn running_over_an_existing_file_replaces_it_whole() {
     );
     assert_eq!(names, ["trace.txt"]);
 }
+
+/// A ring that keeps fewer events than one staging area holds takes each
+/// flushed staging area on the guest's thread; a bigger one gathers them
+/// for a writer thread. Over fib_bench's `run(24)` (300,100 events, several
+/// flushes) the small ring's 5,000 events are the big ring's last 5,000,
+/// line for line at the same indentation (the frames dropped records
+/// opened), and it counts the other 295,100 as lost.
+#[test]
+fn a_small_ring_on_the_guests_thread_keeps_the_newest_events_of_a_big_one() {
+    let wasm = fixture("bench/fib_bench.wasm");
+    let run = |buffer: &str| {
+        let out = ruchy_trace(&[
+            "run",
+            "--invoke",
+            "run",
+            "--no-timestamps",
+            "--indent",
+            "--buffer-size",
+            buffer,
+            wasm.to_str().unwrap(),
+            "--",
+            "24",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let events = |trace: &str| -> Vec<String> {
+        trace
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    };
+    let (small, big) = (run("5000"), run("1000000"));
+    let (small_events, big_events) = (events(&small), events(&big));
+    assert_eq!(big_events.len(), 300_100);
+    assert_eq!(small_events.len(), 5_000);
+    assert_eq!(small_events[..], big_events[big_events.len() - 5_000..]);
+    assert!(
+        small_events.iter().any(|l| l.starts_with("    ")),
+        "indented lines among the kept ones"
+    );
+    assert_eq!(
+        small.lines().last(),
+        Some("# events: 5000 kept, 295100 lost")
+    );
+}

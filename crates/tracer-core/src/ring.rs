@@ -117,6 +117,11 @@ impl Ring {
         }
     }
 
+    /// Most events the ring keeps.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
     /// The layout records are read with.
     pub fn layout(&self) -> &RecordLayout {
         &self.layout
@@ -160,18 +165,7 @@ impl Ring {
     pub fn push_counted(&mut self, chunk: Vec<u8>, records: Option<u64>) -> Result<(), Error> {
         let base = self.offset as usize;
         if let Some(n) = records {
-            let len = chunk.len() as u64;
-            let smallest = self.layout.values_offset(crate::record::RecordKind::Exit) as u64;
-            let fewest = match self.layout.has_snapshots() {
-                true => u64::from(len > 0),
-                false => len.div_ceil(u64::from(self.layout.max_record_size()).max(1)),
-            };
-            if n < fewest || n > len / smallest {
-                return Err(Error::Invalid {
-                    what: "record count",
-                    offset: base,
-                });
-            }
+            self.check_count(chunk.len(), n)?;
         }
         if chunk.is_empty() {
             self.recycle(chunk);
@@ -219,14 +213,7 @@ impl Ring {
         match self.policy {
             OverflowPolicy::KeepNewest => {
                 while self.chunks.len() > 1 && enough_without_front(self) {
-                    let front = self.chunks.pop_front().unwrap_or_default();
-                    if let (Some(Some(n)), true) = (self.chunk_events.pop_front(), counted) {
-                        self.retained_events -= n;
-                    }
-                    self.retained_bytes -= front.len() as u64;
-                    let dropped = self.dropped_state.skip(&self.layout, &front, 0);
-                    self.recycle(front);
-                    self.lost += dropped?;
+                    self.drop_front()?;
                 }
             }
             OverflowPolicy::KeepOldest => {
@@ -236,6 +223,82 @@ impl Ring {
                     self.full = true;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Like [`Ring::push_counted`], for records the ring is lent rather
+    /// than given (a staging area still in the guest's memory): a ring that
+    /// keeps no more events only counts them; otherwise it copies them into
+    /// a buffer of its own.
+    pub fn push_slice(&mut self, bytes: &[u8], records: u64) -> Result<(), Error> {
+        if self.full || self.capacity == 0 {
+            self.check_count(bytes.len(), records)?;
+            self.offset += bytes.len() as u64;
+            self.full = true;
+            self.lost += records;
+            return Ok(());
+        }
+        let mut bytes = bytes;
+        let mut records = records;
+        if self.policy == OverflowPolicy::KeepNewest && records > self.capacity {
+            // These records alone outnumber the ring: every chunk held
+            // now, and all but the newest `capacity` of these, would be
+            // dropped. Pass them where they lie, and copy only the rest.
+            self.check_count(bytes.len(), records)?;
+            while !self.chunks.is_empty() {
+                self.drop_front()?;
+            }
+            let excess = records - self.capacity;
+            let (passed, used) =
+                self.dropped_state
+                    .skip_some(&self.layout, bytes, self.offset as usize, excess)?;
+            if passed < excess {
+                return Err(Error::Invalid {
+                    what: "record count",
+                    offset: self.offset as usize,
+                });
+            }
+            self.lost += passed;
+            self.offset += used as u64;
+            bytes = &bytes[used..];
+            records = self.capacity;
+        }
+        let mut chunk = self.take_spare().unwrap_or_default();
+        chunk.extend_from_slice(bytes);
+        self.push_counted(chunk, Some(records))
+    }
+
+    /// Drops the oldest chunk, passing its records to keep track of the
+    /// frames they open and close.
+    fn drop_front(&mut self) -> Result<(), Error> {
+        let front = self.chunks.pop_front().unwrap_or_default();
+        if let (Some(Some(n)), true) = (self.chunk_events.pop_front(), self.layout.has_snapshots())
+        {
+            self.retained_events -= n;
+        }
+        self.retained_bytes -= front.len() as u64;
+        let dropped = self.dropped_state.skip(&self.layout, &front, 0);
+        self.recycle(front);
+        self.lost += dropped?;
+        Ok(())
+    }
+
+    /// Whether `len` bytes can hold `records` records: each takes at least
+    /// its header and timestamp and, snapshots aside, at most the largest
+    /// record.
+    fn check_count(&self, len: usize, records: u64) -> Result<(), Error> {
+        let len = len as u64;
+        let smallest = self.layout.values_offset(crate::record::RecordKind::Exit) as u64;
+        let fewest = match self.layout.has_snapshots() {
+            true => u64::from(len > 0),
+            false => len.div_ceil(u64::from(self.layout.max_record_size()).max(1)),
+        };
+        if records < fewest || records > len / smallest {
+            return Err(Error::Invalid {
+                what: "record count",
+                offset: self.offset as usize,
+            });
         }
         Ok(())
     }

@@ -303,8 +303,11 @@ fn records_decoded_against_the_wrong_table_fail_cleanly() {
 /// keeps and loses exactly what a ring counting each chunk itself does:
 /// same kept records from the same offset, same counts, same decoder state
 /// before the first kept record, whatever the capacity, policy and chunks.
-/// Runs whose chunks do not count (damaged ones) are left out, and their
-/// number is asserted, so nothing is skipped in silence.
+/// A ring lent the chunks (`push_slice`, which passes the records it will
+/// drop where they lie) keeps the same records, counts and state too, in
+/// chunks of its own. Runs whose chunks do not count (damaged ones) are
+/// left out, and their number is asserted, so nothing is skipped in
+/// silence.
 #[test]
 fn a_ring_given_counts_keeps_what_a_ring_counting_itself_keeps() {
     let runs = 3_000u64;
@@ -322,6 +325,7 @@ fn a_ring_given_counts_keeps_what_a_ring_counting_itself_keeps() {
         let layout = RecordLayout::new(&table);
         let mut counting = Ring::new(layout.clone(), capacity, policy);
         let mut given = Ring::new(layout.clone(), capacity, policy);
+        let mut lent = Ring::new(layout.clone(), capacity, policy);
         for _ in 0..1 + rng.below(8) {
             let chunk = random_chunk(&mut rng, &table);
             let Ok(n) = ruchy_trace_core::record::count_records(&layout, &chunk, 0) else {
@@ -329,14 +333,27 @@ fn a_ring_given_counts_keeps_what_a_ring_counting_itself_keeps() {
                 continue 'runs;
             };
             counting.push(&chunk).unwrap();
+            lent.push_slice(&chunk, n).unwrap();
             given.push_counted(chunk, Some(n)).unwrap();
         }
         let (a, b) = (counting.finish().unwrap(), given.finish().unwrap());
         assert_eq!(a.chunks, b.chunks, "seed {seed}");
         assert_eq!(a.first_offset, b.first_offset, "seed {seed}");
-        assert_eq!((a.kept, a.lost), (b.kept, b.lost), "seed {seed}");
-        assert_eq!(a.cut_at_end, b.cut_at_end, "seed {seed}");
-        assert_eq!(format!("{:?}", a.start), format!("{:?}", b.start));
+        let c = lent.finish().unwrap();
+        assert_eq!(
+            c.slices().collect::<Vec<_>>().concat(),
+            a.slices().collect::<Vec<_>>().concat(),
+            "seed {seed}"
+        );
+        for r in [&b, &c] {
+            assert_eq!((a.kept, a.lost), (r.kept, r.lost), "seed {seed}");
+            assert_eq!(a.cut_at_end, r.cut_at_end, "seed {seed}");
+            assert_eq!(
+                format!("{:?}", a.start),
+                format!("{:?}", r.start),
+                "seed {seed}"
+            );
+        }
         compared += 1;
     }
     assert_eq!((compared, damaged), (912, 2088), "compared, damaged");
