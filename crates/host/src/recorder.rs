@@ -61,14 +61,6 @@ pub trait RecordSink: Send {
     ) -> std::io::Result<()>;
     /// A chunk of whole records.
     fn records(&mut self, chunk: &[u8]) -> std::io::Result<()>;
-    /// Whether [`RecordSink::records`] costs a few nanoseconds a record
-    /// (compacting them, not rendering text), so that it is cheapest run on
-    /// the guest's thread as each staging area is flushed, while the
-    /// records are in that core's cache (see
-    /// [`Recorder::start_writer_thread`]).
-    fn is_light(&self) -> bool {
-        false
-    }
     /// Called once, after the last record.
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> std::io::Result<()>;
 }
@@ -149,19 +141,21 @@ impl Recorder {
     /// Moves the ring and the sink to a writer thread: from then on, the
     /// guest's thread only hands whole chunks over.
     ///
-    /// Except when little is done per record and the ring keeps fewer
-    /// events than one staging area holds: no sink or a light one
-    /// ([`RecordSink::is_light`]: `record`'s compaction), and a small ring
-    /// (`--buffer-size 16`, or none) that drops nearly every record and
-    /// only reads each to track the open frames. That work is cheapest
-    /// straight after the guest wrote the records, while they are in this
-    /// core's cache, so it stays on this thread and takes each flushed
-    /// staging area where it lies, rather than copying them into big
-    /// chunks for another core to read cold.
+    /// Except for a ring with no sink that keeps fewer events than one
+    /// staging area holds (`--buffer-size 16`): it drops nearly every
+    /// record, and only reads each to track the open frames. That is
+    /// cheapest straight after the guest wrote the records, while they are
+    /// in this core's cache, so such a ring stays on this thread and takes
+    /// each flushed staging area where it lies, rather than have the
+    /// records copied into big chunks for another core to read cold.
+    ///
+    /// (`record`'s compaction, though light too, stays on the writer
+    /// thread: on this thread it cost as much CPU as the copy it saved and
+    /// added itself to the guest's wall time.)
     pub fn start_writer_thread(&mut self) {
         if let Delivery::Here(w) = &self.delivery {
             let kept_bytes = w.ring.capacity().saturating_mul(self.max_record as u64);
-            if w.sink.as_ref().is_none_or(|s| s.is_light())
+            if w.sink.is_none()
                 && self.table.options.strategy == Strategy::Inline
                 && kept_bytes <= u64::from(self.table.options.staging_bytes)
             {

@@ -63,10 +63,6 @@ impl RecordSink for TraceFile {
         self.out.write_all(&self.blocks)
     }
 
-    fn is_light(&self) -> bool {
-        true
-    }
-
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> io::Result<()> {
         if let Some(w) = &self.writer {
             self.out.write_all(&w.end(end, end_us, 0))?;

@@ -7,9 +7,9 @@
 //! next flush (backpressure) rather than memory growing. Buffers the ring
 //! no longer needs travel back, so chunk memory is reused.
 //!
-//! When the work per record is a few nanoseconds (a small ring, `record`'s
-//! compaction), the recorder does it on the guest's thread instead, straight
-//! from each flushed staging area (see `Recorder::start_writer_thread`).
+//! A small ring with no sink does its little work per record on the
+//! guest's thread instead, straight from each flushed staging area (see
+//! `Recorder::start_writer_thread`).
 
 use crate::recorder::RecordSink;
 use ruchy_trace_core::Ring;

@@ -145,10 +145,6 @@ impl RecordSink for Sinks {
         self.0.iter_mut().try_for_each(|s| s.records(chunk))
     }
 
-    fn is_light(&self) -> bool {
-        self.0.iter().all(|s| s.is_light())
-    }
-
     fn finish(&mut self, end: &RunEnd, end_us: u64) -> std::io::Result<()> {
         self.0.iter_mut().try_for_each(|s| s.finish(end, end_us))
     }
