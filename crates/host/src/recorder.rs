@@ -197,10 +197,12 @@ impl Recorder {
     pub fn drain_staging(&mut self) {
         let chunk = std::mem::take(&mut self.current);
         let records = std::mem::take(&mut self.current_records);
+        if chunk.is_empty() {
+            return;
+        }
         match &mut self.delivery {
             Delivery::Here(w) => w.take(chunk, records),
-            Delivery::Thread(t) if !chunk.is_empty() => t.send(chunk, records),
-            Delivery::Thread(_) => {}
+            Delivery::Thread(t) => t.send(chunk, records),
         }
     }
 
@@ -308,9 +310,7 @@ impl Recorder {
         }
         if self.chunk_per_flush {
             // Hook records gathered so far came first.
-            if !self.current.is_empty() {
-                self.drain_staging();
-            }
+            self.drain_staging();
             if let Delivery::Here(w) = &mut self.delivery {
                 w.take_slice(&memory[start..end], u64::from(cursor.records));
             }

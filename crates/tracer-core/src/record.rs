@@ -224,7 +224,7 @@ impl RecordLayout {
     /// size. Tests the header alone, without looking its size up.
     #[inline(always)]
     pub fn is_entry_or_exit(&self, header: u32) -> bool {
-        header & 2 == 0 && ((header >> 2) as usize) < self.function_count()
+        entry_or_exit(header, self.function_count())
     }
 
     /// Whether records carry timestamps.
@@ -285,6 +285,14 @@ pub struct RawRecord<'a> {
     pub values: &'a [u8],
     /// The guest-memory snapshot, for functions that carry one (else empty).
     pub snapshot: &'a [u8],
+}
+
+/// Whether `header` is an entry or an exit of one of `functions`
+/// functions ([`RecordLayout::is_entry_or_exit`], for a loop that keeps
+/// the count in a register).
+#[inline(always)]
+pub(crate) fn entry_or_exit(header: u32, functions: usize) -> bool {
+    header & 2 == 0 && ((header >> 2) as usize) < functions
 }
 
 /// The little-endian `u32` at `at`: one bounds check and one load, where

@@ -282,6 +282,13 @@ impl SourceSignature {
 /// at its shallowest level, so a table whose types share fields costs its
 /// size and no more.
 fn needs_memory(types: &[SourceType], ty: TypeId) -> bool {
+    // Most parameters are a scalar or a string: answered without the
+    // search's buffers.
+    match types.get(ty as usize).map(|t| &t.kind) {
+        Some(TypeKind::Struct { .. } | TypeKind::Enum { .. }) => {}
+        Some(kind) => return is_memory_backed(kind),
+        None => return false,
+    }
     let mut seen = alloc::vec![false; types.len()];
     let mut level = alloc::vec![ty];
     for _ in 0..=MAX_DEPTH {
@@ -294,25 +301,33 @@ fn needs_memory(types: &[SourceType], ty: TypeId) -> bool {
                 continue;
             }
             match &t.kind {
-                TypeKind::Str { .. }
-                | TypeKind::StrRef
-                | TypeKind::Slice { .. }
-                | TypeKind::Vec { .. }
-                | TypeKind::Pointer { .. }
-                | TypeKind::HashMap { .. }
-                | TypeKind::BTreeMap { .. } => return true,
                 TypeKind::Struct { fields } => next.extend(fields.iter().map(|&(_, _, f)| f)),
                 TypeKind::Enum { variants, .. } => next.extend(
                     variants
                         .iter()
                         .flat_map(|v| v.fields.iter().map(|&(_, _, f)| f)),
                 ),
+                kind if is_memory_backed(kind) => return true,
                 _ => {}
             }
         }
         level = next;
     }
     false
+}
+
+/// Whether a value of this kind lives (partly) behind a pointer.
+fn is_memory_backed(kind: &TypeKind) -> bool {
+    matches!(
+        kind,
+        TypeKind::Str { .. }
+            | TypeKind::StrRef
+            | TypeKind::Slice { .. }
+            | TypeKind::Vec { .. }
+            | TypeKind::Pointer { .. }
+            | TypeKind::HashMap { .. }
+            | TypeKind::BTreeMap { .. }
+    )
 }
 
 /// A value read back in source terms.

@@ -243,7 +243,7 @@ impl Frames {
         for record in bytes.chunks_exact(stride).take(most) {
             crate::record::prefetch(record);
             let header = read_u32(record, 0);
-            if header & 2 != 0 || (header >> 2) as usize >= functions {
+            if !crate::record::entry_or_exit(header, functions) {
                 break;
             }
             // An entry or an exit (the test above): bit 0 tells which.

@@ -133,7 +133,7 @@ pub fn rewrite(
             // already (`head` is what is left of it, nothing); a module
             // without a code section is written here whole.
             let rest = match head {
-                Some(_) => &tail[PREAMBLE + EMPTY_CODE_SECTION.len()..],
+                Some(_) => after_code_section(&tail),
                 None => &tail[..],
             };
             w.write_all(rest).map_err(Error::write)?;
@@ -155,10 +155,15 @@ const EMPTY_CODE_SECTION: [u8; 3] = [SectionId::Code as u8, 1, 0];
 /// The output: `head` (everything up to the rewritten code section)
 /// followed by the sections the re-encoder wrote after it into `tail`.
 fn join(mut head: Vec<u8>, tail: &[u8]) -> Vec<u8> {
+    head.extend_from_slice(after_code_section(tail));
+    head
+}
+
+/// What the re-encoder wrote into `tail` after its empty code section.
+fn after_code_section(tail: &[u8]) -> &[u8] {
     let after = PREAMBLE + EMPTY_CODE_SECTION.len();
     debug_assert_eq!(tail.get(PREAMBLE..after), Some(&EMPTY_CODE_SECTION[..]));
-    head.extend_from_slice(&tail[after..]);
-    head
+    &tail[after..]
 }
 
 impl Rewriter<'_, '_> {
